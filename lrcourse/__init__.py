@@ -1,0 +1,38 @@
+"""lrcourse — an offline Jupyter course about the learning rate.
+
+The package backs the course notebooks with small, readable reference
+implementations (losses, gradient descent, plots, widgets) and with the
+exercise checks and the release/grading tools.
+
+``import lrcourse`` is cheap: it imports neither torch nor matplotlib.
+Submodules are imported on first use, so ``lrcourse.descent`` works without an
+explicit ``import lrcourse.descent``.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "cli",
+    "descent",
+    "exercises",
+    "grading",
+    "losses",
+    "plotting",
+    "widgets",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

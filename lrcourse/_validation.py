@@ -1,0 +1,72 @@
+"""Argument validation shared by the library (scikit-learn style messages).
+
+Every public function validates its arguments where they enter and raises a
+``ValueError`` that names the argument and what was expected, e.g.
+``lr must be > 0, got -0.1``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def as_float(name: str, value: Any) -> float:
+    """Return ``value`` as a finite Python float or raise ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def positive(name: str, value: Any) -> float:
+    """Return ``value`` as a float, requiring ``value > 0``."""
+    value = as_float(name, value)
+    if value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def non_negative(name: str, value: Any) -> float:
+    """Return ``value`` as a float, requiring ``value >= 0``."""
+    value = as_float(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return value
+
+
+def integer(name: str, value: Any, minimum: int | None = None) -> int:
+    """Return ``value`` as an int, requiring ``value >= minimum`` if given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+def finite_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
+    """Return ``value`` as a float64 array of finite numbers (a copy)."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, got {value!r}") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite numbers, got {value!r}")
+    return arr
+
+
+def point(name: str, value: Any, dim: int) -> np.ndarray:
+    """Return a finite start point of shape ``(dim,)``; a scalar is accepted when dim == 1."""
+    arr = finite_array(name, value)
+    if arr.ndim == 0 and dim == 1:
+        arr = arr.reshape(1)
+    if arr.shape != (dim,):
+        raise ValueError(f"{name} must have shape ({dim},) to match the loss, got shape {arr.shape}")
+    return arr

@@ -1,0 +1,87 @@
+"""The ``lrcourse`` command.
+
+    lrcourse release [--source solutions] [--dest notebooks] [--check]
+    lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .grading import release as rel
+
+    try:
+        if args.check:
+            stale = rel.stale_notebooks(args.source, args.dest)
+            for path in stale:
+                print(f"out of date: {path}")
+            if stale:
+                print("run `lrcourse release` to regenerate the student notebooks")
+                return 1
+            print(f"{args.dest} is up to date with {args.source}")
+            return 0
+        for path in rel.release(args.source, args.dest):
+            print(f"released {path}")
+    except (FileNotFoundError, rel.ReleaseError) as err:
+        print(f"lrcourse release: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _execute(args: argparse.Namespace) -> int:
+    import nbformat
+
+    from .grading.execute import execute_notebook
+
+    status = 0
+    for name in args.notebooks:
+        path = Path(name)
+        if not path.is_file():
+            print(f"lrcourse execute: error: notebook {path} does not exist", file=sys.stderr)
+            status = 2
+            continue
+        try:
+            nb, seconds = execute_notebook(path, timeout=args.timeout)
+        except Exception as err:  # report and go on with the other notebooks
+            detail = "\n".join(str(err).strip().splitlines()[-12:])
+            print(f"{path}: FAILED ({type(err).__name__})\n{detail}")
+            status = 1
+            continue
+        if args.inplace:
+            from .grading.release import notebook_bytes
+
+            path.write_bytes(notebook_bytes(nb))
+        print(f"{path}: {seconds:.1f} s")
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lrcourse", description="The learning-rate course's tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate the student notebooks from the solution notebooks")
+    p.add_argument("--source", default="solutions", help="folder of solution notebooks (default: solutions)")
+    p.add_argument("--dest", default="notebooks", help="folder for student notebooks (default: notebooks)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if dest is out of date")
+    p.set_defaults(func=_release)
+
+    p = sub.add_parser("execute", help="run notebooks headless and report seconds per notebook")
+    p.add_argument("notebooks", nargs="+", help="notebook files")
+    p.add_argument("--inplace", action="store_true", help="store the new outputs in the notebooks")
+    p.add_argument("--timeout", type=int, default=120, help="per-cell timeout in seconds (default: 120)")
+    p.set_defaults(func=_execute)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""Checks and hints for notebook 01, gradient descent (``from lrcourse.exercises import descent as ex``).
+
+Each exercise's ``grade_id`` in the notebook equals its name here.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import descent as ref
+from ..losses import TwoBasins, ill_conditioned, quadratic_1d
+from ._core import Case, Exercise, Mistake, compare_choice, compare_close, fmt
+
+__all__ = ["gd_step", "gradient_descent", "max_stable_lr", "optimal_lr", "lr_regime",
+           "basin_reached", "EXERCISES"]
+
+
+class _Named:
+    """A callable input that prints as a readable name in feedback."""
+
+    def __init__(self, fn: Callable, name: str):
+        self.fn, self.__name__ = fn, name
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+    def __deepcopy__(self, memo: dict) -> "_Named":
+        return self
+
+
+def _grad_of(loss, name: str) -> _Named:
+    return _Named(loss.grad, name)
+
+
+def _arr(*values) -> np.ndarray:
+    return np.array(values, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- gd_step
+gd_step = Exercise(
+    name="gd_step",
+    points=1,
+    reference=lambda x, grad, lr: x - lr * grad,
+    cases=[
+        Case(dict(x=_arr(1.0, -2.0), grad=_arr(0.5, 0.5), lr=0.1)),
+        Case(dict(x=_arr(3.0), grad=_arr(6.0), lr=0.5)),
+        Case(dict(x=_arr(0.5, 0.25, -1.0), grad=_arr(-2.0, 0.0, 4.0), lr=0.3)),
+        Case(dict(x=np.array([[1.0, 2.0], [3.0, 4.0]]), grad=np.array([[0.1, -0.2], [0.3, -0.4]]), lr=2.5),
+             note="a 2x2 array of parameters"),
+    ],
+    hint_text="""
+        Move against the gradient: the new point is x minus lr times grad.
+        With NumPy arrays that is one expression and works for any shape.
+    """,
+    mistakes=[
+        Mistake(lambda x, grad, lr: x + lr * grad,
+                "Did you add the gradient instead of subtracting it?"),
+        Mistake(lambda x, grad, lr: x - grad,
+                "Did you forget to multiply the gradient by lr?"),
+        Mistake(lambda x, grad, lr: -lr * grad,
+                "You returned the step -lr * grad; return the new point x - lr * grad."),
+        Mistake(lambda x, grad, lr: x - lr,
+                "Did you subtract lr itself instead of lr * grad?"),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- gradient_descent
+def _gradient_descent_reference(grad, x0, lr, num_steps, max_norm=1e6):
+    x = np.array(x0, dtype=np.float64)
+    points = [x]
+    diverged = False
+    with np.errstate(all="ignore"):
+        for _ in range(num_steps):
+            x = x - lr * grad(x)
+            if not np.all(np.isfinite(x)) or np.linalg.norm(x) > max_norm:
+                diverged = True
+                break
+            points.append(x)
+    return np.array(points), diverged
+
+
+def _compare_run(actual: Any, expected: Any) -> str | None:
+    exp_points, exp_diverged = expected
+    if not isinstance(actual, (tuple, list)) or len(actual) != 2:
+        return "return a pair (points, diverged)"
+    points, diverged = actual
+    try:
+        points = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        return "points must be an array of iterates"
+    if points.ndim == exp_points.ndim - 1 and points.shape == exp_points.shape[1:]:
+        return "points must hold every iterate, x0 first, not only the last one"
+    if points.shape[0] != exp_points.shape[0]:
+        return (f"{points.shape[0]} points instead of {exp_points.shape[0]}: "
+                "x0 plus one point per step, stopping before the first non-finite or too-large iterate")
+    problem = compare_close(points, exp_points)
+    if problem is not None:
+        if problem:
+            return problem
+        bad = int(np.argmax(np.any(~np.isclose(points, exp_points, rtol=1e-9, atol=1e-12), axis=tuple(range(1, points.ndim)))))
+        return f"points[{bad}] is {fmt(points[bad])}, expected {fmt(exp_points[bad])}"
+    if not isinstance(diverged, (bool, np.bool_)) or bool(diverged) != exp_diverged:
+        return f"diverged is {fmt(diverged)}, expected {exp_diverged}"
+    return None
+
+
+def _gd_appends_bad_point(grad, x0, lr, num_steps, max_norm=1e6):
+    x = np.array(x0, dtype=np.float64)
+    points, diverged = [x], False
+    for _ in range(num_steps):
+        x = x - lr * grad(x)
+        points.append(x)
+        if not np.all(np.isfinite(x)) or np.linalg.norm(x) > max_norm:
+            diverged = True
+            break
+    return np.array(points), diverged
+
+
+def _gd_no_divergence_check(grad, x0, lr, num_steps, max_norm=1e6):
+    x = np.array(x0, dtype=np.float64)
+    points = [x]
+    for _ in range(num_steps):
+        x = x - lr * grad(x)
+        points.append(x)
+    return np.array(points), False
+
+
+def _gd_without_x0(grad, x0, lr, num_steps, max_norm=1e6):
+    points, diverged = _gradient_descent_reference(grad, x0, lr, num_steps, max_norm)
+    return points[1:], diverged
+
+
+def _gd_one_step_short(grad, x0, lr, num_steps, max_norm=1e6):
+    return _gradient_descent_reference(grad, x0, lr, max(num_steps - 1, 0), max_norm)
+
+
+_q1 = quadratic_1d(2.0)
+_q2 = ill_conditioned(10.0, angle=0.5)
+_q3 = quadratic_1d(1.0)
+
+gradient_descent = Exercise(
+    name="gradient_descent",
+    points=2,
+    reference=_gradient_descent_reference,
+    cases=[
+        Case(dict(grad=_grad_of(_q1, "grad of 2*x^2/2"), x0=_arr(1.0), lr=0.1, num_steps=10, max_norm=1e6)),
+        Case(dict(grad=_grad_of(_q2, "grad of a kappa=10 quadratic"), x0=_arr(1.0, 1.0), lr=0.15,
+                  num_steps=25, max_norm=1e6)),
+        Case(dict(grad=_grad_of(_q3, "grad of x^2/2"), x0=_arr(1.0), lr=3.0, num_steps=50, max_norm=1e6),
+             note="diverges: |x| doubles every step"),
+        Case(dict(grad=_grad_of(_q3, "grad of x^2/2"), x0=_arr(1.0), lr=3.0, num_steps=50, max_norm=10.0),
+             note="a smaller max_norm"),
+        Case(dict(grad=_Named(lambda x: np.exp(np.exp(np.exp(x))) * 0 + np.exp(np.exp(np.exp(x))),
+                              "grad that overflows to inf"), x0=_arr(0.5), lr=0.001, num_steps=5, max_norm=1e6),
+             note="the gradient overflows to inf"),
+        Case(dict(grad=_grad_of(_q1, "grad of 2*x^2/2"), x0=_arr(1.0), lr=0.1, num_steps=0, max_norm=1e6),
+             note="num_steps=0"),
+    ],
+    compare=_compare_run,
+    hint_text="""
+        Start with points = [x0]. Repeat num_steps times: x = x - lr * grad(x); if x is not
+        finite (np.all(np.isfinite(x)) is False) or np.linalg.norm(x) > max_norm, set
+        diverged = True and stop *without* appending x; otherwise append it.
+        Return (np.array(points), diverged).
+    """,
+    mistakes=[
+        Mistake(_gd_appends_bad_point,
+                "It looks like you appended the diverged iterate before stopping; stop before appending it."),
+        Mistake(_gd_no_divergence_check,
+                "It looks like the loop never checks for divergence (non-finite or norm > max_norm)."),
+        Mistake(_gd_without_x0, "Did you leave x0 out of points? points[0] must be the start."),
+        Mistake(_gd_one_step_short, "Off by one: take num_steps steps, giving num_steps + 1 points."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- max_stable_lr
+def _max_stable_lr_reference(H):
+    return 2.0 / np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))[-1]
+
+
+_spd3 = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]])
+
+max_stable_lr = Exercise(
+    name="max_stable_lr",
+    points=1,
+    reference=_max_stable_lr_reference,
+    cases=[
+        Case(dict(H=np.diag([4.0, 1.0]))),
+        Case(dict(H=np.array([[2.0]])), note="1-D"),
+        Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note="not diagonal: eigenvalues 1 and 3"),
+        Case(dict(H=_spd3), note="3x3"),
+    ],
+    hint_text="""
+        GD on a quadratic is stable iff |1 - lr * lambda| < 1 for every eigenvalue lambda of H.
+        The largest eigenvalue L is the binding one: lr < 2 / L. np.linalg.eigvalsh(H)
+        returns the eigenvalues of a symmetric matrix in ascending order.
+    """,
+    mistakes=[
+        Mistake(lambda H: 1.0 / np.linalg.eigvalsh(H)[-1],
+                "1/L is the step that makes the steepest direction converge in one step; the *edge* of stability is 2/L."),
+        Mistake(lambda H: 2.0 / np.linalg.eigvalsh(H)[0],
+                "Did you use the smallest eigenvalue? The largest one limits the step."),
+        Mistake(lambda H: 2.0 / np.max(np.diag(H)),
+                "The diagonal of H is not its eigenvalues unless H is diagonal; use np.linalg.eigvalsh(H)."),
+        Mistake(lambda H: 2.0 / np.trace(H),
+                "The trace is the sum of all eigenvalues; the bound uses only the largest."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- optimal_lr
+def _optimal_lr_reference(H):
+    eig = np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))
+    L, mu = eig[-1], eig[0]
+    return 2.0 / (L + mu), (L - mu) / (L + mu)
+
+
+def _compare_pair(actual: Any, expected: Any) -> str | None:
+    if not isinstance(actual, (tuple, list)) or len(actual) != 2:
+        return "return a pair (lr, rate)"
+    for name, a, e in zip(("lr", "rate"), actual, expected):
+        problem = compare_close(a, e)
+        if problem is not None:
+            return f"{name} is {fmt(a)}, expected {fmt(e)}" + (f": {problem}" if problem else "")
+    return None
+
+
+def _eig(H):
+    eig = np.linalg.eigvalsh(H)
+    return eig[-1], eig[0]
+
+
+optimal_lr = Exercise(
+    name="optimal_lr",
+    points=2,
+    reference=_optimal_lr_reference,
+    cases=[
+        Case(dict(H=np.diag([3.0, 1.0]))),
+        Case(dict(H=np.diag([1.0, 10.0])), note="the steep direction is the second axis"),
+        Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note="not diagonal"),
+        Case(dict(H=5.0 * np.eye(2)), note="kappa = 1: one step solves it"),
+        Case(dict(H=_spd3), note="3x3"),
+    ],
+    compare=_compare_pair,
+    hint_text="""
+        With L the largest and mu the smallest eigenvalue of H, the best constant step
+        balances the fastest and the slowest direction: |1 - lr*mu| = |1 - lr*L|.
+        Solve it for lr, then the rate is |1 - lr*mu| = (kappa - 1) / (kappa + 1) with
+        kappa = L / mu. Return (lr, rate).
+    """,
+    mistakes=[
+        Mistake(lambda H: (1.0 / _eig(H)[0], (_eig(H)[0] - _eig(H)[1]) / (_eig(H)[0] + _eig(H)[1])),
+                "1/L only makes the steepest direction converge in one step; the best step is 2/(L + mu)."),
+        Mistake(lambda H: (2.0 / sum(_eig(H)), 1.0 - _eig(H)[1] / _eig(H)[0]),
+                "1 - 1/kappa is the rate of the step 1/L; the step 2/(L + mu) gives (kappa - 1)/(kappa + 1)."),
+        Mistake(lambda H: (2.0 / sum(_eig(H)),
+                           (np.sqrt(_eig(H)[0] / _eig(H)[1]) - 1) / (np.sqrt(_eig(H)[0] / _eig(H)[1]) + 1)),
+                "(sqrt(kappa) - 1)/(sqrt(kappa) + 1) is heavy-ball momentum's rate (notebook 03); plain GD's is (kappa - 1)/(kappa + 1)."),
+        Mistake(lambda H: ((_eig(H)[0] - _eig(H)[1]) / (_eig(H)[0] + _eig(H)[1]), 2.0 / sum(_eig(H))),
+                "Did you swap the two? Return (lr, rate)."),
+        Mistake(lambda H: (2.0 / (H[0, 0] + H[-1, -1]), abs(H[0, 0] - H[-1, -1]) / (H[0, 0] + H[-1, -1])),
+                "Use the eigenvalues of H (np.linalg.eigvalsh), not its diagonal entries."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- lr_regime
+def _lr_regime_reference(a, lr):
+    return ref.lr_regime(a, lr)
+
+
+def _regime_with(div, osc, slow):
+    def fn(a, lr):
+        h = lr * a
+        if div(h):
+            return "divergent"
+        if osc(h):
+            return "oscillating"
+        return "slow" if slow(h) else "monotone"
+    return fn
+
+
+lr_regime = Exercise(
+    name="lr_regime",
+    points=2,
+    reference=_lr_regime_reference,
+    cases=[
+        Case(dict(a=1.0, lr=0.05)),
+        Case(dict(a=1.0, lr=0.5)),
+        Case(dict(a=0.5, lr=3.0)),
+        Case(dict(a=10.0, lr=0.25)),
+        Case(dict(a=100.0, lr=0.0005), note="a steep loss with a tiny step"),
+        Case(dict(a=2.0, lr=0.05), note="edge: lr * a exactly 0.1"),
+        Case(dict(a=2.0, lr=0.5), note="edge: lr * a exactly 1, one step to the minimum"),
+        Case(dict(a=4.0, lr=0.5), note="edge: lr * a exactly 2, bounces forever"),
+        Case(dict(a=4.0, lr=0.3)),
+    ],
+    compare=compare_choice(ref.REGIMES),
+    hint_text="""
+        Everything depends on h = lr * a, because x_t = (1 - h)**t * x0.
+        h >= 2: |1 - h| >= 1, it never converges -> "divergent".
+        1 < h < 2: 1 - h is negative, x flips sign every step but shrinks -> "oscillating".
+        0.1 <= h <= 1: shrinks without overshooting -> "monotone".
+        h < 0.1: less than 10 % of the error removed per step -> "slow".
+    """,
+    mistakes=[
+        Mistake(_regime_with(lambda h: h > 2, lambda h: h > 1, lambda h: h < 0.1),
+                "At lr * a == 2 the factor is exactly -1: x bounces between x0 and -x0 forever, "
+                "which is not convergence, so it counts as divergent."),
+        Mistake(_regime_with(lambda h: h >= 2, lambda h: h >= 1, lambda h: h < 0.1),
+                "At lr * a == 1 the factor is 0: one step lands on the minimum, no overshoot, so it is monotone."),
+        Mistake(_regime_with(lambda h: h >= 1, lambda h: False, lambda h: h < 0.1),
+                "Between 1/a and 2/a the iterates overshoot but still converge: that is oscillating, not divergent."),
+        Mistake(_regime_with(lambda h: h >= 2, lambda h: h > 1, lambda h: h <= 0.1),
+                "At lr * a == 0.1 the step removes exactly 10 % of the error: that is monotone, not slow."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- basin_reached
+def _basin_reference(loss, x0, lr, num_steps=200):
+    return ref.basin_reached(loss, x0, lr, num_steps)
+
+
+def _basin_by_lr(loss, x0, lr, num_steps=200):
+    if lr >= 2.0 / loss.curvature(loss.global_min):
+        return "diverged"
+    return "local" if lr < 2.0 / loss.curvature(loss.local_min) else "global"
+
+
+def _basin_no_divergence(loss, x0, lr, num_steps=200):
+    traj = ref.run(loss, x0, lr, num_steps)
+    x = float(traj.final[0])
+    return "local" if abs(x - loss.local_min) < abs(x - loss.global_min) else "global"
+
+
+def _basin_by_start(loss, x0, lr, num_steps=200):
+    if ref.run(loss, x0, lr, num_steps).diverged:
+        return "diverged"
+    x = float(np.asarray(x0).reshape(-1)[0])
+    return "local" if abs(x - loss.local_min) < abs(x - loss.global_min) else "global"
+
+
+_two = TwoBasins()
+_two_mirror = TwoBasins(x_global=-2.0, x_trap=1.0)
+
+basin_reached = Exercise(
+    name="basin_reached",
+    points=2,
+    reference=_basin_reference,
+    cases=[
+        Case(dict(loss=_two, x0=-1.0, lr=0.03, num_steps=200)),
+        Case(dict(loss=_two, x0=-1.0, lr=0.3, num_steps=200)),
+        Case(dict(loss=_two, x0=-1.0, lr=2.5, num_steps=200)),
+        Case(dict(loss=_two, x0=5.0, lr=0.03, num_steps=200), note="starts in the wide basin"),
+        Case(dict(loss=_two, x0=-0.5, lr=1.0, num_steps=200)),
+        Case(dict(loss=_two_mirror, x0=1.5, lr=0.02, num_steps=200), note="another loss: the trap is at x=1"),
+        Case(dict(loss=_two_mirror, x0=1.5, lr=0.5, num_steps=200), note="another loss: the trap is at x=1"),
+    ],
+    compare=compare_choice(("local", "global", "diverged")),
+    hint_text="""
+        Run gradient descent from x0 (your gradient_descent with loss.grad and np.array([x0]),
+        or lrcourse.descent.run). If the run diverged return "diverged"; otherwise compare the
+        *final* iterate's distance to loss.local_min and to loss.global_min and return
+        "local" or "global" for the nearer one.
+    """,
+    mistakes=[
+        Mistake(_basin_by_lr,
+                "Did you decide from lr alone? Where a run ends also depends on where it starts; run it."),
+        Mistake(_basin_no_divergence,
+                "A run that diverged must return \"diverged\"."),
+        Mistake(_basin_by_start,
+                "Use the final iterate, not the start point."),
+    ],
+)
+
+#: Every exercise of notebook 01, in notebook order.
+EXERCISES = (gd_step, gradient_descent, max_stable_lr, optimal_lr, lr_regime, basin_reached)

@@ -1,0 +1,100 @@
+"""Generate the student notebooks (``notebooks/``) from the solution notebooks (``solutions/``).
+
+What a release does is what nbgrader's ``generate_assignment`` does, using
+nbgrader's own preprocessors in its order: lock cells, replace solution
+regions with ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, clear
+outputs, validate the nbgrader metadata, compute checksums, remove
+``### BEGIN HIDDEN TESTS`` blocks and mark schemes, recompute checksums,
+validate again. Two steps of nbgrader's are left out because they need what
+this course does not use: ``SaveCells`` (nbgrader's database) and
+``InstantiateTests`` (``### AUTOTEST`` templates, which need a running kernel).
+
+The output is deterministic: the same solutions give the same bytes.
+
+>>> release("solutions", "notebooks")          # doctest: +SKIP
+[PosixPath('notebooks/01_gradient_descent.ipynb')]
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+
+import nbformat
+
+__all__ = ["release_notebook", "release", "stale_notebooks", "notebook_bytes", "ReleaseError"]
+
+
+class ReleaseError(RuntimeError):
+    """A solution notebook cannot be released (bad metadata or solution markers)."""
+
+
+def _preprocessors():
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                        ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+
+    log = logging.getLogger("lrcourse.release")
+    return [cls(log=log) for cls in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata,
+                                     ComputeChecksums, ClearHiddenTests, ClearMarkScheme,
+                                     ComputeChecksums, CheckCellMetadata)]
+
+
+def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """Return the student version of a solution notebook (the input is not modified)."""
+    nb = copy.deepcopy(nb)
+    resources: dict = {}
+    try:
+        for pre in _preprocessors():
+            nb, resources = pre.preprocess(nb, resources)
+    except Exception as err:  # nbgrader raises RuntimeError/ValidationError with logged details
+        raise ReleaseError(f"cannot release {name}: {err}") from err
+    # Widget state saved by a previous run describes outputs that no longer exist.
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
+    """The exact bytes nbformat writes for ``nb`` (with the trailing newline)."""
+    text = nbformat.writes(nb)
+    if not text.endswith("\n"):
+        text += "\n"
+    return text.encode("utf-8")
+
+
+def _sources(source: Path) -> list[Path]:
+    source = Path(source)
+    if not source.is_dir():
+        raise FileNotFoundError(
+            f"source must be a folder of solution notebooks, but {source} does not exist; "
+            "run from the course root or pass --source"
+        )
+    paths = sorted(p for p in source.glob("*.ipynb") if not p.name.startswith("."))
+    if not paths:
+        raise FileNotFoundError(f"source folder {source} has no .ipynb notebooks")
+    return paths
+
+
+def _released(path: Path) -> bytes:
+    nb = nbformat.read(path, as_version=4)
+    return notebook_bytes(release_notebook(nb, name=path.name))
+
+
+def stale_notebooks(source: str | Path = "solutions", dest: str | Path = "notebooks") -> list[Path]:
+    """Student notebooks in ``dest`` that are missing or differ from a fresh release of ``source``."""
+    dest = Path(dest)
+    return [dest / p.name for p in _sources(Path(source))
+            if not (dest / p.name).is_file() or (dest / p.name).read_bytes() != _released(p)]
+
+
+def release(source: str | Path = "solutions", dest: str | Path = "notebooks") -> list[Path]:
+    """Write the student version of every notebook in ``source`` to ``dest``; return the paths written."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in _sources(Path(source)):
+        data = _released(path)
+        target = dest / path.name
+        if not target.is_file() or target.read_bytes() != data:
+            target.write_bytes(data)
+        written.append(target)
+    return written

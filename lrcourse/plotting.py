@@ -1,0 +1,172 @@
+"""Plots for the course, in one consistent style.
+
+Every function draws on an ``ax`` you pass (or a new one), gives it a title,
+axis labels and a legend, and returns the axes. Diverged runs are drawn up to
+their last finite iterate and marked with an ``x``; nothing here warns about
+overflow.
+
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> from lrcourse import losses, descent, plotting
+>>> f = losses.quadratic_1d(1.0)
+>>> ax = plotting.plot_loss_curves([descent.run(f, [1.0], lr=0.5, num_steps=10)])
+>>> ax.get_title()
+'Loss against step'
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "COLORS",
+    "use_style",
+    "subplots",
+    "plot_function_1d",
+    "plot_iterates",
+    "plot_contour",
+    "plot_loss_curves",
+]
+
+#: Okabe–Ito colour-blind-safe palette, used for every line in the course.
+COLORS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+_STYLE = {
+    "figure.figsize": (7.0, 4.0),
+    "figure.dpi": 80,
+    "savefig.dpi": 80,
+    "figure.constrained_layout.use": True,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+    "lines.markersize": 4,
+}
+
+
+def use_style() -> None:
+    """Apply the course's plot style (call once in a notebook's setup cell)."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update(_STYLE)
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=COLORS)
+
+
+def subplots(ncols: int = 1, nrows: int = 1, width: float = 4.5, height: float = 3.6):
+    """Like ``plt.subplots``, sized per panel: ``fig, (ax1, ax2) = subplots(ncols=2)``."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows))
+
+
+def _ax(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
+    return ax
+
+
+def _label(traj, suffix_diverged: bool = True) -> str:
+    label = traj.label or "run"
+    if suffix_diverged and traj.diverged:
+        label += f" (diverged at step {traj.num_steps + 1})"
+    return label
+
+
+def _color(i: int) -> str:
+    return COLORS[i % len(COLORS)]
+
+
+def plot_function_1d(loss, trajectories: Sequence = (), ax=None, xlim=(-2.0, 2.0),
+                     title: str | None = None):
+    """Draw a 1-D loss curve and each trajectory's iterates on it, joined in order."""
+    ax = _ax(ax)
+    xs = np.linspace(*xlim, 400)
+    ax.plot(xs, loss.value(xs[:, None]), color="0.35", lw=1.2, label=f"f(x) = {loss.name}")
+    for i, traj in enumerate(trajectories):
+        p = traj.points[:, 0]
+        inside = (p >= xlim[0]) & (p <= xlim[1])
+        ax.plot(p[inside], traj.losses[inside], "o-", color=_color(i), lw=0.8, ms=3, alpha=0.85,
+                label=_label(traj))
+    ax.set(xlim=xlim, xlabel="x", ylabel="f(x)", title=title or f"Gradient descent on {loss.name}")
+    ax.legend(loc="upper center")
+    return ax
+
+
+def plot_iterates(trajectories: Sequence, ax=None, coordinate: int = 0, title: str | None = None,
+                  ylim: tuple | None = None):
+    """Draw ``x_t`` (one coordinate) against step ``t`` for each trajectory."""
+    ax = _ax(ax)
+    for i, traj in enumerate(trajectories):
+        steps = np.arange(traj.num_steps + 1)
+        ax.plot(steps, traj.points[:, coordinate], "o-", color=_color(i), ms=3, lw=1, label=_label(traj))
+        if traj.diverged:
+            ax.plot(steps[-1], traj.points[-1, coordinate], "x", color=_color(i), ms=9, mew=2)
+    ax.axhline(0.0, color="0.5", lw=0.8, ls=":")
+    ax.set(xlabel="step t", ylabel="$x_t$", title=title or "Iterates against step")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.legend()
+    return ax
+
+
+def plot_contour(loss, trajectories: Iterable = (), ax=None, xlim=(-1.5, 1.5), ylim=(-1.5, 1.5),
+                 levels: int = 15, title: str | None = None, resolution: int = 160):
+    """Contour lines of a 2-D loss (log-spaced levels) with trajectories on top."""
+    ax = _ax(ax)
+    xs = np.linspace(*xlim, resolution)
+    ys = np.linspace(*ylim, resolution)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)
+    z = loss.value(grid) - getattr(loss, "min_value", 0.0)
+    positive = z[z > 0]
+    lo, hi = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+    lv = np.geomspace(max(lo, hi * 1e-6), hi, levels)
+    ax.contour(xs, ys, np.maximum(z, lv[0] * 0.5), levels=lv, colors="0.6", linewidths=0.7)
+    minimizer = getattr(loss, "minimizer", None)
+    if minimizer is not None:
+        ax.plot(*minimizer, "*", color="k", ms=11, label="minimum", zorder=5)
+    for i, traj in enumerate(trajectories):
+        p = traj.points
+        ax.plot(p[:, 0], p[:, 1], "o-", color=_color(i), ms=2.5, lw=1, label=_label(traj))
+        if traj.diverged:
+            ax.plot(p[-1, 0], p[-1, 1], "x", color=_color(i), ms=9, mew=2)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$", title=title or f"Contours of {loss.name}")
+    ax.set_aspect("equal", adjustable="box")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def plot_loss_curves(trajectories: Sequence, ax=None, f_star: float = 0.0, logy: bool = True,
+                     title: str | None = None, predicted: dict | None = None):
+    """Loss minus ``f_star`` against step (log scale by default).
+
+    ``predicted`` maps a label to an array of predicted values, drawn dashed
+    (e.g. ``{"predicted rate": f0 * rate ** (2 * t)}``).
+    """
+    ax = _ax(ax)
+    for i, traj in enumerate(trajectories):
+        gap = traj.losses - f_star
+        steps = np.arange(len(gap))
+        keep = gap > 0 if logy else np.ones_like(gap, dtype=bool)
+        ax.plot(steps[keep], gap[keep], color=_color(i), label=_label(traj))
+        if traj.diverged and keep[-1]:
+            ax.plot(steps[-1], gap[-1], "x", color=_color(i), ms=9, mew=2)
+    for j, (label, values) in enumerate((predicted or {}).items()):
+        values = np.asarray(values, dtype=float)
+        steps = np.arange(len(values))
+        keep = values > 0 if logy else np.ones_like(values, dtype=bool)
+        ax.plot(steps[keep], values[keep], "--", color="k", lw=1, alpha=0.7 - 0.2 * j, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="step t", ylabel="$f(x_t) - f^*$" if f_star is not None else "loss",
+           title=title or "Loss against step")
+    ax.legend()
+    return ax
