@@ -117,7 +117,8 @@ def run(loss: Loss, x0, lr: LearningRate, num_steps: int = 100, *,
     x = check.point("x0", x0, loss.dim)
     schedule = _schedule(lr)
     num_steps = check.integer("num_steps", num_steps, minimum=0)
-    max_norm = check.positive("max_norm", max_norm)
+    if not (isinstance(max_norm, (int, float)) and max_norm > 0):  # math.inf turns the norm check off
+        raise ValueError(f"max_norm must be > 0 (math.inf to disable it), got {max_norm!r}")
 
     points, losses, lrs = [x], [float(loss.value(x))], []
     diverged = False

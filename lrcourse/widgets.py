@@ -3,8 +3,10 @@
 :class:`LRExplorer` puts a log-scale learning-rate slider and a
 condition-number slider over gradient descent on a 2-D ill-conditioned
 quadratic: moving either redraws the trajectory on the contour plot and the
-loss curve. It works with the inline backend (the figure is re-rendered into an
-``Output`` widget), in JupyterLab, Notebook 7 and headless execution.
+loss curve. The figure is rendered to PNG and shown in an ``Image`` widget, so it
+works the same in JupyterLab, Notebook 7 and headless execution with any
+matplotlib backend (no ``ipympl`` needed, and no ``Output`` widget, whose
+captured outputs nbval cannot route).
 
 >>> import matplotlib
 >>> matplotlib.use("Agg")
@@ -45,7 +47,7 @@ class LRExplorer:
                                              description="κ", readout_format=".3g",
                                              continuous_update=False)
         self.status = w.HTML()
-        self.output = w.Output()
+        self.image = w.Image(format="png")
 
         # A bare Figure (not pyplot) so the inline backend does not also show it at cell end.
         self.fig = Figure(figsize=(9.0, 3.8), dpi=80, layout="constrained")
@@ -56,7 +58,7 @@ class LRExplorer:
         self._update()
         self.lr_slider.observe(self._on_change, names="value")
         self.kappa_slider.observe(self._on_change, names="value")
-        self.widget = w.VBox([w.HBox([self.lr_slider, self.kappa_slider]), self.status, self.output])
+        self.widget = w.VBox([w.HBox([self.lr_slider, self.kappa_slider]), self.status, self.image])
 
     def _on_change(self, change) -> None:
         self._update()
@@ -85,14 +87,11 @@ class LRExplorer:
         self._show()
 
     def _show(self) -> None:
-        from IPython import get_ipython
-        from IPython.display import clear_output, display
+        import io
 
-        if get_ipython() is None:  # plain Python (tests): nothing to render into
-            return
-        with self.output:
-            clear_output(wait=True)
-            display(self.fig)
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png")
+        self.image.value = buffer.getvalue()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -1,0 +1,22 @@
+"""Shared fixtures: paths of the course and a headless matplotlib."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+def solution_paths() -> list[Path]:
+    return sorted(SOLUTIONS.glob("*.ipynb"))
