@@ -1,0 +1,93 @@
+"""Time the course on this machine: seconds per solution notebook and the import time of lrcourse.
+
+    python benchmarks/run_notebooks.py [NOTEBOOK ...] [--json FILE]
+
+Budgets (COURSE.md, 2-core CPU, no GPU): each notebook <= 60 s (aim for 30 s),
+every cell <= 30 s, ``import lrcourse`` <= 0.3 s without importing torch.
+Each notebook runs in a fresh kernel; the time includes kernel start-up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_BUDGET_S = 60.0
+CELL_BUDGET_S = 30.0
+IMPORT_BUDGET_S = 0.3
+
+
+def import_time(repeats: int = 5) -> tuple[float, bool]:
+    """Best-of-``repeats`` seconds for ``import lrcourse`` in a fresh interpreter, and whether torch came along."""
+    code = ("import sys, time; t = time.perf_counter(); import lrcourse; "
+            "print(time.perf_counter() - t, 'torch' in sys.modules)")
+    best, torch_loaded = float("inf"), False
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        best = min(best, float(out[0]))
+        torch_loaded |= out[1] == "True"
+    return best, torch_loaded
+
+
+def time_notebook(path: Path) -> dict:
+    """Execute one notebook headless; return total and slowest-cell seconds."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, record_timing=True, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except Exception as err:  # report and go on with the other notebooks
+        error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+    total = time.perf_counter() - start
+    slowest, slowest_id = 0.0, None
+    for cell in nb.cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            from datetime import datetime
+
+            t0 = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
+            t1 = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+            if (t1 - t0).total_seconds() > slowest:
+                slowest, slowest_id = (t1 - t0).total_seconds(), cell.get("id")
+    return {"notebook": path.name, "seconds": round(total, 2), "slowest_cell_s": round(slowest, 2),
+            "slowest_cell": slowest_id, "error": error}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="notebooks to time (default: every solutions/*.ipynb)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    paths = [Path(p) for p in args.notebooks] or sorted((ROOT / "solutions").glob("*.ipynb"))
+    seconds, torch_loaded = import_time()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
+    print(f"import lrcourse: {seconds:.4f} s (budget {IMPORT_BUDGET_S} s), imports torch: {torch_loaded}")
+    results, ok = [], seconds <= IMPORT_BUDGET_S and not torch_loaded
+    print(f"{'notebook':<40} {'seconds':>8} {'slowest cell':>13}  status")
+    for path in paths:
+        r = time_notebook(path)
+        results.append(r)
+        within = r["error"] is None and r["seconds"] <= NOTEBOOK_BUDGET_S and r["slowest_cell_s"] <= CELL_BUDGET_S
+        ok &= within
+        status = "ok" if within else (r["error"] or "OVER BUDGET")
+        print(f"{r['notebook']:<40} {r['seconds']:8.1f} {r['slowest_cell_s']:13.1f}  {status}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"import_s": seconds, "imports_torch": torch_loaded,
+                                               "notebooks": results}, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Docstring examples run; `lrcourse execute` and the benchmark script work."""
+from __future__ import annotations
+
+import doctest
+import importlib
+import runpy
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from conftest import ROOT
+from lrcourse import cli
+
+MODULES = ["lrcourse.losses", "lrcourse.descent", "lrcourse.plotting", "lrcourse.widgets"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def _write(tmp_path, sources):
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources],
+                      metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}})
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_execute_stores_outputs_inplace_and_reports_seconds(tmp_path, capsys):
+    path = _write(tmp_path, ["print(6 * 7)"])
+    assert cli.main(["execute", str(path), "--inplace"]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}: ")
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].outputs[0]["text"] == "42\n"
+    assert "execution" not in nb.cells[0].metadata
+
+
+def test_execute_reports_a_failing_notebook_and_goes_on(tmp_path, capsys):
+    bad = _write(tmp_path, ["1 / 0"])
+    missing = tmp_path / "missing.ipynb"
+    assert cli.main(["execute", str(bad), str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert "FAILED" in captured.out and "ZeroDivisionError" in captured.out
+    assert "does not exist" in captured.err
+    assert nbformat.read(bad, as_version=4).cells[0].outputs == [], "without --inplace nothing is written"
+
+
+def test_benchmark_reports_import_time_without_torch():
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
+    seconds, torch_loaded = bench["import_time"](repeats=1)
+    assert 0 < seconds < 0.3 and torch_loaded is False

@@ -1,0 +1,242 @@
+"""Exercise checks of notebook 01: they accept the notebook's solutions and reject wrong answers."""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+from conftest import SOLUTIONS
+from lrcourse.exercises import NotAttemptedError
+from lrcourse.exercises import descent as ex
+from lrcourse.exercises._core import fmt
+
+NOTEBOOK = SOLUTIONS / "01_gradient_descent.ipynb"
+
+
+def _nbgrader_cells(nb):
+    return [c for c in nb.cells if "nbgrader" in c.metadata]
+
+
+@pytest.fixture(scope="module")
+def solutions() -> dict:
+    """The learner-facing functions as the solution notebook defines them."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    namespace: dict = {"np": np}
+    for cell in _nbgrader_cells(nb):
+        if cell.metadata.nbgrader.get("solution"):
+            exec(cell.source, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
+def test_check_accepts_the_notebook_solution(exercise, solutions, capsys):
+    exercise.check(solutions[exercise.name])
+    out, err = capsys.readouterr()
+    assert out == f"✓ {exercise.name}: all {len(exercise.cases)} cases pass " \
+                  f"({exercise.points}/{exercise.points} point{'s' if exercise.points > 1 else ''})\n"
+    assert err == ""
+
+
+@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
+def test_check_accepts_the_library_reference(exercise, capsys):
+    exercise.check(exercise.reference)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    "exercise, mistake",
+    [(e, m) for e in ex.EXERCISES for m in e.mistakes],
+    ids=lambda v: getattr(v, "name", None) or getattr(v, "message", "")[:40],
+)
+def test_check_rejects_each_known_mistake_and_explains_it(exercise, mistake, capsys):
+    with pytest.raises(AssertionError) as info:
+        exercise.check(mistake.fn)
+    message = str(info.value)
+    assert mistake.message in message
+    assert f"Call ex.{exercise.name}.hint() for a hint." in message
+    assert "returned" in message and "expected" in message
+    assert not isinstance(info.value, NotAttemptedError)
+    assert capsys.readouterr() == ("", "")
+
+
+def _gd_step_in_place(x, grad, lr):
+    x -= lr * grad
+    return x
+
+
+def _gd_norm_of_grad(grad, x0, lr, num_steps, max_norm=1e6):
+    x, points = np.array(x0, dtype=float), [np.array(x0, dtype=float)]
+    for _ in range(num_steps):
+        g = grad(x)
+        x = x - lr * g
+        if not np.all(np.isfinite(x)) or np.linalg.norm(g) > max_norm:
+            return np.array(points), True
+        points.append(x)
+    return np.array(points), False
+
+
+def _gd_only_isfinite(grad, x0, lr, num_steps, max_norm=1e6):
+    x, points = np.array(x0, dtype=float), [np.array(x0, dtype=float)]
+    with np.errstate(all="ignore"):
+        for _ in range(num_steps):
+            x = x - lr * grad(x)
+            if not np.all(np.isfinite(x)):
+                return np.array(points), True
+            points.append(x)
+    return np.array(points), False
+
+
+WRONG_ANSWERS = {
+    "gd_step": [
+        lambda x, grad, lr: x,
+        lambda x, grad, lr: np.sum(x - lr * grad),
+        lambda x, grad, lr: list(x - lr * grad) + [0.0],
+        lambda x, grad, lr: x - lr * grad * 0.5,
+        _gd_step_in_place,
+    ],
+    "gradient_descent": [
+        lambda grad, x0, lr, num_steps, max_norm=1e6: ex._gradient_descent_reference(grad, x0, lr, num_steps, max_norm)[::-1],
+        lambda grad, x0, lr, num_steps, max_norm=1e6: ex._gradient_descent_reference(grad, x0, lr, num_steps, max_norm)[0],
+        lambda grad, x0, lr, num_steps, max_norm=1e6: ex._gradient_descent_reference(grad, x0, 2 * lr, num_steps, max_norm),
+        lambda grad, x0, lr, num_steps, max_norm=1e6: (ex._gradient_descent_reference(grad, x0, lr, num_steps, max_norm)[0], "no"),
+        _gd_norm_of_grad,
+        _gd_only_isfinite,
+    ],
+    "max_stable_lr": [
+        lambda H: 2.0 / np.max(np.abs(H)),
+        lambda H: 2.0 / np.linalg.norm(H),
+        lambda H: np.linalg.eigvalsh(H),
+        lambda H: 2 / np.linalg.eigvalsh(H)[-1] - 1e-6,
+    ],
+    "optimal_lr": [
+        lambda H: 2.0 / (np.linalg.eigvalsh(H)[0] + np.linalg.eigvalsh(H)[-1]),
+        lambda H: (1.0, 0.0),
+        lambda H: (2.0 / (np.linalg.eigvalsh(H)[-1] + np.linalg.eigvalsh(H)[0]), "fast"),
+        lambda H: [2.0 / np.linalg.eigvalsh(H)[-1], 0.5],
+    ],
+    "lr_regime": [
+        lambda a, lr: "Slow" if lr * a < 0.1 else ex._lr_regime_reference(a, lr),
+        lambda a, lr: ex._lr_regime_reference(1.0, lr),
+        lambda a, lr: "converges" if lr * a < 2 else "divergent",
+        lambda a, lr: None,
+    ],
+    "basin_reached": [
+        lambda loss, x0, lr, num_steps=200: {"local": "global", "global": "local"}.get(
+            ex._basin_reference(loss, x0, lr, num_steps), "diverged"),
+        lambda loss, x0, lr, num_steps=200: ex._basin_reference(loss, x0, lr, 5),
+        lambda loss, x0, lr, num_steps=200: "global",
+        lambda loss, x0, lr, num_steps=200: 0,
+    ],
+}
+
+
+def test_every_exercise_has_wrong_answers_in_this_file():
+    assert set(WRONG_ANSWERS) == {e.name for e in ex.EXERCISES}
+
+
+@pytest.mark.parametrize("name, index", [(n, i) for n, fns in WRONG_ANSWERS.items() for i in range(len(fns))])
+def test_check_rejects_other_wrong_answers(name, index, capsys):
+    exercise = getattr(ex, name)
+    with pytest.raises(AssertionError) as info:
+        exercise.check(WRONG_ANSWERS[name][index])
+    assert not isinstance(info.value, NotAttemptedError)
+    assert f"{name}(" in str(info.value) or "check expected" in str(info.value)
+    assert capsys.readouterr().err == ""
+
+
+def test_in_place_update_is_reported_as_such():
+    with pytest.raises(AssertionError, match="changed its input x in place"):
+        ex.gd_step.check(_gd_step_in_place)
+
+
+def test_the_failure_message_names_input_expected_and_returned():
+    with pytest.raises(AssertionError) as info:
+        ex.gd_step.check(lambda x, grad, lr: x + lr * grad)
+    assert str(info.value) == (
+        "gd_step(x=[1.0, -2.0], grad=[0.5, 0.5], lr=0.1) returned [1.05, -1.95]; expected [0.95, -2.05]. "
+        "Did you add the gradient instead of subtracting it? Call ex.gd_step.hint() for a hint."
+    )
+
+
+@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
+def test_a_stub_is_reported_as_not_attempted(exercise):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    with pytest.raises(NotAttemptedError, match=f"{exercise.name} is not attempted yet"):
+        exercise.check(stub)
+
+
+def test_an_exception_in_the_learners_code_is_reported_with_the_input():
+    def broken(x, grad, lr):
+        return x - lr * grad[5]
+
+    with pytest.raises(AssertionError, match=r"gd_step\(x=\[1.0, -2.0\].*raised IndexError") as info:
+        ex.gd_step.check(broken)
+    assert isinstance(info.value.__cause__, IndexError)
+
+
+def test_passing_something_that_is_not_a_function_is_explained():
+    with pytest.raises(AssertionError, match=r"Pass the function itself: ex.gd_step.check\(gd_step\)"):
+        ex.gd_step.check(0.95)
+
+
+def test_checks_silence_warnings_raised_by_the_learners_code(capsys):
+    def noisy(grad, x0, lr, num_steps, max_norm=1e6):
+        np.array([1e308]) * 10  # RuntimeWarning: overflow
+        return ex._gradient_descent_reference(grad, x0, lr, num_steps, max_norm)
+
+    ex.gradient_descent.check(noisy)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
+def test_hint_prints_something_useful(exercise, capsys):
+    exercise.hint()
+    out = capsys.readouterr().out
+    assert out.startswith(f"Hint for {exercise.name}: ") and len(out) > 60
+
+
+def test_points_and_grade_ids_match_the_notebook():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    tests = {c.metadata.nbgrader["grade_id"]: c for c in _nbgrader_cells(nb) if c.metadata.nbgrader["grade"]}
+    solutions = [c.metadata.nbgrader["grade_id"] for c in _nbgrader_cells(nb) if c.metadata.nbgrader["solution"]]
+    names = [e.name for e in ex.EXERCISES]
+    assert solutions == names, "solution cells must appear in EXERCISES order"
+    assert list(tests) == [f"{n}_test" for n in names]
+    for exercise in ex.EXERCISES:
+        cell = tests[f"{exercise.name}_test"]
+        assert cell.metadata.nbgrader["points"] == exercise.points
+        assert cell.source.strip() == f"ex.{exercise.name}.check({exercise.name})"
+        assert cell.metadata.nbgrader["locked"] is True
+    assert 4 <= len(ex.EXERCISES) <= 8
+    assert sum(e.points for e in ex.EXERCISES) == 10
+
+
+def test_solution_cells_keep_signature_and_docstring_outside_the_markers():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in _nbgrader_cells(nb):
+        if cell.metadata.nbgrader["solution"]:
+            before = cell.source.split("### BEGIN SOLUTION")[0]
+            assert re.search(rf"def {cell.metadata.nbgrader['grade_id']}\(", before)
+            assert '"""' in before
+            assert cell.source.rstrip().endswith("### END SOLUTION")
+
+
+def test_every_case_input_is_shown_readably():
+    for exercise in ex.EXERCISES:
+        for case in exercise.cases:
+            text = exercise._call_text(case)
+            assert "object at 0x" not in text and "<function" not in text, text
+            assert len(text) < 200, text
+
+
+@pytest.mark.parametrize("value, text", [
+    (1.0, "1.0"), (0.1, "0.1"), (1e-7, "1e-07"), (np.float64(2.5), "2.5"), (3, "3"), (True, "True"),
+    ("local", "'local'"), (np.array([1.0, -2.0]), "[1.0, -2.0]"), (np.eye(2), "[[1.0, 0.0], [0.0, 1.0]]"),
+    (np.zeros((10, 2)), "<array of shape (10, 2)>"), ((0.5, 0.25), "(0.5, 0.25)"), (None, "None"),
+])
+def test_fmt_gives_short_stable_text(value, text):
+    assert fmt(value) == text

@@ -1,0 +1,82 @@
+"""The LR explorer redraws when a slider moves; plots handle diverged runs quietly."""
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lrcourse import descent, losses, plotting  # noqa: E402
+from lrcourse.widgets import LRExplorer  # noqa: E402
+
+
+def test_moving_the_lr_slider_redraws_trajectory_and_loss_curve():
+    explorer = LRExplorer(lr=0.05, kappa=10.0)
+    path_before = explorer.path_line.get_xydata().copy()
+    loss_before = explorer.loss_line.get_ydata().copy()
+    image_before = explorer.image.value
+    assert image_before[:8] == b"\x89PNG\r\n\x1a\n"
+
+    explorer.lr_slider.value = 0.15
+
+    assert explorer.trajectory.lrs[0] == pytest.approx(0.15)
+    assert not np.array_equal(explorer.path_line.get_xydata(), path_before)
+    assert not np.array_equal(explorer.loss_line.get_ydata(), loss_before)
+    assert explorer.image.value != image_before
+    np.testing.assert_allclose(explorer.path_line.get_xydata(), explorer.trajectory.points)
+    assert "0.15" in explorer.status.value
+
+
+def test_the_lr_slider_is_logarithmic_and_kappa_changes_the_problem():
+    explorer = LRExplorer(lr=0.1, kappa=10.0)
+    assert type(explorer.lr_slider).__name__ == "FloatLogSlider"
+    before = explorer.redraws
+    explorer.kappa_slider.value = 50.0
+    assert explorer.redraws == before + 1
+    assert explorer.loss.condition_number == pytest.approx(50.0)
+    assert "κ = 50" in explorer.ax_contour.get_title()
+
+
+def test_a_divergent_lr_is_drawn_and_reported_without_warnings():
+    explorer = LRExplorer(lr=0.1, kappa=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explorer.lr_slider.value = 3.0
+    assert explorer.trajectory.diverged
+    assert "diverged" in explorer.status.value
+
+
+def test_plots_have_titles_labels_and_legends_and_survive_divergence():
+    f = losses.ill_conditioned(10.0)
+    runs = [descent.run(f, [1.0, 1.0], lr, 50) for lr in (0.1, 0.25)]
+    assert runs[1].diverged
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig, (ax1, ax2, ax3) = plotting.subplots(ncols=3)
+        plotting.plot_contour(f, runs, ax=ax1)
+        plotting.plot_loss_curves(runs, ax=ax2, predicted={"rate": 0.8 ** np.arange(50)})
+        plotting.plot_iterates(runs, ax=ax3)
+    for ax in (ax1, ax2, ax3):
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any("diverged at step" in label for label in labels)
+    assert ax2.get_yscale() == "log"
+    plt.close(fig)
+
+
+def test_function_plot_of_a_1d_loss():
+    f = losses.TwoBasins()
+    runs = [descent.run(f, [-1.0], lr, 100) for lr in (0.03, 2.5)]
+    ax = plotting.plot_function_1d(f, runs, xlim=(-2, 5))
+    assert "diverged" in ax.get_legend().get_texts()[-1].get_text()
+    plt.close(ax.figure)
+
+
+def test_use_style_sets_the_course_palette():
+    plotting.use_style()
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == plotting.COLORS[0]
