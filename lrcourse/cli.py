@@ -34,8 +34,6 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace) -> int:
-    import nbformat
-
     from .grading.execute import execute_notebook
 
     status = 0

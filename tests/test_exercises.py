@@ -240,3 +240,16 @@ def test_every_case_input_is_shown_readably():
 ])
 def test_fmt_gives_short_stable_text(value, text):
     assert fmt(value) == text
+
+
+def test_solution_notebook_outputs_have_no_stderr_and_each_check_passes_with_one_line():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not [o for o in cell.outputs if o.get("name") == "stderr"], f"stderr in cell {cell.id}"
+        assert not [o for o in cell.outputs if o["output_type"] == "error"], f"error in cell {cell.id}"
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            assert len(cell.outputs) == 1 and cell.outputs[0]["name"] == "stdout"
+            assert cell.outputs[0]["text"].startswith(f"✓ {meta['grade_id'].removesuffix('_test')}: ")

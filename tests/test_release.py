@@ -37,7 +37,7 @@ def test_released_notebook_is_a_clean_student_version(path):
     MetadataValidator().validate_nb(source)
     MetadataValidator().validate_nb(released)
     assert len(source.cells) == len(released.cells)
-    for src, out in zip(source.cells, released.cells):
+    for src, out in zip(source.cells, released.cells, strict=True):
         assert src.id == out.id
         if out.cell_type == "code":
             assert out.outputs == [] and out.execution_count is None

@@ -129,7 +129,7 @@ def _silenced(fn: Callable, args: Sequence) -> Any:
 
 def _inputs_changed(before: Sequence, after: Sequence) -> list[int]:
     changed = []
-    for i, (b, a) in enumerate(zip(before, after)):
+    for i, (b, a) in enumerate(zip(before, after, strict=True)):
         if isinstance(b, np.ndarray) and (b.shape != a.shape or not np.array_equal(a, b, equal_nan=True)):
             changed.append(i)
     return changed

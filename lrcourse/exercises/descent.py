@@ -41,7 +41,7 @@ def _arr(*values) -> np.ndarray:
 gd_step = Exercise(
     name="gd_step",
     points=1,
-    reference=lambda x, grad, lr: x - lr * grad,
+    reference=ref.gd_step,
     cases=[
         Case(dict(x=_arr(1.0, -2.0), grad=_arr(0.5, 0.5), lr=0.1)),
         Case(dict(x=_arr(3.0), grad=_arr(6.0), lr=0.5)),
@@ -177,16 +177,12 @@ gradient_descent = Exercise(
 
 
 # --------------------------------------------------------------------------- max_stable_lr
-def _max_stable_lr_reference(H):
-    return 2.0 / np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))[-1]
-
-
 _spd3 = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]])
 
 max_stable_lr = Exercise(
     name="max_stable_lr",
     points=1,
-    reference=_max_stable_lr_reference,
+    reference=ref.max_stable_lr,
     cases=[
         Case(dict(H=np.diag([4.0, 1.0]))),
         Case(dict(H=np.array([[2.0]])), note="1-D"),
@@ -212,16 +208,10 @@ max_stable_lr = Exercise(
 
 
 # --------------------------------------------------------------------------- optimal_lr
-def _optimal_lr_reference(H):
-    eig = np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))
-    L, mu = eig[-1], eig[0]
-    return 2.0 / (L + mu), (L - mu) / (L + mu)
-
-
 def _compare_pair(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
         return "return a pair (lr, rate)"
-    for name, a, e in zip(("lr", "rate"), actual, expected):
+    for name, a, e in zip(("lr", "rate"), actual, expected, strict=True):
         problem = compare_close(a, e)
         if problem is not None:
             return f"{name} is {fmt(a)}, expected {fmt(e)}" + (f": {problem}" if problem else "")
@@ -236,7 +226,7 @@ def _eig(H):
 optimal_lr = Exercise(
     name="optimal_lr",
     points=2,
-    reference=_optimal_lr_reference,
+    reference=ref.optimal_lr,
     cases=[
         Case(dict(H=np.diag([3.0, 1.0]))),
         Case(dict(H=np.diag([1.0, 10.0])), note="the steep direction is the second axis"),
