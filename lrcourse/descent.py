@@ -76,7 +76,7 @@ class Trajectory:
         return float(self.losses[-1])
 
     def __repr__(self) -> str:
-        status = f"diverged after {self.num_steps} steps" if self.diverged else f"{self.num_steps} steps"
+        status = f"diverged at step {self.num_steps + 1}" if self.diverged else f"{self.num_steps} steps"
         loss = self.final_loss
         # Losses below 1e-12 are rounding noise whose last digits vary across machines.
         text = f"{loss:.4g}" if abs(loss) >= 1e-12 else "< 1e-12"

@@ -46,7 +46,7 @@ def test_divergence_stops_the_run_before_the_bad_iterate(lr, max_norm, steps):
     assert np.all(np.abs(traj.points) <= max_norm)
     assert np.all(np.isfinite(traj.losses))
     assert len(traj.lrs) == traj.num_steps
-    assert "diverged after" in repr(traj)
+    assert f"diverged at step {steps + 1}" in repr(traj)
 
 
 def test_overflow_and_nan_are_caught_without_warnings():
