@@ -59,7 +59,10 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="lrcourse", description="The learning-rate course's tools.")
+    parser.add_argument("--version", action="version", version=f"lrcourse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="regenerate the student notebooks from the solution notebooks")

@@ -55,3 +55,12 @@ def test_benchmark_reports_import_time_without_torch():
     bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
     seconds, torch_loaded = bench["import_time"](repeats=1)
     assert 0 < seconds < 0.3 and torch_loaded is False
+
+
+def test_version_and_missing_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("lrcourse 0.")
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2
