@@ -36,31 +36,20 @@ def import_time(repeats: int = 5) -> tuple[float, bool]:
 
 
 def time_notebook(path: Path) -> dict:
-    """Execute one notebook headless; return total and slowest-cell seconds."""
-    import nbformat
-    from nbclient import NotebookClient
+    """Execute one notebook headless, as `lrcourse execute` does; return total and slowest-cell seconds."""
+    from lrcourse.grading.execute import cell_seconds, execute_notebook
 
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, record_timing=True, resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    error = None
     try:
-        client.execute()
+        nb, total = execute_notebook(path, timeout=600, record_timing=True)
     except Exception as err:  # report and go on with the other notebooks
-        error = f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
-    total = time.perf_counter() - start
-    slowest, slowest_id = 0.0, None
-    for cell in nb.cells:
-        timing = cell.get("metadata", {}).get("execution", {})
-        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            from datetime import datetime
-
-            t0 = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
-            t1 = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
-            if (t1 - t0).total_seconds() > slowest:
-                slowest, slowest_id = (t1 - t0).total_seconds(), cell.get("id")
+        message = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+        return {"notebook": path.name, "seconds": round(time.perf_counter() - start, 2), "slowest_cell_s": 0.0,
+                "slowest_cell": None, "error": f"{type(err).__name__}: {message}"}
+    timed = [(cell_seconds(c) or 0.0, c.get("id")) for c in nb.cells if c.cell_type == "code"]
+    slowest, slowest_id = max(timed, default=(0.0, None))
     return {"notebook": path.name, "seconds": round(total, 2), "slowest_cell_s": round(slowest, 2),
-            "slowest_cell": slowest_id, "error": error}
+            "slowest_cell": slowest_id, "error": None}
 
 
 def main(argv: list[str] | None = None) -> int:

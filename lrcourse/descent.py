@@ -13,7 +13,7 @@ quadratic :math:`f(x) = a x^2 / 2` it has the closed form
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Union
 
 import numpy as np
@@ -33,6 +33,7 @@ __all__ = [
     "find_max_stable_lr",
     "measured_rate",
     "basin_reached",
+    "nearest_minimum",
 ]
 
 #: A learning rate: a positive number, or a schedule ``step -> lr``.
@@ -59,7 +60,6 @@ class Trajectory:
     lrs: np.ndarray
     diverged: bool
     label: str = ""
-    requested_steps: int = field(default=0)
 
     @property
     def num_steps(self) -> int:
@@ -143,7 +143,6 @@ def run(loss: Loss, x0, lr: LearningRate, num_steps: int = 100, *,
         lrs=np.array(lrs[: len(points) - 1]),
         diverged=diverged,
         label=label,
-        requested_steps=num_steps,
     )
 
 
@@ -290,7 +289,9 @@ def basin_reached(loss, x0, lr: float, num_steps: int = 200) -> str:
     ['local', 'global', 'diverged']
     """
     traj = run(loss, x0, lr, num_steps)
-    if traj.diverged:
-        return "diverged"
-    x = float(traj.final[0])
+    return "diverged" if traj.diverged else nearest_minimum(loss, float(traj.final[0]))
+
+
+def nearest_minimum(loss, x: float) -> str:
+    """``"local"`` or ``"global"``: which minimum of a :class:`~lrcourse.losses.TwoBasins` loss ``x`` is closer to."""
     return "local" if abs(x - loss.local_min) < abs(x - loss.global_min) else "global"

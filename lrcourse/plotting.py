@@ -74,9 +74,9 @@ def _ax(ax):
     return ax
 
 
-def _label(traj, suffix_diverged: bool = True) -> str:
+def _label(traj) -> str:
     label = traj.label or "run"
-    if suffix_diverged and traj.diverged:
+    if traj.diverged:
         label += f" (diverged at step {traj.num_steps + 1})"
     return label
 

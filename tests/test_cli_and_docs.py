@@ -64,3 +64,13 @@ def test_version_and_missing_command(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main([])
     assert info.value.code == 2
+
+
+def test_benchmark_times_each_cell(tmp_path):
+    from lrcourse.grading.execute import cell_seconds, execute_notebook
+
+    nb, total = execute_notebook(_write(tmp_path, ["import time; time.sleep(0.2)"]), record_timing=True)
+    assert 0.2 <= cell_seconds(nb.cells[0]) <= total
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
+    failing = bench["time_notebook"](_write(tmp_path, ["1 / 0"]))
+    assert failing["error"].startswith("CellExecutionError") and failing["seconds"] > 0

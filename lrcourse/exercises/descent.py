@@ -322,16 +322,13 @@ def _basin_by_lr(loss, x0, lr, num_steps=200):
 
 
 def _basin_no_divergence(loss, x0, lr, num_steps=200):
-    traj = ref.run(loss, x0, lr, num_steps)
-    x = float(traj.final[0])
-    return "local" if abs(x - loss.local_min) < abs(x - loss.global_min) else "global"
+    return ref.nearest_minimum(loss, float(ref.run(loss, x0, lr, num_steps).final[0]))
 
 
 def _basin_by_start(loss, x0, lr, num_steps=200):
     if ref.run(loss, x0, lr, num_steps).diverged:
         return "diverged"
-    x = float(np.asarray(x0).reshape(-1)[0])
-    return "local" if abs(x - loss.local_min) < abs(x - loss.global_min) else "global"
+    return ref.nearest_minimum(loss, float(np.asarray(x0).reshape(-1)[0]))
 
 
 _two = TwoBasins()

@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["execute_notebook"]
+__all__ = ["execute_notebook", "cell_seconds"]
 
 
 def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | None = None,
-                     allow_errors: bool = False) -> tuple[nbformat.NotebookNode, float]:
+                     allow_errors: bool = False, record_timing: bool = False) -> tuple[nbformat.NotebookNode, float]:
     """Run every cell of the notebook at ``path`` in its own folder; return ``(notebook, seconds)``.
 
-    The timing covers kernel start-up and every cell. Cell timing metadata and
-    widget state are not kept, so re-executing a notebook changes only its
-    outputs. (Widget state is recorded and then dropped: nbclient's Output-widget
+    The timing covers kernel start-up and every cell. Cell timing metadata
+    (unless ``record_timing``, see :func:`cell_seconds`) and widget state are
+    not kept, so re-executing a notebook changes only its outputs. (Widget state is recorded and then dropped: nbclient's Output-widget
     support fails with ``store_widget_state=False``.)
     """
     from nbclient import NotebookClient
@@ -23,7 +24,7 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     kwargs = {"kernel_name": kernel_name} if kernel_name else {}
-    client = NotebookClient(nb, timeout=timeout, allow_errors=allow_errors, record_timing=False,
+    client = NotebookClient(nb, timeout=timeout, allow_errors=allow_errors, record_timing=record_timing,
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}},
                             **kwargs)
     start = time.perf_counter()
@@ -31,3 +32,13 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
     seconds = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
     return nb, seconds
+
+
+def cell_seconds(cell: nbformat.NotebookNode) -> float | None:
+    """Seconds a cell ran, from the timing metadata of ``execute_notebook(..., record_timing=True)``."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+        return None
+    start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                  for k in ("iopub.execute_input", "shell.execute_reply"))
+    return (end - start).total_seconds()
