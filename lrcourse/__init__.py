@@ -22,6 +22,7 @@ _SUBMODULES = (
     "grading",
     "losses",
     "plotting",
+    "schedules",
     "widgets",
 )
 
