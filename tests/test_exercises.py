@@ -1,6 +1,12 @@
-"""Exercise checks of notebook 01: they accept the notebook's solutions and reject wrong answers."""
+"""Exercise checks: they accept each notebook's solutions and reject wrong answers.
+
+The first tests run over every notebook's exercise module; the rest are about
+notebook 01's checks and the shared machinery (``test_exercises_schedules.py``
+has notebook 02's wrong answers).
+"""
 from __future__ import annotations
 
+import math
 import re
 
 import nbformat
@@ -8,11 +14,22 @@ import numpy as np
 import pytest
 
 from conftest import SOLUTIONS
+from lrcourse import schedules
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
+from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises._core import fmt
 
-NOTEBOOK = SOLUTIONS / "01_gradient_descent.ipynb"
+#: Every graded notebook and the module that holds its checks.
+MODULES = {
+    "01_gradient_descent.ipynb": ex,
+    "02_lr_schedules.ipynb": ex_schedules,
+}
+ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
+
+
+def _ids(value):
+    return getattr(value, "name", None) or getattr(value, "message", "")[:40] or str(value)[:2]
 
 
 def _nbgrader_cells(nb):
@@ -21,34 +38,42 @@ def _nbgrader_cells(nb):
 
 @pytest.fixture(scope="module")
 def solutions() -> dict:
-    """The learner-facing functions as the solution notebook defines them."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    namespace: dict = {"np": np}
-    for cell in _nbgrader_cells(nb):
-        if cell.metadata.nbgrader.get("solution"):
-            exec(cell.source, namespace)
-    return namespace
+    """The learner-facing functions as each solution notebook defines them."""
+    found = {}
+    for name in MODULES:
+        nb = nbformat.read(SOLUTIONS / name, as_version=4)
+        namespace: dict = {"np": np, "math": math, "schedules": schedules}
+        for cell in _nbgrader_cells(nb):
+            if cell.metadata.nbgrader.get("solution"):
+                exec(cell.source, namespace)
+        found[name] = namespace
+    return found
 
 
-@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
-def test_check_accepts_the_notebook_solution(exercise, solutions, capsys):
-    exercise.check(solutions[exercise.name])
+def test_every_solution_notebook_has_an_exercise_module():
+    graded = {p.name for p in SOLUTIONS.glob("*.ipynb")}
+    assert graded <= set(MODULES)
+
+
+@pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)
+def test_check_accepts_the_notebook_solution(notebook, exercise, solutions, capsys):
+    exercise.check(solutions[notebook][exercise.name])
     out, err = capsys.readouterr()
     assert out == f"✓ {exercise.name}: all {len(exercise.cases)} cases pass " \
                   f"({exercise.points}/{exercise.points} point{'s' if exercise.points > 1 else ''})\n"
     assert err == ""
 
 
-@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
-def test_check_accepts_the_library_reference(exercise, capsys):
+@pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)
+def test_check_accepts_the_library_reference(notebook, exercise, capsys):
     exercise.check(exercise.reference)
     assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(
     "exercise, mistake",
-    [(e, m) for e in ex.EXERCISES for m in e.mistakes],
-    ids=lambda v: getattr(v, "name", None) or getattr(v, "message", "")[:40],
+    [(e, m) for _, e in ALL_EXERCISES for m in e.mistakes],
+    ids=_ids,
 )
 def test_check_rejects_each_known_mistake_and_explains_it(exercise, mistake, capsys):
     with pytest.raises(AssertionError) as info:
@@ -56,9 +81,14 @@ def test_check_rejects_each_known_mistake_and_explains_it(exercise, mistake, cap
     message = str(info.value)
     assert mistake.message in message
     assert f"Call ex.{exercise.name}.hint() for a hint." in message
-    assert "returned" in message and "expected" in message
+    assert f"{exercise.name}(" in message and "expected" in message
     assert not isinstance(info.value, NotAttemptedError)
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)
+def test_every_exercise_knows_several_mistakes(notebook, exercise):
+    assert len(exercise.mistakes) >= 3
 
 
 def _gd_step_in_place(x, grad, lr):
@@ -160,8 +190,8 @@ def test_the_failure_message_names_input_expected_and_returned():
     )
 
 
-@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
-def test_a_stub_is_reported_as_not_attempted(exercise):
+@pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)
+def test_a_stub_is_reported_as_not_attempted(notebook, exercise):
     def stub(*args, **kwargs):
         raise NotImplementedError()
 
@@ -192,31 +222,34 @@ def test_checks_silence_warnings_raised_by_the_learners_code(capsys):
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("exercise", ex.EXERCISES, ids=lambda e: e.name)
-def test_hint_prints_something_useful(exercise, capsys):
+@pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)
+def test_hint_prints_something_useful(notebook, exercise, capsys):
     exercise.hint()
     out = capsys.readouterr().out
     assert out.startswith(f"Hint for {exercise.name}: ") and len(out) > 60
 
 
-def test_points_and_grade_ids_match_the_notebook():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("notebook", MODULES)
+def test_points_and_grade_ids_match_the_notebook(notebook):
+    nb = nbformat.read(SOLUTIONS / notebook, as_version=4)
+    module = MODULES[notebook]
     tests = {c.metadata.nbgrader["grade_id"]: c for c in _nbgrader_cells(nb) if c.metadata.nbgrader["grade"]}
     solutions = [c.metadata.nbgrader["grade_id"] for c in _nbgrader_cells(nb) if c.metadata.nbgrader["solution"]]
-    names = [e.name for e in ex.EXERCISES]
+    names = [e.name for e in module.EXERCISES]
     assert solutions == names, "solution cells must appear in EXERCISES order"
     assert list(tests) == [f"{n}_test" for n in names]
-    for exercise in ex.EXERCISES:
+    for exercise in module.EXERCISES:
         cell = tests[f"{exercise.name}_test"]
         assert cell.metadata.nbgrader["points"] == exercise.points
         assert cell.source.strip() == f"ex.{exercise.name}.check({exercise.name})"
         assert cell.metadata.nbgrader["locked"] is True
-    assert 4 <= len(ex.EXERCISES) <= 8
-    assert sum(e.points for e in ex.EXERCISES) == 10
+    assert 4 <= len(module.EXERCISES) <= 8
+    assert sum(e.points for e in module.EXERCISES) == 10
 
 
-def test_solution_cells_keep_signature_and_docstring_outside_the_markers():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("notebook", MODULES)
+def test_solution_cells_keep_signature_and_docstring_outside_the_markers(notebook):
+    nb = nbformat.read(SOLUTIONS / notebook, as_version=4)
     for cell in _nbgrader_cells(nb):
         if cell.metadata.nbgrader["solution"]:
             before = cell.source.split("### BEGIN SOLUTION")[0]
@@ -226,7 +259,7 @@ def test_solution_cells_keep_signature_and_docstring_outside_the_markers():
 
 
 def test_every_case_input_is_shown_readably():
-    for exercise in ex.EXERCISES:
+    for _, exercise in ALL_EXERCISES:
         for case in exercise.cases:
             text = exercise._call_text(case)
             assert "object at 0x" not in text and "<function" not in text, text
@@ -242,8 +275,9 @@ def test_fmt_gives_short_stable_text(value, text):
     assert fmt(value) == text
 
 
-def test_solution_notebook_outputs_have_no_stderr_and_each_check_passes_with_one_line():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("notebook", MODULES)
+def test_solution_notebook_outputs_have_no_stderr_and_each_check_passes_with_one_line(notebook):
+    nb = nbformat.read(SOLUTIONS / notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue

@@ -174,10 +174,65 @@ class Exercise:
                 continue
         return ""
 
+    def _hint_ref(self) -> str:
+        return f"Call {self.module_alias}.{self.name}.hint() for a hint."
+
+    def expected(self, case: Case) -> Any:
+        """The right answer for ``case``."""
+        return self.reference(*copy.deepcopy(list(case.kwargs.values())))
+
+    def describe(self, value: Any) -> str:
+        """How an expected value reads in feedback."""
+        return fmt(value)
+
+    def _not_attempted(self) -> NotAttemptedError:
+        return NotAttemptedError(
+            f"{self.name} is not attempted yet: replace `raise NotImplementedError()` "
+            f"in its cell with your code, run that cell, then run this one again."
+        )
+
+    def _call(self, fn: Callable, case: Case, expected: Any) -> Any:
+        """Call the learner's function on ``case``; turn a stub, a crash or a mutation into feedback."""
+        __tracebackhide__ = True
+        args = copy.deepcopy(list(case.kwargs.values()))
+        before = copy.deepcopy(args)
+        call = self._call_text(case)
+        try:
+            actual = _silenced(fn, args)
+        except NotImplementedError:
+            raise self._not_attempted() from None
+        except Exception as err:
+            raise AssertionError(
+                f"{call} raised {type(err).__name__}: {err}; expected {self.describe(expected)}. "
+                f"{self._hint_ref()}"
+            ) from err
+        changed = _inputs_changed(before, args)
+        if changed:
+            names = ", ".join(list(case.kwargs)[i] for i in changed)
+            raise AssertionError(
+                f"{call} changed its input {names} in place. Return a new value instead "
+                f"of modifying the arguments (e.g. `x - lr * grad`, not `x -= lr * grad`). {self._hint_ref()}"
+            )
+        return actual
+
+    def _verify(self, case: Case, actual: Any, expected: Any) -> None:
+        """Raise ``AssertionError`` with feedback unless ``actual`` matches ``expected``."""
+        __tracebackhide__ = True
+        try:
+            problem = self.compare(actual, expected)
+        except Exception as err:  # a comparator must never crash on odd learner output
+            problem = f"could not compare the result ({type(err).__name__}: {err})"
+        if problem is not None:
+            detail = f" ({problem})" if problem else ""
+            note = f" [{case.note}]" if case.note else ""
+            raise AssertionError(
+                f"{self._call_text(case)}{note} returned {fmt(actual)}; expected {fmt(expected)}{detail}."
+                f"{self._diagnose(case, actual)} {self._hint_ref()}"
+            )
+
     def check(self, fn: Callable) -> None:
         """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise."""
         __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
-        hint_ref = f"Call {self.module_alias}.{self.name}.hint() for a hint."
         if not callable(fn):
             raise AssertionError(
                 f"check expected your function {self.name}, got {fmt(fn)} "
@@ -185,39 +240,9 @@ class Exercise:
                 f"{self.module_alias}.{self.name}.check({self.name})"
             )
         for case in self.cases:
-            expected = self.reference(*copy.deepcopy(list(case.kwargs.values())))
-            args = copy.deepcopy(list(case.kwargs.values()))
-            before = copy.deepcopy(args)
-            call = self._call_text(case)
-            try:
-                actual = _silenced(fn, args)
-            except NotImplementedError:
-                raise NotAttemptedError(
-                    f"{self.name} is not attempted yet: replace `raise NotImplementedError()` "
-                    f"in its cell with your code, run that cell, then run this one again."
-                ) from None
-            except Exception as err:
-                raise AssertionError(
-                    f"{call} raised {type(err).__name__}: {err}; expected {fmt(expected)}. {hint_ref}"
-                ) from err
-            changed = _inputs_changed(before, args)
-            if changed:
-                names = ", ".join(list(case.kwargs)[i] for i in changed)
-                raise AssertionError(
-                    f"{call} changed its input {names} in place. Return a new value instead "
-                    f"of modifying the arguments (e.g. `x - lr * grad`, not `x -= lr * grad`). {hint_ref}"
-                )
-            try:
-                problem = self.compare(actual, expected)
-            except Exception as err:  # a comparator must never crash on odd learner output
-                problem = f"could not compare the result ({type(err).__name__}: {err})"
-            if problem is not None:
-                detail = f" ({problem})" if problem else ""
-                note = f" [{case.note}]" if case.note else ""
-                raise AssertionError(
-                    f"{call}{note} returned {fmt(actual)}; expected {fmt(expected)}{detail}."
-                    f"{self._diagnose(case, actual)} {hint_ref}"
-                )
+            expected = self.expected(case)
+            actual = self._call(fn, case, expected)
+            self._verify(case, actual, expected)
         unit = "point" if self.points == 1 else "points"
         print(f"✓ {self.name}: all {len(self.cases)} cases pass ({self.points}/{self.points} {unit})")
 

@@ -1,0 +1,393 @@
+"""Checks and hints for notebook 02, learning-rate schedules (``from lrcourse.exercises import schedules as ex``).
+
+Every exercise asks for a schedule *factory*: a function that takes the
+schedule's parameters and returns a function ``step -> lr``. A check calls the
+learner's factory, evaluates the schedule it returns step by step, and compares
+each LR with the one the matching ``torch.optim.lr_scheduler`` class sets on a
+real optimizer. The first step that differs is reported, with the known mistake
+it matches. Each exercise's ``grade_id`` in the notebook equals its name here.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import schedules as S
+from ._core import Case, Exercise, Mistake, _silenced, compare_close, fmt
+
+__all__ = ["step_decay", "exponential", "cosine", "linear_warmup", "warmup_cosine", "cyclic",
+           "ScheduleCase", "ScheduleExercise", "EXERCISES"]
+
+
+def _as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (Python, NumPy or a one-element tensor), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype") and math.prod(value.shape) == 1:
+        try:  # a NumPy array or torch tensor holding one number
+            item = value.reshape(-1)[0].item()
+        except (AttributeError, TypeError, ValueError, RuntimeError):
+            return None
+        return _as_number(item)
+    return None
+
+
+@dataclass(frozen=True)
+class ScheduleCase(Case):
+    """A case for a schedule factory: its arguments and how many steps to compare."""
+
+    steps: int = 20
+
+
+@dataclass
+class ScheduleExercise(Exercise):
+    """An exercise whose answer is a schedule factory, checked against torch step by step.
+
+    ``torch_name`` names the :data:`lrcourse.schedules.FACTORIES` entry whose torch
+    counterpart (``torch_class``) gives the expected LRs; ``library_params`` maps the
+    learner's arguments to that factory's.
+    """
+
+    torch_name: str = ""
+    torch_class: str = ""
+    library_params: Callable[[dict], dict] = dict
+
+    def expected(self, case: ScheduleCase) -> np.ndarray:
+        return S.torch_lrs(self.torch_name, case.steps, **self.library_params(case.kwargs))
+
+    def describe(self, value: Any) -> str:
+        return f"a schedule (a function step -> lr) starting {fmt(list(np.round(value[:3], 10)))}"
+
+    def _values(self, schedule: Callable, case: ScheduleCase) -> list[float]:
+        """The learner's LRs at steps 0 .. steps-1, or feedback on why there are none."""
+        __tracebackhide__ = True
+        call = self._call_text(case)
+        values = []
+        for t in range(case.steps):
+            try:
+                value = _silenced(schedule, [t])
+            except NotImplementedError:
+                raise self._not_attempted() from None
+            except Exception as err:
+                raise AssertionError(
+                    f"The schedule returned by {call} raised {type(err).__name__} at step {t}: {err}. "
+                    f"{self._hint_ref()}"
+                ) from err
+            number = _as_number(value)
+            if number is None:
+                raise AssertionError(
+                    f"The schedule returned by {call} returned {fmt(value)} ({type(value).__name__}) "
+                    f"at step {t}; expected a number, the learning rate. {self._hint_ref()}"
+                )
+            values.append(number)
+        return values
+
+    def _mistake_values(self, mistake: Mistake, case: ScheduleCase) -> np.ndarray | None:
+        try:
+            schedule = mistake.fn(**case.kwargs)
+            with np.errstate(all="ignore"):
+                return np.array([float(schedule(t)) for t in range(case.steps)])
+        except Exception:  # a mistake that crashes on this case says nothing about it
+            return None
+
+    def _diagnose(self, case: ScheduleCase, actual: list[float]) -> str:
+        for mistake in self.mistakes:
+            wrong = self._mistake_values(mistake, case)
+            if wrong is not None and compare_close(actual, wrong) is None:
+                return " " + mistake.message
+        return ""
+
+    def _verify(self, case: ScheduleCase, actual: Any, expected: np.ndarray) -> None:
+        __tracebackhide__ = True
+        call = self._call_text(case)
+        if not callable(actual):
+            raise AssertionError(
+                f"{call} returned {fmt(actual)} ({type(actual).__name__}); it should return a schedule, "
+                f"a function of the step: define `def schedule(step): ...` inside {self.name} and "
+                f"`return schedule`. {self._hint_ref()}"
+            )
+        values = self._values(actual, case)
+        for t, (value, want) in enumerate(zip(values, expected, strict=True)):
+            if compare_close(value, want) is not None:
+                note = f" [{case.note}]" if case.note else ""
+                raise AssertionError(
+                    f"{call}{note}: at step {t} your schedule gives {fmt(value)}; expected {fmt(want)}, "
+                    f"the LR torch's {self.torch_class} sets.{self._diagnose(case, values)} {self._hint_ref()}"
+                )
+
+
+# --------------------------------------------------------------------------- step_decay
+step_decay = ScheduleExercise(
+    name="step_decay",
+    points=1,
+    reference=S.step_decay,
+    torch_name="step_decay",
+    torch_class="StepLR",
+    cases=[
+        ScheduleCase(dict(lr=0.1, step_size=4, gamma=0.5), steps=17),
+        ScheduleCase(dict(lr=0.05, step_size=10), note="the default gamma=0.1", steps=35),
+        ScheduleCase(dict(lr=1.0, step_size=1, gamma=0.9), note="edge: step_size=1 decays every step",
+                     steps=8),
+        ScheduleCase(dict(lr=0.2, step_size=7, gamma=0.3), steps=30),
+    ],
+    hint_text="""
+        The LR is multiplied by gamma once per completed block of step_size steps, so the
+        number of decays so far is the integer division step // step_size (floor, not round):
+        return lr * gamma ** (step // step_size). Step 0 .. step_size-1 use lr itself.
+    """,
+    mistakes=[
+        Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** round(t / step_size),
+                "Did you round step / step_size? Use floor division, step // step_size: the decay "
+                "happens only when a block of step_size steps is complete."),
+        Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** ((t + 1) // step_size),
+                "Your schedule decays one step early: step 0 is the first step, so the first decay "
+                "is at step == step_size. Use step // step_size."),
+        Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** math.ceil(t / step_size),
+                "Did you use ceil? The first step_size steps (0 .. step_size-1) keep lr; use step // step_size."),
+        Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** (t / step_size),
+                "Your schedule decays smoothly at every step (gamma ** (step / step_size)); step decay "
+                "keeps the LR constant within a block: gamma ** (step // step_size)."),
+        Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma * (t // step_size) if t >= step_size else lr,
+                "Did you multiply by gamma times the number of decays? Decays compound: gamma ** n."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- exponential
+exponential = ScheduleExercise(
+    name="exponential",
+    points=1,
+    reference=S.exponential,
+    torch_name="exponential",
+    torch_class="ExponentialLR",
+    cases=[
+        ScheduleCase(dict(lr=0.1, gamma=0.9), steps=20),
+        ScheduleCase(dict(lr=1.0, gamma=0.5), steps=10),
+        ScheduleCase(dict(lr=0.01, gamma=1.05), note="gamma > 1 grows the LR (as an LR range test does)",
+                     steps=15),
+    ],
+    hint_text="""
+        Every step multiplies the LR by gamma, and step 0 uses lr itself:
+        return lr * gamma ** step.
+    """,
+    mistakes=[
+        Mistake(lambda lr, gamma: lambda t: lr * gamma ** (t + 1),
+                "Your schedule already decays at step 0; step 0 should use lr itself (gamma ** 0 = 1)."),
+        Mistake(lambda lr, gamma: lambda t: lr * math.exp(-gamma * t),
+                "Did you use exp(-gamma * step)? Here gamma is the factor per step: lr * gamma ** step."),
+        Mistake(lambda lr, gamma: lambda t: lr * (1 - gamma) ** t,
+                "gamma is the factor the LR is multiplied by each step, not the fraction removed: "
+                "lr * gamma ** step."),
+        Mistake(lambda lr, gamma: lambda t: lr * gamma * t if t else lr,
+                "Did you multiply by gamma * step? Multiplying at every step compounds: gamma ** step."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- cosine
+def _cos_factor(t: float, total: float) -> float:
+    return (1 + math.cos(math.pi * t / total)) / 2
+
+
+cosine = ScheduleExercise(
+    name="cosine",
+    points=2,
+    reference=S.cosine,
+    torch_name="cosine",
+    torch_class="CosineAnnealingLR",
+    cases=[
+        ScheduleCase(dict(lr=0.1, total_steps=10), note="the default min_lr=0.0", steps=11),
+        ScheduleCase(dict(lr=0.5, total_steps=20, min_lr=0.05), steps=21),
+        ScheduleCase(dict(lr=0.3, total_steps=7, min_lr=0.1), steps=8),
+        ScheduleCase(dict(lr=1.0, total_steps=1), note="edge: total_steps=1", steps=2),
+    ],
+    hint_text="""
+        The cosine factor (1 + cos(pi * step / total_steps)) / 2 goes from 1 at step 0 to 0 at
+        step total_steps. Scale the *range* between lr and min_lr by it:
+        min_lr + (lr - min_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2.
+    """,
+    mistakes=[
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: lr * _cos_factor(t, total_steps),
+                "Your schedule ignores min_lr: it should end at min_lr, not at 0."),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + lr * _cos_factor(t, total_steps),
+                "Your schedule starts at lr + min_lr: scale the range (lr - min_lr) by the cosine factor, "
+                "then add min_lr."),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * _cos_factor(t, total_steps - 1),
+                "Your schedule reaches min_lr at step total_steps - 1; divide by total_steps, so it "
+                "reaches min_lr at step total_steps."),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 + math.cos(math.pi * t / total_steps)),
+                "Did you forget to halve (1 + cos(...))? Without / 2 the schedule starts at twice lr."),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 + math.cos(t / total_steps)) / 2,
+                "Did you forget pi? cos(pi * step / total_steps) goes from 1 to -1 over the run."),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 - math.cos(math.pi * t / total_steps)) / 2,
+                "Your schedule rises from min_lr to lr: use (1 + cos(...)) / 2, which starts at 1."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- linear_warmup
+def _warmup_mistake(frac: Callable[[int, int], float]) -> Callable:
+    def factory(lr, warmup_steps, start_factor=1 / 3, end_factor=1.0):
+        return lambda t: lr * (start_factor + (end_factor - start_factor) * frac(t, warmup_steps))
+    return factory
+
+
+linear_warmup = ScheduleExercise(
+    name="linear_warmup",
+    points=2,
+    reference=S.linear_warmup,
+    torch_name="linear_warmup",
+    torch_class="LinearLR",
+    cases=[
+        ScheduleCase(dict(lr=0.3, warmup_steps=5), note="the default factors 1/3 and 1", steps=11),
+        ScheduleCase(dict(lr=0.1, warmup_steps=4, start_factor=0.1), steps=9),
+        ScheduleCase(dict(lr=1.0, warmup_steps=3, start_factor=0.5, end_factor=0.2),
+                     note="end_factor < start_factor: a linear decay", steps=7),
+        ScheduleCase(dict(lr=0.2, warmup_steps=1, start_factor=0.25), note="edge: warmup_steps=1", steps=4),
+    ],
+    hint_text="""
+        The factor goes linearly from start_factor at step 0 to end_factor at step warmup_steps,
+        then stays there. The fraction of the warmup done is min(step, warmup_steps) / warmup_steps:
+        lr * (start_factor + (end_factor - start_factor) * min(step, warmup_steps) / warmup_steps).
+    """,
+    mistakes=[
+        Mistake(_warmup_mistake(lambda t, w: t / w),
+                "Your LR keeps changing after warmup_steps; it should stay at end_factor * lr: "
+                "use min(step, warmup_steps)."),
+        Mistake(_warmup_mistake(lambda t, w: min(t + 1, w) / w),
+                "Your warmup is one step ahead: step 0 should use start_factor * lr."),
+        Mistake(_warmup_mistake(lambda t, w: min(t, w - 1) / max(w - 1, 1)),
+                "Your warmup reaches end_factor at step warmup_steps - 1; it should get there at step "
+                "warmup_steps (divide by warmup_steps)."),
+        Mistake(lambda lr, warmup_steps, start_factor=1 / 3, end_factor=1.0:
+                lambda t: lr * end_factor * min(t, warmup_steps) / warmup_steps,
+                "Your warmup starts at 0; it should start at start_factor * lr."),
+        Mistake(lambda lr, warmup_steps, start_factor=1 / 3, end_factor=1.0:
+                lambda t: lr * start_factor + (end_factor - start_factor) * min(t, warmup_steps) / warmup_steps,
+                "Multiply the whole factor by lr: lr * (start_factor + (end_factor - start_factor) * frac)."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- warmup_cosine
+def _local_cosine(lr, total, min_lr):
+    return lambda t: min_lr + (lr - min_lr) * _cos_factor(t, total)
+
+
+def _joined(first: Callable, second: Callable, boundary: int) -> Callable:
+    return lambda t: first(t) if t < boundary else second(t - boundary)
+
+
+def _warmup(lr, w, s):
+    return lambda t: lr * (s + (1 - s) * min(t, w) / w)
+
+
+warmup_cosine = ScheduleExercise(
+    name="warmup_cosine",
+    points=2,
+    reference=S.warmup_cosine,
+    torch_name="warmup_cosine",
+    torch_class="SequentialLR([LinearLR, CosineAnnealingLR])",
+    cases=[
+        ScheduleCase(dict(lr=0.3, warmup_steps=3, total_steps=13), note="the defaults start_factor=1/3, min_lr=0",
+                     steps=14),
+        ScheduleCase(dict(lr=0.1, warmup_steps=5, total_steps=25, start_factor=0.1, min_lr=0.01), steps=26),
+        ScheduleCase(dict(lr=1.0, warmup_steps=1, total_steps=4, start_factor=0.5, min_lr=0.2),
+                     note="edge: one warmup step", steps=5),
+    ],
+    hint_text="""
+        Compose the two schedules you wrote with schedules.join: the warmup runs for warmup_steps
+        steps, then the cosine takes over and counts its own steps from 0, so it must last
+        total_steps - warmup_steps steps:
+        join([linear_warmup(lr, warmup_steps, start_factor), cosine(lr, total_steps - warmup_steps, min_lr)],
+             [warmup_steps]).
+    """,
+    mistakes=[
+        Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
+                _joined(_warmup(lr, warmup_steps, start_factor), _local_cosine(lr, total_steps, min_lr), warmup_steps),
+                "Your cosine part lasts total_steps steps, so the run ends before the LR reaches min_lr: "
+                "the cosine starts after the warmup and lasts total_steps - warmup_steps."),
+        Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
+                lambda t: (_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
+                           _local_cosine(lr, total_steps - warmup_steps, min_lr)(t)),
+                "Your cosine part sees the global step, so it starts part-way down; join gives each piece "
+                "a local step count that starts at 0 at the boundary."),
+        Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
+                lambda t: (_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
+                           _local_cosine(lr, total_steps, min_lr)(t)),
+                "Your cosine part sees the global step and lasts total_steps: give it a local step count "
+                "(join does) and total_steps - warmup_steps steps."),
+        Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
+                _joined(_warmup(lr, warmup_steps, start_factor),
+                        _local_cosine(lr, total_steps - warmup_steps, 0.0), warmup_steps),
+                "Your schedule ignores min_lr: pass it to the cosine part."),
+        Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
+                _joined(_warmup(lr, warmup_steps, start_factor),
+                        _local_cosine(lr, total_steps - warmup_steps - 1, min_lr), warmup_steps + 1),
+                "Your boundary is one step late: the cosine takes over at step warmup_steps."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- cyclic
+def _triangle(base_lr, max_lr, step_size, height: Callable[[int, int], float]):
+    return lambda t: base_lr + (max_lr - base_lr) * height(t, step_size)
+
+
+def _smith(t: int, s: int) -> float:
+    cycle = math.floor(1 + t / (2 * s))
+    return max(0.0, 1 - abs(t / s - 2 * cycle + 1))
+
+
+cyclic = ScheduleExercise(
+    name="cyclic",
+    points=2,
+    reference=lambda base_lr, max_lr, step_size: S.cyclic(base_lr, max_lr, step_size_up=step_size),
+    torch_name="cyclic",
+    torch_class="CyclicLR(mode='triangular')",
+    library_params=lambda kw: dict(base_lr=kw["base_lr"], max_lr=kw["max_lr"], step_size_up=kw["step_size"]),
+    cases=[
+        ScheduleCase(dict(base_lr=0.01, max_lr=0.1, step_size=5), steps=31),
+        ScheduleCase(dict(base_lr=0.0, max_lr=1.0, step_size=4), note="base_lr=0", steps=25),
+        ScheduleCase(dict(base_lr=0.001, max_lr=0.006, step_size=1), note="edge: step_size=1", steps=8),
+        ScheduleCase(dict(base_lr=0.05, max_lr=0.2, step_size=3), steps=20),
+    ],
+    hint_text="""
+        One cycle lasts 2 * step_size steps: step_size up from base_lr to max_lr, step_size down.
+        Smith's formula: cycle = floor(1 + step / (2 * step_size)), x = abs(step / step_size - 2 * cycle + 1),
+        lr = base_lr + (max_lr - base_lr) * max(0, 1 - x).
+    """,
+    mistakes=[
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
+                                                             lambda t, s: _smith(t, s / 2)),
+                "Your cycle is step_size steps long; step_size is the length of *half* a cycle "
+                "(the climb), so a cycle lasts 2 * step_size steps."),
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
+                                                             lambda t, s: 1 - _smith(t, s)),
+                "Your schedule starts at max_lr; a triangular cycle starts at base_lr and climbs."),
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
+                                                             lambda t, s: (t % s) / s),
+                "Your schedule is a sawtooth (it jumps back to base_lr); the triangle climbs for step_size "
+                "steps, then descends for step_size steps."),
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(
+                    base_lr, max_lr, step_size,
+                    lambda t, s: max(0.0, 1 - abs(t / s - 2 * round(1 + t / (2 * s)) + 1))),
+                "Did you round the cycle number? Use floor: cycle = floor(1 + step / (2 * step_size))."),
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(
+                    base_lr, max_lr, step_size,
+                    lambda t, s: max(0.0, 1 - abs(t / s - 2 * math.floor(1 + t / 2 * s) + 1))),
+                "Check the parentheses: step / 2 * step_size is (step / 2) * step_size; you need "
+                "step / (2 * step_size)."),
+        Mistake(lambda base_lr, max_lr, step_size: lambda t: max_lr * _smith(t, step_size),
+                "Your schedule goes down to 0, not to base_lr: base_lr + (max_lr - base_lr) * max(0, 1 - x)."),
+    ],
+)
+
+#: The exercises in notebook order.
+EXERCISES = (step_decay, exponential, cosine, linear_warmup, warmup_cosine, cyclic)
