@@ -17,12 +17,14 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "cli",
+    "data",
     "descent",
     "exercises",
     "grading",
     "losses",
     "plotting",
     "schedules",
+    "training",
     "widgets",
 )
 

@@ -27,6 +27,8 @@ __all__ = [
     "plot_iterates",
     "plot_contour",
     "plot_loss_curves",
+    "plot_schedule",
+    "plot_histories",
 ]
 
 #: Okabe–Ito colour-blind-safe palette, used for every line in the course.
@@ -168,5 +170,66 @@ def plot_loss_curves(trajectories: Sequence, ax=None, f_star: float = 0.0, logy:
         ax.set_yscale("log")
     ax.set(xlabel="step t", ylabel="$f(x_t) - f^*$" if f_star is not None else "loss",
            title=title or "Loss against step")
+    ax.legend()
+    return ax
+
+
+def _schedule_label(schedule) -> str:
+    return getattr(schedule, "__name__", None) or "schedule"
+
+
+def plot_schedule(schedules, num_steps: int, ax=None, logy: bool = False, title: str | None = None,
+                  xlabel: str = "step t"):
+    """The LR against step of one schedule, a list of them, or a ``{label: schedule}`` dict.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lrcourse import schedules
+    >>> ax = plot_schedule({"cosine": schedules.cosine(0.1, 100)}, num_steps=101)
+    >>> bool(ax.get_lines()[0].get_ydata()[-1] < 1e-12)
+    True
+    """
+    from .schedules import evaluate
+
+    if callable(schedules):
+        schedules = [schedules]
+    if not isinstance(schedules, dict):
+        schedules = {_schedule_label(s): s for s in schedules}
+    ax = _ax(ax)
+    steps = np.arange(num_steps)
+    for i, (label, schedule) in enumerate(schedules.items()):
+        ax.plot(steps, evaluate(schedule, num_steps), color=_color(i), label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel="learning rate $\\eta_t$", title=title or "Learning rate against step")
+    if len(schedules) > 1:
+        ax.legend()
+    return ax
+
+
+def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", logy: bool = True,
+                   title: str | None = None):
+    """One curve per training run (:class:`lrcourse.training.History`) of a per-epoch ``metric``.
+
+    ``metric`` is ``"epoch_loss"`` (mean training loss of each epoch),
+    ``"val_loss"`` or ``"val_accuracy"``. Runs whose loss became inf/NaN end
+    with an ``x`` at their last finite value.
+    """
+    names = {"epoch_loss": "training loss (epoch mean)", "val_loss": "validation loss",
+             "val_accuracy": "validation accuracy"}
+    if metric not in names:
+        raise ValueError(f"metric must be one of {', '.join(map(repr, names))}, got {metric!r}")
+    ax = _ax(ax)
+    for i, history in enumerate(histories):
+        values = np.asarray(getattr(history, metric), dtype=float)
+        epochs = np.arange(1, len(values) + 1)
+        keep = np.isfinite(values) & ((values > 0) if logy else True)
+        ax.plot(epochs[keep], values[keep], color=_color(i), label=history.label)
+        if not keep.all() and keep.any():
+            last = np.flatnonzero(keep)[-1]
+            ax.plot(epochs[last], values[last], "x", color=_color(i), ms=9, mew=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel=names[metric], title=title or names[metric].capitalize())
     ax.legend()
     return ax

@@ -14,17 +14,41 @@ captured outputs nbval cannot route).
 >>> explorer.lr_slider.value = 0.15
 >>> explorer.trajectory.label
 'lr=0.15'
+
+:class:`ScheduleExplorer` draws any schedule of :mod:`lrcourse.schedules`
+and shows only the sliders that schedule uses.
+
+>>> sx = ScheduleExplorer("cosine")
+>>> sx.kind.value = "one_cycle"
+>>> sx.schedule.__name__
+'one_cycle'
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import descent, losses, plotting
+from . import descent, losses, plotting, schedules
 
-__all__ = ["LRExplorer"]
+__all__ = ["LRExplorer", "ScheduleExplorer"]
 
 
-class LRExplorer:
+class _PNGFigure:
+    """A bare matplotlib Figure shown as a PNG in an ``ipywidgets.Image``."""
+
+    def _show(self) -> None:
+        import io
+
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png")
+        self.image.value = buffer.getvalue()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class LRExplorer(_PNGFigure):
     """GD on ``ill_conditioned(kappa)`` from ``x0``, redrawn whenever a slider moves.
 
     Attributes a test (or a curious learner) can read: ``lr_slider``,
@@ -86,14 +110,119 @@ class LRExplorer:
         self.redraws += 1
         self._show()
 
-    def _show(self) -> None:
-        import io
 
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png")
-        self.image.value = buffer.getvalue()
+class ScheduleExplorer(_PNGFigure):
+    """Pick a schedule and move its parameters; the LR curve (and its code) update live.
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    ``kind`` is a dropdown of :data:`KINDS`; the sliders a kind does not use
+    are hidden. Readable state: ``schedule`` (the current function),
+    ``values`` (its LRs over ``total_steps``), ``line``, ``code`` (an HTML
+    widget with the call that builds it), ``redraws``.
+    """
 
-        display(self.widget)
+    #: The schedules offered, and the sliders each one uses.
+    KINDS = {
+        "constant": ("lr",),
+        "step_decay": ("lr", "step_size", "gamma"),
+        "exponential": ("lr", "gamma"),
+        "polynomial": ("lr", "power"),
+        "cosine": ("lr", "min_lr"),
+        "linear_warmup": ("lr", "warmup_steps", "start_factor"),
+        "warmup_cosine": ("lr", "warmup_steps", "start_factor", "min_lr"),
+        "cosine_restarts": ("lr", "step_size", "cycle_mult", "min_lr"),
+        "cyclic": ("lr", "step_size", "mode", "gamma"),
+        "one_cycle": ("lr", "pct_start", "anneal", "three_phase"),
+    }
+
+    def __init__(self, kind: str = "warmup_cosine", lr: float = 0.1, total_steps: int = 300):
+        import ipywidgets as w
+        from matplotlib.figure import Figure
+
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(map(repr, self.KINDS))}, got {kind!r}")
+        style = {"description_width": "90px"}
+        self.kind = w.Dropdown(options=list(self.KINDS), value=kind, description="schedule", style=style)
+        self.controls = {
+            "lr": w.FloatLogSlider(value=lr, base=10, min=-4, max=0, step=0.05, description="lr (peak)",
+                                   readout_format=".3g", style=style),
+            "total_steps": w.IntSlider(value=total_steps, min=20, max=1000, step=10, description="total_steps",
+                                       style=style),
+            "step_size": w.IntSlider(value=60, min=1, max=500, description="step / cycle", style=style),
+            "gamma": w.FloatSlider(value=0.5, min=0.5, max=1.0, step=0.005, description="gamma",
+                                   readout_format=".3f", style=style),
+            "power": w.FloatSlider(value=2.0, min=0.25, max=4.0, step=0.25, description="power", style=style),
+            "min_lr": w.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.05, description="min_lr / lr",
+                                    style=style),
+            "warmup_steps": w.IntSlider(value=30, min=1, max=300, description="warmup_steps", style=style),
+            "start_factor": w.FloatSlider(value=1 / 3, min=0.01, max=1.0, step=0.01, description="start_factor",
+                                          style=style),
+            "cycle_mult": w.IntSlider(value=2, min=1, max=3, description="cycle_mult", style=style),
+            "mode": w.Dropdown(options=list(schedules.CYCLIC_MODES), value="triangular", description="mode",
+                               style=style),
+            "pct_start": w.FloatSlider(value=0.3, min=0.05, max=0.5, step=0.05, description="pct_start",
+                                       style=style),
+            "anneal": w.Dropdown(options=list(schedules.ANNEAL_STRATEGIES), value="cos", description="anneal",
+                                 style=style),
+            "three_phase": w.Checkbox(value=False, description="three_phase", style=style),
+        }
+        self.logy = w.Checkbox(value=False, description="log scale", style=style)
+        self.code = w.HTML()
+        self.image = w.Image(format="png")
+        self.fig = Figure(figsize=(7.5, 3.4), dpi=80, layout="constrained")
+        self.ax = self.fig.subplots()
+        self.line = None
+        self.redraws = 0
+        self._update()
+        for control in (self.kind, self.logy, *self.controls.values()):
+            control.observe(self._on_change, names="value")
+        self.widget = w.HBox([w.VBox([self.kind, *self.controls.values(), self.logy],
+                                     layout=w.Layout(width="330px")),
+                              w.VBox([self.image, self.code])])
+
+    def _on_change(self, change) -> None:
+        self._update()
+
+    def build(self) -> "schedules.Schedule":
+        """The schedule the controls describe."""
+        c = {name: control.value for name, control in self.controls.items()}
+        kind, lr, total = self.kind.value, float(c["lr"]), int(c["total_steps"])
+        warmup = min(int(c["warmup_steps"]), total - 1)
+        min_lr = lr * float(c["min_lr"])
+        if kind == "constant":
+            return schedules.constant(lr)
+        if kind == "step_decay":
+            return schedules.step_decay(lr, int(c["step_size"]), float(c["gamma"]))
+        if kind == "exponential":
+            return schedules.exponential(lr, float(c["gamma"]))
+        if kind == "polynomial":
+            return schedules.polynomial(lr, total, float(c["power"]))
+        if kind == "cosine":
+            return schedules.cosine(lr, total, min_lr)
+        if kind == "linear_warmup":
+            return schedules.linear_warmup(lr, warmup, float(c["start_factor"]))
+        if kind == "warmup_cosine":
+            return schedules.warmup_cosine(lr, warmup, total, float(c["start_factor"]), min_lr)
+        if kind == "cosine_restarts":
+            return schedules.cosine_restarts(lr, int(c["step_size"]), int(c["cycle_mult"]), min_lr)
+        if kind == "cyclic":
+            return schedules.cyclic(lr / 10, lr, int(c["step_size"]), mode=c["mode"], gamma=float(c["gamma"]))
+        return schedules.one_cycle(lr, total, float(c["pct_start"]), anneal=c["anneal"],
+                                   three_phase=bool(c["three_phase"]))
+
+    def _update(self) -> None:
+        used = {"total_steps", *self.KINDS[self.kind.value]}
+        for name, control in self.controls.items():
+            control.layout.display = None if name in used else "none"
+        self.schedule = self.build()
+        total = int(self.controls["total_steps"].value)
+        self.values = schedules.evaluate(self.schedule, total)
+        self.ax.clear()
+        plotting.plot_schedule({self.schedule.__name__: self.schedule}, total, ax=self.ax,
+                               logy=bool(self.logy.value),
+                               title=f"{self.schedule.__name__}: LR against step")
+        self.line = self.ax.get_lines()[0]
+        call = self.schedule.__qualname__
+        self.code.value = (f"<code>schedules.{call}</code><br>LR at step 0: {self.values[0]:.3g} &nbsp; | "
+                           f"&nbsp; max: {self.values.max():.3g} &nbsp; | &nbsp; last step: {self.values[-1]:.3g}")
+        self.redraws += 1
+        self._show()

@@ -12,7 +12,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from conftest import ROOT
 from lrcourse import cli
 
-MODULES = ["lrcourse.losses", "lrcourse.descent", "lrcourse.plotting", "lrcourse.widgets"]
+MODULES = ["lrcourse.losses", "lrcourse.descent", "lrcourse.plotting", "lrcourse.widgets", "lrcourse.schedules",
+           "lrcourse.data", "lrcourse.training"]
 
 
 @pytest.mark.parametrize("name", MODULES)
