@@ -9,6 +9,7 @@ In a notebook::
 | notebook | module |
 |---|---|
 | 01_gradient_descent | :mod:`lrcourse.exercises.descent` |
+| 02_lr_schedules | :mod:`lrcourse.exercises.schedules` |
 """
 from ._core import Case, Exercise, Mistake, NotAttemptedError
 
