@@ -19,6 +19,7 @@ from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
 from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises._core import fmt
+from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
 
 #: Every graded notebook and the module that holds its checks.
 MODULES = {
@@ -162,15 +163,23 @@ WRONG_ANSWERS = {
 }
 
 
-def test_every_exercise_has_wrong_answers_in_this_file():
-    assert set(WRONG_ANSWERS) == {e.name for e in ex.EXERCISES}
+#: Each check module and its wrong answers (notebook 02's live in test_exercises_schedules.py).
+WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS}
 
 
-@pytest.mark.parametrize("name, index", [(n, i) for n, fns in WRONG_ANSWERS.items() for i in range(len(fns))])
-def test_check_rejects_other_wrong_answers(name, index, capsys):
-    exercise = getattr(ex, name)
+@pytest.mark.parametrize("module", WRONG_BY_MODULE, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_every_exercise_has_wrong_answers(module):
+    assert set(WRONG_BY_MODULE[module]) == {e.name for e in module.EXERCISES}
+    assert set(WRONG_BY_MODULE) == set(MODULES.values())
+
+
+@pytest.mark.parametrize("module, name, index", [
+    (m, n, i) for m, answers in WRONG_BY_MODULE.items() for n, fns in answers.items() for i in range(len(fns))
+], ids=lambda v: v.__name__.rsplit(".", 1)[-1] if hasattr(v, "__name__") else str(v))
+def test_check_rejects_other_wrong_answers(module, name, index, capsys):
+    exercise = getattr(module, name)
     with pytest.raises(AssertionError) as info:
-        exercise.check(WRONG_ANSWERS[name][index])
+        exercise.check(WRONG_BY_MODULE[module][name][index])
     assert not isinstance(info.value, NotAttemptedError)
     assert f"{name}(" in str(info.value) or "check expected" in str(info.value)
     assert capsys.readouterr().err == ""

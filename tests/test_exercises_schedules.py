@@ -24,6 +24,7 @@ def _cos(lr, total, min_lr, t):
     return min_lr + (lr - min_lr) * (1 + math.cos(math.pi * t / total)) / 2
 
 
+#: Plausible wrong schedules beyond the known mistakes; tests/test_exercises.py feeds them to the checks.
 WRONG_ANSWERS = {
     "step_decay": [
         lambda lr, step_size, gamma=0.1: lr * gamma,  # a number, not a schedule
@@ -73,20 +74,6 @@ WRONG_ANSWERS = {
         lambda base_lr, max_lr, step_size: S.cyclic(base_lr, max_lr, step_size + 1),
     ],
 }
-
-
-def test_every_exercise_has_wrong_answers_in_this_file():
-    assert set(WRONG_ANSWERS) == {e.name for e in ex.EXERCISES}
-
-
-@pytest.mark.parametrize("name, index", [(n, i) for n, fns in WRONG_ANSWERS.items() for i in range(len(fns))])
-def test_check_rejects_other_wrong_answers(name, index, capsys):
-    exercise = getattr(ex, name)
-    with pytest.raises(AssertionError) as info:
-        exercise.check(WRONG_ANSWERS[name][index])
-    assert not isinstance(info.value, NotAttemptedError)
-    assert f"{name}(" in str(info.value)
-    assert capsys.readouterr().err == ""
 
 
 def test_failure_names_the_step_the_value_and_torch():
