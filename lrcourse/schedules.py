@@ -464,7 +464,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     if len(marks) != len(pieces) - 1:
         raise ValueError(f"boundaries must have one entry fewer than schedules ({len(pieces) - 1}), "
                          f"got {len(marks)}")
-    if any(b <= a for a, b in zip(marks, marks[1:])):
+    if any(b <= a for a, b in zip(marks, marks[1:], strict=False)):
         raise ValueError(f"boundaries must be strictly increasing, got {marks}")
     starts = [0, *marks]
 

@@ -194,11 +194,11 @@ def test_join_matches_torch_sequential_lr():
         names = [rng.choice(sorted(_PIECES)) for _ in range(rng.randint(2, 4))]
         params = [_PIECES[n](rng, lr) for n in names]
         boundaries = sorted(rng.sample(range(1, 900), len(names) - 1))
-        ours = S.evaluate(S.join([S.FACTORIES[n](**p) for n, p in zip(names, params)], boundaries), 1200)
+        ours = S.evaluate(S.join([S.FACTORIES[n](**p) for n, p in zip(names, params, strict=True)], boundaries), 1200)
 
         param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.SGD([param], lr=lr)
-        parts = [S.torch_counterpart(n, opt, **p) for n, p in zip(names, params)]
+        parts = [S.torch_counterpart(n, opt, **p) for n, p in zip(names, params, strict=True)]
         scheduler = torch.optim.lr_scheduler.SequentialLR(opt, parts, milestones=boundaries)
         theirs = []
         for _ in range(1200):

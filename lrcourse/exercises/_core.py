@@ -188,7 +188,7 @@ class Exercise:
     def _not_attempted(self) -> NotAttemptedError:
         return NotAttemptedError(
             f"{self.name} is not attempted yet: replace `raise NotImplementedError()` "
-            f"in its cell with your code, run that cell, then run this one again."
+            f"in its cell (or in an exercise it uses) with your code, run that cell, then run this one again."
         )
 
     def _call(self, fn: Callable, case: Case, expected: Any) -> Any:
