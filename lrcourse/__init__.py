@@ -22,6 +22,7 @@ _SUBMODULES = (
     "exercises",
     "grading",
     "losses",
+    "optimizers",
     "plotting",
     "schedules",
     "training",

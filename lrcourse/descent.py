@@ -100,13 +100,16 @@ def _schedule(lr: LearningRate) -> Callable[[int], float]:
 
 
 def run(loss: Loss, x0, lr: LearningRate, num_steps: int = 100, *,
-        max_norm: float = DEFAULT_MAX_NORM, label: str | None = None) -> Trajectory:
+        max_norm: float = DEFAULT_MAX_NORM, label: str | None = None,
+        update: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None) -> Trajectory:
     """Run gradient descent on ``loss`` from ``x0`` and return the :class:`Trajectory`.
 
     ``lr`` is a positive number or a schedule ``step -> lr`` (e.g. from
     ``lrcourse.schedules``). The run stops early, marked ``diverged``, as soon
     as an iterate or its loss is not finite or the iterate's norm exceeds
-    ``max_norm``; no overflow warning is emitted.
+    ``max_norm``; no overflow warning is emitted. ``update(x, grad, lr)``
+    replaces the gradient step ``x - lr * grad`` (``lrcourse.optimizers.run``
+    passes an optimizer's step).
 
     >>> from lrcourse.losses import quadratic_1d
     >>> run(quadratic_1d(1.0), [1.0], lr=3.0, num_steps=100).diverged
@@ -127,7 +130,7 @@ def run(loss: Loss, x0, lr: LearningRate, num_steps: int = 100, *,
             eta = schedule(t)
             if not (isinstance(eta, (int, float, np.floating)) and math.isfinite(eta) and eta > 0):
                 raise ValueError(f"lr schedule must return a number > 0, got {eta!r} at step {t}")
-            x = x - eta * loss.grad(x)
+            x = x - eta * loss.grad(x) if update is None else update(x, loss.grad(x), float(eta))
             value = float(loss.value(x))
             lrs.append(float(eta))
             if not (np.all(np.isfinite(x)) and math.isfinite(value) and np.linalg.norm(x) <= max_norm):
