@@ -284,10 +284,6 @@ def _joined(first: Callable, second: Callable, boundary: int) -> Callable:
     return lambda t: first(t) if t < boundary else second(t - boundary)
 
 
-def _warmup(lr, w, s):
-    return lambda t: lr * (s + (1 - s) * min(t, w) / w)
-
-
 warmup_cosine = ScheduleExercise(
     name="warmup_cosine",
     points=2,
@@ -310,25 +306,25 @@ warmup_cosine = ScheduleExercise(
     """,
     mistakes=[
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
-                _joined(_warmup(lr, warmup_steps, start_factor), _local_cosine(lr, total_steps, min_lr), warmup_steps),
+                _joined(S.linear_warmup(lr, warmup_steps, start_factor), _local_cosine(lr, total_steps, min_lr), warmup_steps),
                 "Your cosine part lasts total_steps steps, so the run ends before the LR reaches min_lr: "
                 "the cosine starts after the warmup and lasts total_steps - warmup_steps."),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
-                lambda t: (_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
+                lambda t: (S.linear_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
                            _local_cosine(lr, total_steps - warmup_steps, min_lr)(t)),
                 "Your cosine part sees the global step, so it starts part-way down; join gives each piece "
                 "a local step count that starts at 0 at the boundary."),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
-                lambda t: (_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
+                lambda t: (S.linear_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
                            _local_cosine(lr, total_steps, min_lr)(t)),
                 "Your cosine part sees the global step and lasts total_steps: give it a local step count "
                 "(join does) and total_steps - warmup_steps steps."),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
-                _joined(_warmup(lr, warmup_steps, start_factor),
+                _joined(S.linear_warmup(lr, warmup_steps, start_factor),
                         _local_cosine(lr, total_steps - warmup_steps, 0.0), warmup_steps),
                 "Your schedule ignores min_lr: pass it to the cosine part."),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
-                _joined(_warmup(lr, warmup_steps, start_factor),
+                _joined(S.linear_warmup(lr, warmup_steps, start_factor),
                         _local_cosine(lr, total_steps - warmup_steps - 1, min_lr), warmup_steps + 1),
                 "Your boundary is one step late: the cosine takes over at step warmup_steps."),
     ],
