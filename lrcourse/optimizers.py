@@ -30,7 +30,8 @@ from . import _validation as check
 from .descent import DEFAULT_MAX_NORM, Trajectory
 from .descent import run as _run_descent
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "run", "OPTIMIZERS"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "run", "steps_to_reach", "heavy_ball",
+           "OPTIMIZERS"]
 
 
 def _beta(name: str, value: Any) -> float:
@@ -290,3 +291,49 @@ def run(optimizer: Optimizer, loss, x0, num_steps: int = 100, lr: float | Callab
 
     return _run_descent(loss, x0, optimizer.lr if lr is None else lr, num_steps, max_norm=max_norm,
                         label=label or repr(optimizer), update=update)
+
+
+def steps_to_reach(optimizer: Optimizer, loss, x0, tol: float, max_steps: int = 100_000) -> int | None:
+    """The number of steps ``optimizer`` needs until ``loss(x) < tol``, or ``None`` if not within ``max_steps``.
+
+    The optimizer is reset first and keeps its own LR; 0 means ``x0`` is already there.
+
+    >>> from lrcourse.losses import ill_conditioned
+    >>> steps_to_reach(SGD(lr=1.0), ill_conditioned(1.0), [1.0, 1.0], tol=1e-8)
+    1
+    """
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"optimizer must be an lrcourse.optimizers.Optimizer, got {type(optimizer).__name__}")
+    tol = check.positive("tol", tol)
+    max_steps = check.integer("max_steps", max_steps, minimum=0)
+    optimizer.reset()
+    x = check.finite_array("x0", x0)
+    with np.errstate(all="ignore"):
+        for t in range(max_steps + 1):
+            value = float(loss(x))
+            if value < tol:
+                return t
+            if not math.isfinite(value) or t == max_steps:
+                return None
+            x = optimizer.step(x, loss.grad(x))
+    return None  # pragma: no cover - the loop always returns
+
+
+def heavy_ball(loss) -> SGD:
+    r"""Polyak's heavy-ball momentum tuned for a quadratic with eigenvalues in ``[mu, L]``.
+
+    ``lr = 4 / (sqrt(L) + sqrt(mu))**2`` and ``momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2``
+    give the rate :math:`(\sqrt\kappa - 1)/(\sqrt\kappa + 1)` per step, against
+    :math:`(\kappa - 1)/(\kappa + 1)` for gradient descent at its best LR.
+    ``torch.optim.SGD``'s momentum is heavy-ball momentum: ``lr`` and
+    ``momentum`` are Polyak's step and momentum coefficient.
+
+    >>> from lrcourse.losses import ill_conditioned
+    >>> opt = heavy_ball(ill_conditioned(100.0))   # L = 100, mu = 1
+    >>> round(opt.lr, 6), round(opt.hyperparameters["momentum"], 6)   # 4/11**2, (9/11)**2
+    (0.033058, 0.669421)
+    """
+    L, mu = float(loss.L), float(loss.mu)
+    root_kappa = math.sqrt(L / mu)
+    return SGD(lr=4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2,
+               momentum=((root_kappa - 1.0) / (root_kappa + 1.0)) ** 2)

@@ -18,6 +18,14 @@ captured outputs nbval cannot route).
 :class:`ScheduleExplorer` draws any schedule of :mod:`lrcourse.schedules`
 and shows only the sliders that schedule uses.
 
+:class:`OptimizerExplorer` runs any optimizer of :mod:`lrcourse.optimizers` on
+Rosenbrock's banana, with a dropdown for the optimizer and a log-scale LR slider.
+
+>>> ox = OptimizerExplorer("Adam", lr=0.05)
+>>> ox.optimizer_menu.value = "RMSprop"   # starts from an LR that suits RMSprop
+>>> ox.optimizer
+RMSprop(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.0, centered=False)
+
 >>> sx = ScheduleExplorer("cosine")
 >>> sx.kind.value = "one_cycle"
 >>> sx.schedule.__name__
@@ -27,9 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import descent, losses, plotting, schedules
+from . import descent, losses, optimizers, plotting, schedules
 
-__all__ = ["LRExplorer", "ScheduleExplorer"]
+__all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "ROSENBROCK_SETUPS"]
 
 
 class _PNGFigure:
@@ -224,5 +232,77 @@ class ScheduleExplorer(_PNGFigure):
         call = self.schedule.__qualname__
         self.code.value = (f"<code>schedules.{call}</code><br>LR at step 0: {self.values[0]:.3g} &nbsp; | "
                            f"&nbsp; max: {self.values.max():.3g} &nbsp; | &nbsp; last step: {self.values[-1]:.3g}")
+        self.redraws += 1
+        self._show()
+
+
+#: The optimizers the Rosenbrock explorer offers: a label, the class and its
+#: hyperparameters other than ``lr``, and an LR that works for it from (-1.5, 2).
+ROSENBROCK_SETUPS: dict[str, tuple[type, dict, float]] = {
+    "SGD": (optimizers.SGD, {}, 1e-3),
+    "SGD + momentum 0.9": (optimizers.SGD, {"momentum": 0.9}, 2e-4),
+    "Nesterov 0.9": (optimizers.SGD, {"momentum": 0.9, "nesterov": True}, 2e-4),
+    "Adagrad": (optimizers.Adagrad, {}, 0.5),
+    "RMSprop": (optimizers.RMSprop, {}, 0.01),
+    "Adam": (optimizers.Adam, {}, 0.1),
+}
+
+
+class OptimizerExplorer(_PNGFigure):
+    """An optimizer of :mod:`lrcourse.optimizers` on Rosenbrock's banana, redrawn when a control changes.
+
+    ``optimizer_menu`` picks one of :data:`ROSENBROCK_SETUPS`; ``lr_slider`` (log
+    scale) sets its LR. Readable: ``optimizer`` (the current one),
+    ``trajectory``, ``status``, ``redraws``.
+    """
+
+    def __init__(self, name: str = "Adam", lr: float | None = None, num_steps: int = 500, x0=(-1.5, 2.0)):
+        import ipywidgets as w
+        from matplotlib.figure import Figure
+
+        if name not in ROSENBROCK_SETUPS:
+            raise ValueError(f"name must be one of {sorted(ROSENBROCK_SETUPS)}, got {name!r}")
+        self.loss = losses.Rosenbrock()
+        self.x0 = np.asarray(x0, dtype=float)
+        self.num_steps = num_steps
+        self.optimizer_menu = w.Dropdown(options=list(ROSENBROCK_SETUPS), value=name, description="optimizer")
+        self.lr_slider = w.FloatLogSlider(value=lr or ROSENBROCK_SETUPS[name][2], base=10, min=-5, max=0.5,
+                                          step=0.05, description="lr η", readout_format=".3g",
+                                          continuous_update=False)
+        self.status = w.HTML()
+        self.image = w.Image(format="png")
+        self.fig = Figure(figsize=(9.0, 3.8), dpi=80, layout="constrained")
+        self.ax_contour, self.ax_loss = self.fig.subplots(1, 2)
+        self.redraws = 0
+        self._update()
+        self.optimizer_menu.observe(self._on_menu, names="value")
+        self.lr_slider.observe(self._on_change, names="value")
+        self.widget = w.VBox([w.HBox([self.optimizer_menu, self.lr_slider]), self.status, self.image])
+
+    def _on_menu(self, change) -> None:
+        # A new optimizer starts from the LR that suits it; setting the slider redraws.
+        lr = ROSENBROCK_SETUPS[change["new"]][2]
+        if self.lr_slider.value != lr:
+            self.lr_slider.value = lr
+        else:
+            self._update()
+
+    def _on_change(self, change) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        cls, params, _ = ROSENBROCK_SETUPS[self.optimizer_menu.value]
+        self.optimizer = cls(lr=float(self.lr_slider.value), **params)
+        self.trajectory = optimizers.run(self.optimizer, self.loss, self.x0, self.num_steps,
+                                         label=self.optimizer_menu.value)
+        for ax in (self.ax_contour, self.ax_loss):
+            ax.clear()
+        plotting.plot_contour(self.loss, [self.trajectory], ax=self.ax_contour, xlim=(-2.0, 2.0), ylim=(-1.0, 3.0),
+                              title="Rosenbrock: trajectory")
+        plotting.plot_loss_curves([self.trajectory], ax=self.ax_loss, title="Loss against step")
+        distance = float(np.linalg.norm(self.trajectory.final - self.loss.minimizer))
+        verdict = "diverged" if self.trajectory.diverged else \
+            f"after {self.trajectory.num_steps} steps: loss {self.trajectory.final_loss:.3g}, distance to (1, 1) {distance:.3g}"
+        self.status.value = f"{self.optimizer!r}<br>{verdict}"
         self.redraws += 1
         self._show()

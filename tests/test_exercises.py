@@ -14,17 +14,20 @@ import numpy as np
 import pytest
 
 from conftest import SOLUTIONS
-from lrcourse import schedules
+from lrcourse import losses, optimizers, schedules
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
+from lrcourse.exercises import optimizers as ex_optimizers
 from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises._core import fmt
+from test_exercises_optimizers import WRONG_ANSWERS as OPTIMIZER_WRONG_ANSWERS
 from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
 
 #: Every graded notebook and the module that holds its checks.
 MODULES = {
     "01_gradient_descent.ipynb": ex,
     "02_lr_schedules.ipynb": ex_schedules,
+    "03_adaptive_optimizers.ipynb": ex_optimizers,
 }
 ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
 
@@ -43,7 +46,8 @@ def solutions() -> dict:
     found = {}
     for name in MODULES:
         nb = nbformat.read(SOLUTIONS / name, as_version=4)
-        namespace: dict = {"np": np, "math": math, "schedules": schedules}
+        namespace: dict = {"np": np, "math": math, "schedules": schedules, "losses": losses,
+                           "optimizers": optimizers}
         for cell in _nbgrader_cells(nb):
             if cell.metadata.nbgrader.get("solution"):
                 exec(cell.source, namespace)
@@ -163,8 +167,8 @@ WRONG_ANSWERS = {
 }
 
 
-#: Each check module and its wrong answers (notebook 02's live in test_exercises_schedules.py).
-WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS}
+#: Each check module and its wrong answers (notebooks 02's and 03's live in their own test files).
+WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS, ex_optimizers: OPTIMIZER_WRONG_ANSWERS}
 
 
 @pytest.mark.parametrize("module", WRONG_BY_MODULE, ids=lambda m: m.__name__.rsplit(".", 1)[-1])

@@ -80,3 +80,39 @@ def test_function_plot_of_a_1d_loss():
 def test_use_style_sets_the_course_palette():
     plotting.use_style()
     assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"][0] == plotting.COLORS[0]
+
+
+def test_the_optimizer_explorer_switches_optimizer_and_lr_and_redraws():
+    from lrcourse import optimizers
+    from lrcourse.widgets import ROSENBROCK_SETUPS, OptimizerExplorer
+
+    explorer = OptimizerExplorer("Adam", lr=0.1, num_steps=200)
+    assert isinstance(explorer.optimizer, optimizers.Adam) and explorer.optimizer.lr == pytest.approx(0.1)
+    image, redraws = explorer.image.value, explorer.redraws
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+
+    explorer.optimizer_menu.value = "Nesterov 0.9"
+    assert explorer.redraws == redraws + 1          # one redraw, not one per control that moved
+    assert explorer.optimizer.hyperparameters["nesterov"] is True
+    assert explorer.optimizer.lr == pytest.approx(ROSENBROCK_SETUPS["Nesterov 0.9"][2])
+    assert explorer.image.value != image
+    expected = optimizers.run(optimizers.SGD(lr=2e-4, momentum=0.9, nesterov=True), losses.Rosenbrock(),
+                              [-1.5, 2.0], 200)
+    np.testing.assert_allclose(explorer.trajectory.points, expected.points)
+
+    explorer.lr_slider.value = 0.01                 # far too large for SGD on the banana
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        explorer.lr_slider.value = 0.02
+    assert explorer.trajectory.diverged and "diverged" in explorer.status.value
+
+
+def test_every_rosenbrock_setup_gets_close_at_its_default_lr():
+    from lrcourse import optimizers
+    from lrcourse.widgets import ROSENBROCK_SETUPS, OptimizerExplorer
+
+    for name, (cls, extra, lr) in ROSENBROCK_SETUPS.items():
+        traj = optimizers.run(cls(lr=lr, **extra), losses.Rosenbrock(), [-1.5, 2.0], 500)
+        assert not traj.diverged and traj.final_loss < 5.0, name
+    with pytest.raises(ValueError, match="name must be one of"):
+        OptimizerExplorer("LBFGS")

@@ -10,6 +10,7 @@ In a notebook::
 |---|---|
 | 01_gradient_descent | :mod:`lrcourse.exercises.descent` |
 | 02_lr_schedules | :mod:`lrcourse.exercises.schedules` |
+| 03_adaptive_optimizers | :mod:`lrcourse.exercises.optimizers` |
 """
 from ._core import Case, Exercise, Mistake, NotAttemptedError
 

@@ -230,21 +230,28 @@ class Exercise:
                 f"{self._diagnose(case, actual)} {self._hint_ref()}"
             )
 
-    def check(self, fn: Callable) -> None:
-        """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise."""
-        __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
+    def _require_callable(self, fn: Any) -> None:
+        __tracebackhide__ = True
         if not callable(fn):
             raise AssertionError(
                 f"check expected your function {self.name}, got {fmt(fn)} "
                 f"({type(fn).__name__}). Pass the function itself: "
                 f"{self.module_alias}.{self.name}.check({self.name})"
             )
+
+    def _passed(self, num_cases: int) -> None:
+        unit = "point" if self.points == 1 else "points"
+        print(f"✓ {self.name}: all {num_cases} cases pass ({self.points}/{self.points} {unit})")
+
+    def check(self, fn: Callable) -> None:
+        """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise."""
+        __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
+        self._require_callable(fn)
         for case in self.cases:
             expected = self.expected(case)
             actual = self._call(fn, case, expected)
             self._verify(case, actual, expected)
-        unit = "point" if self.points == 1 else "points"
-        print(f"✓ {self.name}: all {len(self.cases)} cases pass ({self.points}/{self.points} {unit})")
+        self._passed(len(self.cases))
 
     def __repr__(self) -> str:
         return f"<exercise {self.name}: {self.points} point(s), {len(self.cases)} cases>"

@@ -1,0 +1,500 @@
+"""Checks and hints for notebook 03, momentum and adaptive optimizers (``from lrcourse.exercises import optimizers as ex``).
+
+The learner writes one *step* of each optimizer as a pure function: it takes
+the parameters, the gradient, the optimizer's state and its hyperparameters,
+and returns the new parameters and the new state. A check runs the learner's
+step several times in a row, feeding its own returned state back in, and
+compares the parameters *and* the state after every step with what the real
+``torch.optim`` optimizer holds after the same gradients (computed live, in
+float64). The first step that differs is reported with the exact call that
+produced it and the known mistake it matches. Each exercise's ``grade_id`` in
+the notebook equals its name here.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import losses
+from .. import optimizers as O
+from ._core import Case, Exercise, Mistake, compare_close, fmt
+
+__all__ = ["momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "adamw_step", "momentum_speedup",
+           "StepCase", "StepExercise", "EXERCISES"]
+
+
+@dataclass(frozen=True)
+class StepCase(Case):
+    """A run of several steps: ``kwargs`` are the first call's arguments, ``grads`` the later gradients."""
+
+    grads: tuple = ()
+
+
+@dataclass
+class StepExercise(Exercise):
+    """An exercise whose answer is one optimizer step, checked against ``torch.optim`` step by step.
+
+    ``state`` pairs each state argument of the learner's function with the key
+    under which ``torch_class`` keeps it (``("buf", "momentum_buffer")``);
+    ``torch_args`` maps the first call's arguments to the torch constructor's;
+    ``counter`` names the argument holding the step number (1 on the first step).
+    """
+
+    torch_class: str = ""
+    torch_args: Callable[[dict], dict] = dict
+    state: tuple = ()
+    counter: str | None = None
+
+    def __post_init__(self) -> None:
+        self.compare = self._compare_step
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The names of the returned values, in order."""
+        return ("params",) + tuple(name for name, _ in self.state)
+
+    def _compare_step(self, actual: Any, expected: Any) -> str | None:
+        names = ", ".join(f"new_{n}" for n in self.outputs)
+        if not isinstance(actual, (tuple, list)) or len(actual) != len(self.outputs):
+            return f"return the tuple ({names})"
+        for name, a, e in zip(self.outputs, actual, expected, strict=True):
+            problem = compare_close(a, e)
+            if problem is not None:
+                return f"your new_{name} is {fmt(a)}, torch's is {fmt(e)}" + (f": {problem}" if problem else "")
+        return None
+
+    def expected(self, case: StepCase) -> list[tuple]:
+        """``(params, *state)`` after each step of the real torch optimizer."""
+        import torch
+
+        p = torch.tensor(np.asarray(case.kwargs["params"], dtype=np.float64), requires_grad=True)
+        opt = getattr(torch.optim, self.torch_class)([p], **self.torch_args(case.kwargs))
+        found = []
+        for g in (case.kwargs["grad"], *case.grads):
+            p.grad = torch.tensor(np.asarray(g, dtype=np.float64))
+            opt.step()
+            state = opt.state[p]
+            found.append((p.detach().numpy().copy(),
+                          *(state[key].detach().numpy().copy() for _, key in self.state)))
+        return found
+
+    def check(self, fn: Callable) -> None:
+        """Run ``fn`` step after step on every case; print the points, or raise ``AssertionError``."""
+        __tracebackhide__ = True
+        self._require_callable(fn)
+        for case in self.cases:
+            grads = (case.kwargs["grad"], *case.grads)
+            kwargs = dict(case.kwargs)
+            for k, (grad, want) in enumerate(zip(grads, self.expected(case), strict=True), start=1):
+                kwargs["grad"] = grad
+                if self.counter:
+                    kwargs[self.counter] = k
+                where = f"step {k} of {len(grads)}, state from your previous step" if k > 1 else \
+                    f"step 1 of {len(grads)}"
+                step_case = Case(dict(kwargs), note=f"{where}{'; ' + case.note if case.note else ''}")
+                actual = self._call(fn, step_case, want)
+                self._verify(step_case, actual, want)
+                kwargs["params"] = np.array(actual[0], dtype=np.float64)
+                for (name, _), value in zip(self.state, actual[1:], strict=True):
+                    kwargs[name] = np.array(value, dtype=np.float64)
+        self._passed(len(self.cases))
+
+    def _verify(self, case: Case, actual: Any, expected: Any) -> None:
+        __tracebackhide__ = True
+        try:
+            problem = self.compare(actual, expected)
+        except Exception as err:  # never crash on odd learner output
+            problem = f"could not compare the result ({type(err).__name__}: {err})"
+        if problem is not None:
+            raise AssertionError(
+                f"{self._call_text(case)} [{case.note}] returned {fmt(actual)}; expected {fmt(expected)}, "
+                f"what torch.optim.{self.torch_class} gives ({problem}).{self._diagnose(case, actual)} "
+                f"{self._hint_ref()}"
+            )
+
+
+def _arr(*values) -> np.ndarray:
+    return np.array(values, dtype=np.float64)
+
+
+def _grads(seed: int, num: int, shape: tuple = (2,), scale: float = 1.0) -> tuple:
+    rng = np.random.default_rng(seed)
+    return tuple(np.round(scale * rng.normal(size=shape), 3) for _ in range(num))
+
+
+# --------------------------------------------------------------------------- momentum_step
+def _momentum_step(params, grad, buf, lr, momentum, dampening=0.0, nesterov=False):
+    buf = np.array(grad, dtype=np.float64) if buf is None else momentum * buf + (1 - dampening) * grad
+    step = grad + momentum * buf if nesterov else buf
+    return params - lr * step, buf
+
+
+def _momentum_variant(first=None, update=None, use_nesterov=True):
+    def fn(params, grad, buf, lr, momentum, dampening=0.0, nesterov=False):
+        if buf is None:
+            buf = first(grad, momentum, dampening) if first else np.array(grad, dtype=np.float64)
+        else:
+            buf = update(buf, grad, momentum, dampening) if update else momentum * buf + (1 - dampening) * grad
+        step = grad + momentum * buf if (nesterov and use_nesterov) else buf
+        return params - lr * step, buf
+    return fn
+
+
+def _momentum_lr_in_buffer(params, grad, buf, lr, momentum, dampening=0.0, nesterov=False):
+    buf = lr * grad if buf is None else momentum * buf + (1 - dampening) * lr * grad
+    return params - (lr * grad + momentum * buf if nesterov else buf), buf
+
+
+momentum_step = StepExercise(
+    name="momentum_step",
+    torch_class="SGD",
+    torch_args=lambda kw: dict(lr=kw["lr"], momentum=kw["momentum"], dampening=kw["dampening"],
+                               nesterov=kw["nesterov"]),
+    state=(("buf", "momentum_buffer"),),
+    points=2,
+    reference=_momentum_step,
+    cases=[
+        StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), buf=None, lr=0.1, momentum=0.9,
+                      dampening=0.0, nesterov=False), grads=_grads(1, 5)),
+        StepCase(dict(params=_arr(0.5, 2.0), grad=_arr(-1.0, 0.4), buf=None, lr=0.05, momentum=0.5,
+                      dampening=0.5, nesterov=False), grads=_grads(2, 5), note="with dampening"),
+        StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(2.0, -0.5), buf=None, lr=0.2, momentum=0.8,
+                      dampening=0.0, nesterov=True), grads=_grads(3, 5), note="Nesterov"),
+        StepCase(dict(params=np.array([[1.0, 2.0], [-1.0, 0.5]]), grad=np.array([[0.1, -0.3], [0.2, 0.0]]),
+                      buf=None, lr=0.3, momentum=0.7, dampening=0.1, nesterov=False),
+                 grads=_grads(4, 3, (2, 2)), note="a 2x2 array of parameters"),
+    ],
+    hint_text="""
+        torch.optim.SGD keeps one buffer b. On the first step (buf is None) b is a copy of the
+        gradient itself -- no dampening. On later steps b = momentum * b + (1 - dampening) * grad.
+        The step is b, or grad + momentum * b with nesterov=True. Return (params - lr * step, b).
+    """,
+    mistakes=[
+        Mistake(_momentum_variant(first=lambda g, m, d: (1 - d) * g),
+                "On the first step torch sets the buffer to the gradient itself: dampening applies "
+                "only from the second step on."),
+        Mistake(_momentum_variant(update=lambda b, g, m, d: m * b + g),
+                "Did you forget the dampening factor (1 - dampening) on the gradient?"),
+        Mistake(_momentum_variant(first=lambda g, m, d: (1 - m) * g, update=lambda b, g, m, d: m * b + (1 - m) * g),
+                "That is an exponential moving average, b = momentum*b + (1 - momentum)*grad; torch's "
+                "buffer is b = momentum*b + (1 - dampening)*grad, starting at grad."),
+        Mistake(_momentum_variant(use_nesterov=False),
+                "With nesterov=True the step is grad + momentum * buf, a look-ahead, not buf."),
+        Mistake(_momentum_lr_in_buffer,
+                "Your parameters move as torch's, but your buffer holds lr * grad terms: torch's buffer "
+                "holds gradients and lr multiplies the step (it matters as soon as the LR changes)."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- adagrad_step
+def _adagrad_step(params, grad, sum_sq, lr, eps=1e-10):
+    sum_sq = sum_sq + grad * grad
+    return params - lr * grad / (np.sqrt(sum_sq) + eps), sum_sq
+
+
+adagrad_step = StepExercise(
+    name="adagrad_step",
+    torch_class="Adagrad",
+    torch_args=lambda kw: dict(lr=kw["lr"], eps=kw["eps"], initial_accumulator_value=float(kw["sum_sq"].flat[0])),
+    state=(("sum_sq", "sum"),),
+    points=1,
+    reference=_adagrad_step,
+    cases=[
+        StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), sum_sq=_arr(0.0, 0.0), lr=0.1, eps=1e-10),
+                 grads=_grads(5, 5)),
+        StepCase(dict(params=_arr(0.5, 2.0, -1.0), grad=_arr(0.0, 2.0, 0.0), sum_sq=_arr(0.0, 0.0, 0.0), lr=0.5,
+                      eps=1e-10), grads=(_arr(0.0, 1.0, 0.0), _arr(3.0, 1.0, 0.0), _arr(0.0, 1.0, 0.5)),
+                 note="sparse gradients: most entries are 0"),
+        StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.2, -0.1), sum_sq=_arr(0.1, 0.1), lr=0.3, eps=0.05),
+                 grads=_grads(6, 4), note="a large eps and a starting accumulator of 0.1"),
+    ],
+    hint_text="""
+        Add the squared gradient to the running sum first: sum_sq = sum_sq + grad**2. Then divide
+        by its square root *plus* eps (eps outside the root):
+        params - lr * grad / (np.sqrt(sum_sq) + eps). Return (new params, new sum_sq).
+    """,
+    mistakes=[
+        Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
+            params - lr * grad / np.sqrt(sum_sq + grad * grad + eps), sum_sq + grad * grad),
+            "eps goes outside the square root: sqrt(sum_sq) + eps, as in torch."),
+        Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
+            params - lr * grad / (np.sqrt(sum_sq) + eps), sum_sq + grad * grad),
+            "Add grad**2 to the sum *before* dividing: the current gradient counts in its own step."),
+        Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
+            params - lr * grad / (np.sqrt(sum_sq + np.abs(grad)) + eps), sum_sq + np.abs(grad)),
+            "Accumulate squared gradients, grad**2, not their absolute values."),
+        Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
+            params - lr * grad / (sum_sq + grad * grad + eps), sum_sq + grad * grad),
+            "Divide by the square root of the sum, not by the sum itself."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- rmsprop_step
+def _rmsprop_step(params, grad, square_avg, lr, alpha=0.99, eps=1e-8):
+    square_avg = alpha * square_avg + (1 - alpha) * grad * grad
+    return params - lr * grad / (np.sqrt(square_avg) + eps), square_avg
+
+
+def _rmsprop_variant(average, eps_inside=False):
+    def fn(params, grad, square_avg, lr, alpha=0.99, eps=1e-8):
+        avg = average(square_avg, grad, alpha)
+        denom = np.sqrt(avg + eps) if eps_inside else np.sqrt(avg) + eps
+        return params - lr * grad / denom, avg
+    return fn
+
+
+rmsprop_step = StepExercise(
+    name="rmsprop_step",
+    torch_class="RMSprop",
+    torch_args=lambda kw: dict(lr=kw["lr"], alpha=kw["alpha"], eps=kw["eps"]),
+    state=(("square_avg", "square_avg"),),
+    points=1,
+    reference=_rmsprop_step,
+    cases=[
+        StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), square_avg=_arr(0.0, 0.0), lr=0.01,
+                      alpha=0.99, eps=1e-8), grads=_grads(7, 5)),
+        StepCase(dict(params=_arr(0.5, 2.0), grad=_arr(-1.0, 0.4), square_avg=_arr(0.0, 0.0), lr=0.1,
+                      alpha=0.9, eps=1e-8), grads=_grads(8, 5), note="alpha=0.9"),
+        StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.2, -0.1), square_avg=_arr(0.0, 0.0), lr=0.05,
+                      alpha=0.5, eps=0.1), grads=_grads(9, 4), note="a large eps"),
+    ],
+    hint_text="""
+        Update the moving average of squared gradients first:
+        square_avg = alpha * square_avg + (1 - alpha) * grad**2. Then step
+        params - lr * grad / (np.sqrt(square_avg) + eps) -- eps outside the square root.
+        Return (new params, new square_avg).
+    """,
+    mistakes=[
+        Mistake(_rmsprop_variant(lambda s, g, a: a * s + (1 - a) * g * g, eps_inside=True),
+                "eps goes outside the square root: sqrt(square_avg) + eps, as in torch."),
+        Mistake(_rmsprop_variant(lambda s, g, a: a * s + g * g),
+                "The moving average weighs the new squared gradient by (1 - alpha)."),
+        Mistake(_rmsprop_variant(lambda s, g, a: (1 - a) * s + a * g * g),
+                "alpha is the weight of the *old* average: alpha * square_avg + (1 - alpha) * grad**2."),
+        Mistake(lambda params, grad, square_avg, lr, alpha=0.99, eps=1e-8: (
+            params - lr * grad / (np.sqrt(square_avg) + eps), alpha * square_avg + (1 - alpha) * grad * grad),
+            "Update the average *before* dividing by it: the current gradient counts in its own step."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- adam_step
+def _adam_step(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
+    beta1, beta2 = betas
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad * grad
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return params - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+def _adam_variant(correct1=True, correct2=True, eps_inside=False, eps_before_correction=False, shift=0,
+                  return_hats=False):
+    def fn(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
+        beta1, beta2 = betas
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad * grad
+        m_hat = m / (1 - beta1 ** (t + shift)) if correct1 else m
+        v_hat = v / (1 - beta2 ** (t + shift)) if correct2 else v
+        if eps_inside:
+            denom = np.sqrt(v_hat + eps)
+        elif eps_before_correction:
+            denom = (np.sqrt(v) + eps) / math.sqrt(1 - beta2 ** t)
+        else:
+            denom = np.sqrt(v_hat) + eps
+        new = params - lr * m_hat / denom
+        return (new, m_hat, v_hat) if return_hats else (new, m, v)
+    return fn
+
+
+adam_step = StepExercise(
+    name="adam_step",
+    torch_class="Adam",
+    torch_args=lambda kw: dict(lr=kw["lr"], betas=kw["betas"], eps=kw["eps"]),
+    state=(("m", "exp_avg"), ("v", "exp_avg_sq")),
+    counter="t",
+    points=2,
+    reference=_adam_step,
+    cases=[
+        StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.1, betas=(0.9, 0.999), eps=1e-8), grads=_grads(10, 6)),
+        StepCase(dict(params=_arr(0.5, 2.0), grad=_arr(-1.0, 0.4), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.01, betas=(0.8, 0.9), eps=1e-8), grads=_grads(11, 6), note="betas=(0.8, 0.9)"),
+        StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.02, -0.01), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.05, betas=(0.9, 0.99), eps=0.01), grads=_grads(12, 5, scale=0.02),
+                 note="small gradients and a large eps"),
+    ],
+    hint_text="""
+        Update both moments: m = beta1*m + (1 - beta1)*grad and v = beta2*v + (1 - beta2)*grad**2.
+        Correct their bias towards 0 with the step number t (1 on the first step):
+        m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t). Step
+        params - lr * m_hat / (np.sqrt(v_hat) + eps), eps outside the root.
+        Return (new params, m, v): the state is the *uncorrected* m and v.
+    """,
+    mistakes=[
+        Mistake(_adam_variant(correct1=False, correct2=False),
+                "No bias correction: m and v start at 0, so divide them by (1 - beta1**t) and (1 - beta2**t)."),
+        Mistake(_adam_variant(correct1=True, correct2=False),
+                "Correct the bias of v too: v_hat = v / (1 - beta2**t)."),
+        Mistake(_adam_variant(correct1=False, correct2=True),
+                "Correct the bias of m too: m_hat = m / (1 - beta1**t)."),
+        Mistake(_adam_variant(eps_inside=True),
+                "eps goes outside the square root: sqrt(v_hat) + eps, as in torch."),
+        Mistake(_adam_variant(eps_before_correction=True),
+                "Add eps after the bias correction, to sqrt(v_hat), as torch does (the paper's eps-hat "
+                "variant adds it to sqrt(v) before correcting)."),
+        Mistake(_adam_variant(shift=-1), "t is 1 on the first step: use beta**t, not beta**(t - 1)."),
+        Mistake(_adam_variant(shift=1), "t is already the number of this step: use beta**t, not beta**(t + 1)."),
+        Mistake(_adam_variant(return_hats=True),
+                "Return the uncorrected m and v as the new state; the correction is only for the step."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- adamw_step
+def _adamw_step(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    params = params * (1 - lr * weight_decay)
+    return _adam_step(params, grad, m, v, t, lr, betas, eps)
+
+
+def _adamw_l2(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    return _adam_step(params, grad + weight_decay * params, m, v, t, lr, betas, eps)
+
+
+def _adamw_no_lr(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    return _adam_step(params * (1 - weight_decay), grad, m, v, t, lr, betas, eps)
+
+
+def _adamw_after(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    new, m, v = _adam_step(params, grad, m, v, t, lr, betas, eps)
+    return new * (1 - lr * weight_decay), m, v
+
+
+def _adamw_no_correction(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    return _adam_variant(correct1=False, correct2=False)(params * (1 - lr * weight_decay), grad, m, v, t, lr,
+                                                         betas, eps)
+
+
+adamw_step = StepExercise(
+    name="adamw_step",
+    torch_class="AdamW",
+    torch_args=lambda kw: dict(lr=kw["lr"], betas=kw["betas"], eps=kw["eps"], weight_decay=kw["weight_decay"]),
+    state=(("m", "exp_avg"), ("v", "exp_avg_sq")),
+    counter="t",
+    points=2,
+    reference=_adamw_step,
+    cases=[
+        StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1), grads=_grads(13, 6)),
+        StepCase(dict(params=_arr(3.0, -1.0), grad=_arr(-1.0, 0.4), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=2.0), grads=_grads(14, 6),
+                 note="strong decay"),
+        StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.0, 0.0), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5), grads=(_arr(0.0, 0.0),) * 3,
+                 note="zero gradients: only the decay acts"),
+    ],
+    hint_text="""
+        Decoupled weight decay shrinks the weights directly, before the Adam step and outside the
+        moments: params = params * (1 - lr * weight_decay). Then do exactly adam_step with the raw
+        gradient (you may call your adam_step). Return (new params, m, v).
+    """,
+    mistakes=[
+        Mistake(_adamw_l2,
+                "That is Adam with L2 regularization (the decay added to the gradient, then divided by "
+                "sqrt(v)); AdamW shrinks the weights directly: params * (1 - lr * weight_decay)."),
+        Mistake(_adamw_no_lr,
+                "torch's AdamW multiplies the decay by the LR: params * (1 - lr * weight_decay)."),
+        Mistake(_adamw_after,
+                "Decay the weights *before* the Adam step (torch shrinks the old weights), not after it."),
+        Mistake(_adamw_no_correction,
+                "The decay is right but the Adam step has no bias correction: divide m and v by "
+                "(1 - beta1**t) and (1 - beta2**t)."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- momentum_speedup
+_X0 = (1.0, 1.0)
+
+
+def _speedup(kappa, tol=1e-8, gd_lr=None, hb=None):
+    loss = losses.ill_conditioned(kappa)
+    gd = O.SGD(lr=gd_lr(loss) if gd_lr else 2.0 / (loss.L + loss.mu))
+    heavy = hb(loss) if hb else O.heavy_ball(loss)
+    return O.steps_to_reach(gd, loss, _X0, tol), O.steps_to_reach(heavy, loss, _X0, tol)
+
+
+def _momentum_speedup(kappa, tol=1e-8):
+    return _speedup(kappa, tol)
+
+
+def _rate(kappa: float) -> float:
+    return (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+
+
+def _predicted_steps(kappa, tol=1e-8):
+    f0 = 0.5 * (kappa + 1.0)  # loss at (1, 1)
+    steps = [math.ceil(math.log(tol / f0) / (2 * math.log(r))) for r in ((kappa - 1) / (kappa + 1), _rate(kappa))]
+    return tuple(steps)
+
+
+def _compare_steps(actual: Any, expected: Any) -> str | None:
+    if not isinstance(actual, (tuple, list)) or len(actual) != 2:
+        return "return a pair (steps_gd, steps_momentum)"
+    for name, a, e in zip(("steps_gd", "steps_momentum"), actual, expected, strict=True):
+        if a is None or e is None:  # steps_to_reach's "not reached within max_steps"
+            if a is not e:
+                return f"{name} is {a}, expected {e}"
+            continue
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            return f"{name} must be a whole number of steps, got {fmt(a)} ({type(a).__name__})"
+        if int(a) != e:
+            return f"{name} is {a}, expected {e}"
+    return None
+
+
+momentum_speedup = Exercise(
+    name="momentum_speedup",
+    points=2,
+    reference=_momentum_speedup,
+    cases=[
+        Case(dict(kappa=100.0, tol=1e-8)),
+        Case(dict(kappa=10.0, tol=1e-8)),
+        Case(dict(kappa=1000.0, tol=1e-8)),
+        Case(dict(kappa=100.0, tol=1e-3), note="a looser tolerance"),
+    ],
+    compare=_compare_steps,
+    hint_text="""
+        loss = losses.ill_conditioned(kappa) has loss.L = kappa and loss.mu = 1. Make gradient
+        descent at its best LR, optimizers.SGD(lr=2 / (L + mu)), and heavy-ball at its best
+        setting, optimizers.heavy_ball(loss) (or SGD with lr = 4 / (sqrt(L) + sqrt(mu))**2 and
+        momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2). Count each one's steps with
+        optimizers.steps_to_reach(opt, loss, [1.0, 1.0], tol) and return the pair.
+    """,
+    mistakes=[
+        Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol, gd_lr=lambda f: 1.0 / f.L),
+                "Gradient descent's best LR is 2 / (L + mu), not 1 / L."),
+        Mistake(lambda kappa, tol=1e-8: _speedup(
+            kappa, tol, hb=lambda f: O.SGD(lr=4.0 / (math.sqrt(f.L) + math.sqrt(f.mu)) ** 2, momentum=_rate(kappa))),
+            "Heavy-ball's best momentum is the *square* of (sqrt(kappa) - 1)/(sqrt(kappa) + 1); "
+            "the rate per step is its square root."),
+        Mistake(lambda kappa, tol=1e-8: _speedup(
+            kappa, tol, hb=lambda f: O.SGD(lr=2.0 / (f.L + f.mu), momentum=_rate(kappa) ** 2)),
+            "Heavy-ball needs its own LR, 4 / (sqrt(L) + sqrt(mu))**2, not gradient descent's 2 / (L + mu)."),
+        Mistake(lambda kappa, tol=1e-8: _speedup(
+            kappa, tol, hb=lambda f: O.SGD(lr=O.heavy_ball(f).lr, momentum=_rate(kappa) ** 2, nesterov=True)),
+            "That is Nesterov momentum (nesterov=True); the question is about heavy-ball, nesterov=False."),
+        Mistake(_predicted_steps,
+                "Those are the step counts the rates predict; measure them by running the optimizers "
+                "(heavy-ball on a 2-D quadratic is slower than its rate alone says)."),
+        Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol)[::-1], "Did you swap the pair? Return (steps_gd, steps_momentum)."),
+    ],
+)
+
+#: Every exercise of notebook 03, in notebook order.
+EXERCISES = (momentum_step, momentum_speedup, adagrad_step, rmsprop_step, adam_step, adamw_step)
