@@ -284,6 +284,10 @@ rmsprop_step = StepExercise(
 
 
 # --------------------------------------------------------------------------- adam_step
+#: Adam's and AdamW's state: the learner's m and v are torch's exp_avg and exp_avg_sq.
+_ADAM_STATE = (("m", "exp_avg"), ("v", "exp_avg_sq"))
+
+
 def _adam_step(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
     beta1, beta2 = betas
     m = beta1 * m + (1 - beta1) * grad
@@ -316,7 +320,7 @@ adam_step = StepExercise(
     name="adam_step",
     torch_class="Adam",
     torch_args=lambda kw: dict(lr=kw["lr"], betas=kw["betas"], eps=kw["eps"]),
-    state=(("m", "exp_avg"), ("v", "exp_avg_sq")),
+    state=_ADAM_STATE,
     counter="t",
     points=2,
     reference=_adam_step,
@@ -384,7 +388,7 @@ adamw_step = StepExercise(
     name="adamw_step",
     torch_class="AdamW",
     torch_args=lambda kw: dict(lr=kw["lr"], betas=kw["betas"], eps=kw["eps"], weight_decay=kw["weight_decay"]),
-    state=(("m", "exp_avg"), ("v", "exp_avg_sq")),
+    state=_ADAM_STATE,
     counter="t",
     points=2,
     reference=_adamw_step,
