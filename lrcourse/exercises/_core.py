@@ -215,6 +215,10 @@ class Exercise:
             )
         return actual
 
+    def _expected_source(self) -> str:
+        """Where the expected value comes from, when feedback should say so (e.g. ", what torch gives")."""
+        return ""
+
     def _verify(self, case: Case, actual: Any, expected: Any) -> None:
         """Raise ``AssertionError`` with feedback unless ``actual`` matches ``expected``."""
         __tracebackhide__ = True
@@ -226,7 +230,8 @@ class Exercise:
             detail = f" ({problem})" if problem else ""
             note = f" [{case.note}]" if case.note else ""
             raise AssertionError(
-                f"{self._call_text(case)}{note} returned {fmt(actual)}; expected {fmt(expected)}{detail}."
+                f"{self._call_text(case)}{note} returned {fmt(actual)}; expected {fmt(expected)}"
+                f"{self._expected_source()}{detail}."
                 f"{self._diagnose(case, actual)} {self._hint_ref()}"
             )
 
