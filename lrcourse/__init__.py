@@ -23,6 +23,7 @@ _SUBMODULES = (
     "grading",
     "losses",
     "optimizers",
+    "plateau",
     "plotting",
     "schedules",
     "training",
