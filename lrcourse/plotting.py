@@ -29,6 +29,7 @@ __all__ = [
     "plot_loss_curves",
     "plot_schedule",
     "plot_histories",
+    "plot_plateau",
 ]
 
 #: Okabe–Ito colour-blind-safe palette, used for every line in the course.
@@ -212,11 +213,11 @@ def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", log
     """One curve per training run (:class:`lrcourse.training.History`) of a per-epoch ``metric``.
 
     ``metric`` is ``"epoch_loss"`` (mean training loss of each epoch),
-    ``"val_loss"`` or ``"val_accuracy"``. Runs whose loss became inf/NaN end
+    ``"val_loss"``, ``"val_accuracy"`` or ``"val_r2"``. Runs whose loss became inf/NaN end
     with an ``x`` at their last finite value.
     """
     names = {"epoch_loss": "training loss (epoch mean)", "val_loss": "validation loss",
-             "val_accuracy": "validation accuracy"}
+             "val_accuracy": "validation accuracy", "val_r2": "validation R²"}
     if metric not in names:
         raise ValueError(f"metric must be one of {', '.join(map(repr, names))}, got {metric!r}")
     ax = _ax(ax)
@@ -233,3 +234,39 @@ def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", log
     ax.set(xlabel="epoch", ylabel=names[metric], title=title or names[metric].capitalize())
     ax.legend()
     return ax
+
+
+def plot_plateau(scheduler, ax=None, title: str | None = None, metric_label: str = "validation loss"):
+    """A plateau rule's run on one figure: the metric, the best so far, the cuts and (right axis) the LR.
+
+    ``scheduler`` is a :mod:`lrcourse.plateau` rule after its steps. Epoch
+    ``e`` shows the ``e``-th metric and the LR used *during* that epoch; a
+    dotted line marks each epoch whose metric triggered a cut. Returns
+    ``(ax, ax_lr)``.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lrcourse import plateau
+    >>> sched = plateau.ReduceLROnPlateau(0.1, patience=1).run([1.0, 0.9, 0.95, 0.96, 0.97])
+    >>> ax, ax_lr = plot_plateau(sched)
+    >>> [round(x) for x in ax_lr.get_lines()[0].get_ydata()[-2:] * 100]
+    [10, 1]
+    """
+    ax = _ax(ax)
+    metrics = np.asarray(scheduler.metrics, dtype=float)
+    epochs = np.arange(1, len(metrics) + 1)
+    ax.plot(epochs, metrics, "o-", color=COLORS[0], ms=3, label=metric_label)
+    ax.plot(epochs, scheduler.bests, "--", color=COLORS[2], label="best so far")
+    for i, cut in enumerate(scheduler.cuts):
+        ax.axvline(cut, color=COLORS[3], ls=":", lw=1.2, label="cut (end of epoch)" if i == 0 else None)
+    ax.set(xlabel="epoch", ylabel=metric_label, title=title or "Reduce on plateau")
+    ax_lr = ax.twinx()
+    ax_lr.step(epochs, scheduler.lrs[:len(metrics)], where="mid", color=COLORS[1], label="LR in the epoch")
+    ax_lr.set_yscale("log")
+    ax_lr.set_ylabel("learning rate")
+    ax_lr.grid(False)
+    ax_lr.spines["right"].set_visible(True)
+    handles = ax.get_legend_handles_labels()
+    more = ax_lr.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right")
+    return ax, ax_lr

@@ -6,6 +6,12 @@ stepped per batch or per epoch, and records what happened in a
 :class:`History`. Everything runs in float64 on the CPU and is seeded, so a
 notebook prints the same numbers on every run.
 
+``schedule`` may also be a :class:`lrcourse.plateau.ReduceLROnPlateau`: then
+the LR is set once per epoch from the validation loss (or another
+``monitor``), and an :class:`lrcourse.plateau.EarlyStopping` can end the run
+early and put the best weights back. A regression split
+(:func:`lrcourse.data.diabetes`) is trained with the mean-squared error.
+
 >>> from lrcourse import data, schedules
 >>> split = data.digits()
 >>> history = train(mlp(split.num_features, split.num_classes), split,
@@ -31,7 +37,10 @@ class History:
 
     ``lrs`` and ``train_loss`` have one entry per optimizer step (batch);
     ``epoch_loss`` (mean training loss of the epoch), ``val_loss`` and
-    ``val_accuracy`` one entry per epoch.
+    ``val_accuracy`` (``val_r2`` for regression) one entry per epoch.
+    ``cuts`` lists the epochs (from 1) after which a plateau rule cut the LR;
+    with early stopping, ``stopped_epoch`` is where it stopped (None if it ran
+    to the end) and ``best_epoch`` the epoch whose weights the model ends with.
     """
 
     label: str
@@ -40,7 +49,16 @@ class History:
     epoch_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    val_r2: list[float] = field(default_factory=list)
     steps_per_epoch: int = 0
+    cuts: list[int] = field(default_factory=list)
+    stopped_epoch: int | None = None
+    best_epoch: int | None = None
+
+    @property
+    def epoch_lrs(self) -> list[float]:
+        """The LR each epoch started with."""
+        return self.lrs[::self.steps_per_epoch]
 
     @property
     def final_val_accuracy(self) -> float:
@@ -55,22 +73,23 @@ class History:
         return max(self.val_accuracy)
 
     def __repr__(self) -> str:
-        if not self.val_accuracy:
+        if not self.val_loss:
             return f"History({self.label!r}, not trained)"
-        return (f"History({self.label!r}: {len(self.val_accuracy)} epochs, val accuracy "
-                f"{self.final_val_accuracy:.3f}, val loss {self.final_val_loss:.4f})")
+        score = (f"val R² {self.val_r2[-1]:.3f}" if self.val_r2 else f"val accuracy {self.final_val_accuracy:.3f}")
+        return f"History({self.label!r}: {len(self.val_loss)} epochs, {score}, val loss {self.final_val_loss:.4f})"
 
 
 def mlp(num_features: int, num_classes: int, hidden: int = 64, seed: int = 0) -> Any:
     """A one-hidden-layer ReLU network in float64, initialised from ``seed``.
 
-    ``hidden=0`` gives softmax (multinomial logistic) regression.
+    ``hidden=0`` gives softmax (multinomial logistic) regression;
+    ``num_classes=1`` gives one output, for regression.
     """
     import torch
     from torch import nn
 
     num_features = integer("num_features", num_features, minimum=1)
-    num_classes = integer("num_classes", num_classes, minimum=2)
+    num_classes = integer("num_classes", num_classes, minimum=1)
     hidden = integer("hidden", hidden, minimum=0)
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(integer("seed", seed, minimum=0))
@@ -84,25 +103,39 @@ def mlp(num_features: int, num_classes: int, hidden: int = 64, seed: int = 0) ->
     return model.double()
 
 
-def evaluate_model(model: Any, X: Any, y: Any) -> tuple[float, float]:
-    """``(mean cross-entropy, accuracy)`` of ``model`` on ``X, y``."""
+def evaluate_model(model: Any, X: Any, y: Any, task: str = "classification") -> tuple[float, float]:
+    """``(mean cross-entropy, accuracy)`` of ``model`` on ``X, y``; ``(MSE, R²)`` for regression."""
     import torch
-    from torch.nn import functional as F
 
     X = torch.as_tensor(X, dtype=torch.float64)
-    y = torch.as_tensor(y, dtype=torch.int64)
+    y = torch.as_tensor(y, dtype=torch.float64 if task == "regression" else torch.int64)
     model.eval()
     with torch.no_grad():
-        logits = model(X)
-        loss = F.cross_entropy(logits, y).item()
-        accuracy = (logits.argmax(dim=1) == y).double().mean().item()
+        out = model(X)
+        loss = _loss(out, y, task).item()
+        if task == "regression":
+            score = 1.0 - loss / torch.mean((y - y.mean()) ** 2).item()
+        else:
+            score = (out.argmax(dim=1) == y).double().mean().item()
     model.train()
-    return loss, accuracy
+    return loss, score
 
 
-def train(model: Any, split: Any, schedule: Callable[[int], float], epochs: int, batch_size: int = 64,
+def _loss(out: Any, y: Any, task: str) -> Any:
+    from torch.nn import functional as F
+
+    if task == "regression":
+        return F.mse_loss(out.squeeze(-1), y)
+    return F.cross_entropy(out, y)
+
+
+MONITORS = ("val_loss", "val_accuracy", "val_r2", "epoch_loss")
+
+
+def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 64,
           per: str = "step", optimizer: Callable[..., Any] | None = None, momentum: float = 0.9,
-          weight_decay: float = 0.0, seed: int = 0, label: str = "", progress: bool = False) -> History:
+          weight_decay: float = 0.0, seed: int = 0, label: str = "", progress: bool = False,
+          monitor: str = "val_loss", early_stopping: Any = None) -> History:
     """Train ``model`` on ``split`` (a :class:`lrcourse.data.Split`) with LRs from ``schedule``.
 
     ``per="step"`` steps the schedule after every batch (its step counts
@@ -112,9 +145,16 @@ def train(model: Any, split: Any, schedule: Callable[[int], float], epochs: int,
     factory ``params, lr -> torch optimizer``; the default is SGD with
     ``momentum`` and ``weight_decay``. Batches are shuffled with a generator
     seeded by ``seed``. ``progress=True`` shows a tqdm bar over the epochs.
+
+    ``schedule`` may instead be a plateau rule of :mod:`lrcourse.plateau`
+    (fresh, not stepped yet): it starts at its ``lr`` and, after every epoch,
+    steps on the ``monitor`` metric (``"val_loss"``, ``"val_accuracy"``,
+    ``"val_r2"`` or ``"epoch_loss"``) and sets the optimizer's LR. An
+    ``early_stopping`` (:class:`lrcourse.plateau.EarlyStopping`) watches the
+    same metric, ends the run when it says so, and its best weights are put
+    back into ``model`` at the end.
     """
     import torch
-    from torch.nn import functional as F
 
     from .schedules import to_torch
 
@@ -122,46 +162,69 @@ def train(model: Any, split: Any, schedule: Callable[[int], float], epochs: int,
     batch_size = integer("batch_size", batch_size, minimum=1)
     if per not in ("step", "epoch"):
         raise ValueError(f"per must be 'step' or 'epoch', got {per!r}")
-    if not callable(schedule):
-        raise ValueError(f"schedule must be a function step -> lr, got {schedule!r}")
+    plateau = None if callable(schedule) else schedule
+    if plateau is not None and not (hasattr(plateau, "step") and hasattr(plateau, "lr")):
+        raise ValueError(f"schedule must be a function step -> lr or a plateau rule, got {schedule!r}")
+    if plateau is not None and plateau.last_epoch:
+        raise ValueError("schedule: the plateau rule has been stepped already; pass a fresh one")
+    task = getattr(split, "task", "classification")
+    allowed = [m for m in MONITORS if m != ("val_accuracy" if task == "regression" else "val_r2")]
+    if monitor not in allowed:
+        raise ValueError(f"monitor must be one of {', '.join(map(repr, allowed))} for a {task} split, "
+                         f"got {monitor!r}")
     momentum = non_negative("momentum", momentum)
     weight_decay = non_negative("weight_decay", weight_decay)
     seed = integer("seed", seed, minimum=0)
 
     X = torch.as_tensor(split.X_train, dtype=torch.float64)
-    y = torch.as_tensor(split.y_train, dtype=torch.int64)
+    y = torch.as_tensor(split.y_train, dtype=torch.float64 if task == "regression" else torch.int64)
     n = len(y)
+    lr0 = plateau.lr if plateau is not None else schedule(0)
     if optimizer is None:
-        opt = torch.optim.SGD(model.parameters(), lr=schedule(0), momentum=momentum, weight_decay=weight_decay)
+        opt = torch.optim.SGD(model.parameters(), lr=lr0, momentum=momentum, weight_decay=weight_decay)
     else:
-        opt = optimizer(model.parameters(), lr=schedule(0))
-    scheduler = to_torch(schedule, opt)
+        opt = optimizer(model.parameters(), lr=lr0)
+    scheduler = to_torch(schedule, opt) if plateau is None else None
     generator = torch.Generator().manual_seed(seed)
-    history = History(label=label or getattr(schedule, "__name__", "run"), steps_per_epoch=-(-n // batch_size))
+    default_label = getattr(schedule, "__name__", None) or type(schedule).__name__
+    history = History(label=label or default_label, steps_per_epoch=-(-n // batch_size))
 
     epoch_iter: Any = range(epochs)
     if progress:
         from tqdm.auto import tqdm
 
         epoch_iter = tqdm(epoch_iter, desc=history.label, leave=False)
-    for _ in epoch_iter:
+    for epoch in epoch_iter:
         order = torch.randperm(n, generator=generator)
         losses = []
         for start in range(0, n, batch_size):
             batch = order[start:start + batch_size]
             history.lrs.append(opt.param_groups[0]["lr"])
             opt.zero_grad()
-            loss = F.cross_entropy(model(X[batch]), y[batch])
+            loss = _loss(model(X[batch]), y[batch], task)
             loss.backward()
             opt.step()
-            if per == "step":
+            if per == "step" and scheduler is not None:
                 scheduler.step()
             losses.append(loss.item())
-        if per == "epoch":
+        if per == "epoch" and scheduler is not None:
             scheduler.step()
         history.train_loss.extend(losses)
         history.epoch_loss.append(float(np.mean(losses)))
-        val_loss, val_acc = evaluate_model(model, split.X_val, split.y_val)
+        val_loss, val_score = evaluate_model(model, split.X_val, split.y_val, task)
         history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_acc)
+        (history.val_r2 if task == "regression" else history.val_accuracy).append(val_score)
+        metric = getattr(history, monitor)
+        if plateau is not None:
+            old_lr = opt.param_groups[0]["lr"]
+            new_lr = plateau.step(metric[-1])
+            for group in opt.param_groups:
+                group["lr"] = new_lr
+            if new_lr != old_lr:
+                history.cuts.append(epoch + 1)
+        if early_stopping is not None and early_stopping.step(metric[-1], model):
+            history.stopped_epoch = epoch + 1
+            break
+    if early_stopping is not None and early_stopping.best_state is not None:
+        history.best_epoch = early_stopping.restore(model)
     return history

@@ -26,6 +26,17 @@ Rosenbrock's banana, with a dropdown for the optimizer and a log-scale LR slider
 >>> ox.optimizer
 RMSprop(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.0, centered=False)
 
+:class:`PlateauExplorer` replays a recorded loss curve through the plateau rule
+with sliders for ``patience``, ``factor`` and ``threshold``, showing where the
+LR would be cut.
+
+>>> px = PlateauExplorer([1.0, 0.8, 0.7, 0.71, 0.72, 0.705, 0.71, 0.72], patience=2)
+>>> px.scheduler.cuts
+[6]
+>>> px.patience_slider.value = 1
+>>> px.scheduler.cuts
+[5, 7]
+
 >>> sx = ScheduleExplorer("cosine")
 >>> sx.kind.value = "one_cycle"
 >>> sx.schedule.__name__
@@ -35,9 +46,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import descent, losses, optimizers, plotting, schedules
+from . import descent, losses, optimizers, plateau, plotting, schedules
 
-__all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "ROSENBROCK_SETUPS"]
+__all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "PlateauExplorer", "ROSENBROCK_SETUPS"]
 
 
 class _PNGFigure:
@@ -304,5 +315,65 @@ class OptimizerExplorer(_PNGFigure):
         verdict = "diverged" if self.trajectory.diverged else \
             f"after {self.trajectory.num_steps} steps: loss {self.trajectory.final_loss:.3g}, distance to (1, 1) {distance:.3g}"
         self.status.value = f"{self.optimizer!r}<br>{verdict}"
+        self.redraws += 1
+        self._show()
+
+
+class PlateauExplorer(_PNGFigure):
+    """Patience, factor and threshold sliders over a recorded metric curve: when would the LR be cut?
+
+    The curve is replayed as recorded, so it does not react to the cuts (in
+    a real run a smaller LR changes the curve that follows). Readable state:
+    ``scheduler`` (the :class:`lrcourse.plateau.ReduceLROnPlateau` after the
+    replay), ``patience_slider``, ``factor_slider``, ``threshold_slider``,
+    ``status`` and ``redraws``.
+    """
+
+    def __init__(self, metrics, lr: float = 0.1, patience: int = 5, factor: float = 0.5, threshold: float = 1e-4,
+                 threshold_mode: str = "rel", mode: str = "min", metric_label: str = "validation loss"):
+        import ipywidgets as w
+        from matplotlib.figure import Figure
+
+        self.metrics = [float(m) for m in metrics]
+        if not self.metrics:
+            raise ValueError("metrics must hold at least one value")
+        self.lr = lr
+        self.mode, self.threshold_mode, self.metric_label = mode, threshold_mode, metric_label
+        plateau.ReduceLROnPlateau(lr, mode=mode, patience=patience, factor=factor, threshold=threshold,
+                                  threshold_mode=threshold_mode)  # validates the arguments up front
+        style = {"description_width": "80px"}
+        self.patience_slider = w.IntSlider(value=patience, min=0, max=30, description="patience", style=style,
+                                           continuous_update=False)
+        self.factor_slider = w.FloatSlider(value=factor, min=0.05, max=0.95, step=0.05, description="factor",
+                                           style=style, continuous_update=False)
+        self.threshold_slider = w.FloatLogSlider(value=max(threshold, 1e-6), base=10, min=-6, max=-0.5, step=0.25,
+                                                 description="threshold", readout_format=".1e", style=style,
+                                                 continuous_update=False)
+        self.status = w.HTML()
+        self.image = w.Image(format="png")
+        self.fig = Figure(figsize=(8.0, 3.6), dpi=80, layout="constrained")
+        self.ax = self.fig.subplots()
+        self.redraws = 0
+        self._update()
+        for slider in (self.patience_slider, self.factor_slider, self.threshold_slider):
+            slider.observe(self._on_change, names="value")
+        self.widget = w.VBox([w.HBox([self.patience_slider, self.factor_slider, self.threshold_slider]),
+                              self.status, self.image])
+
+    def _on_change(self, change) -> None:
+        self._update()
+
+    def _update(self) -> None:
+        self.scheduler = plateau.ReduceLROnPlateau(
+            self.lr, mode=self.mode, patience=int(self.patience_slider.value), factor=float(self.factor_slider.value),
+            threshold=float(self.threshold_slider.value), threshold_mode=self.threshold_mode).run(self.metrics)
+        for extra in self.fig.axes[1:]:
+            extra.remove()
+        self.ax.clear()
+        plotting.plot_plateau(self.scheduler, ax=self.ax, metric_label=self.metric_label,
+                              title="Where the plateau rule cuts the LR on this curve")
+        cuts = ", ".join(map(str, self.scheduler.cuts)) or "none"
+        self.status.value = (f"cuts after epochs: {cuts} &nbsp; | &nbsp; final LR {self.scheduler.lr:.3g} "
+                             f"({self.scheduler.lr / self.lr:.3g} of the initial)")
         self.redraws += 1
         self._show()

@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from conftest import SOLUTIONS
-from lrcourse import losses, optimizers, schedules
+from lrcourse import losses, optimizers, plateau, schedules
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
 from lrcourse.exercises import optimizers as ex_optimizers
+from lrcourse.exercises import plateau as ex_plateau
 from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises._core import fmt
 from test_exercises_optimizers import WRONG_ANSWERS as OPTIMIZER_WRONG_ANSWERS
+from test_exercises_plateau import WRONG_ANSWERS as PLATEAU_WRONG_ANSWERS
 from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
 
 #: Every graded notebook and the module that holds its checks.
@@ -28,6 +30,7 @@ MODULES = {
     "01_gradient_descent.ipynb": ex,
     "02_lr_schedules.ipynb": ex_schedules,
     "03_adaptive_optimizers.ipynb": ex_optimizers,
+    "04_reduce_on_plateau.ipynb": ex_plateau,
 }
 ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
 
@@ -47,7 +50,7 @@ def solutions() -> dict:
     for name in MODULES:
         nb = nbformat.read(SOLUTIONS / name, as_version=4)
         namespace: dict = {"np": np, "math": math, "schedules": schedules, "losses": losses,
-                           "optimizers": optimizers}
+                           "optimizers": optimizers, "plateau": plateau}
         for cell in _nbgrader_cells(nb):
             if cell.metadata.nbgrader.get("solution"):
                 exec(cell.source, namespace)
@@ -167,8 +170,9 @@ WRONG_ANSWERS = {
 }
 
 
-#: Each check module and its wrong answers (notebooks 02's and 03's live in their own test files).
-WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS, ex_optimizers: OPTIMIZER_WRONG_ANSWERS}
+#: Each check module and its wrong answers (notebooks 02-04's live in their own test files).
+WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS, ex_optimizers: OPTIMIZER_WRONG_ANSWERS,
+                   ex_plateau: PLATEAU_WRONG_ANSWERS}
 
 
 @pytest.mark.parametrize("module", WRONG_BY_MODULE, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
@@ -266,7 +270,8 @@ def test_solution_cells_keep_signature_and_docstring_outside_the_markers(noteboo
     for cell in _nbgrader_cells(nb):
         if cell.metadata.nbgrader["solution"]:
             before = cell.source.split("### BEGIN SOLUTION")[0]
-            assert re.search(rf"def {cell.metadata.nbgrader['grade_id']}\(", before)
+            assert re.search(rf"(def {cell.metadata.nbgrader['grade_id']}\(|class {cell.metadata.nbgrader['grade_id']}\b)",
+                             before)
             assert '"""' in before
             assert cell.source.rstrip().endswith("### END SOLUTION")
 

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from lrcourse import data, plotting, schedules, training  # noqa: E402
+from lrcourse import data, plateau, plotting, schedules, training  # noqa: E402
 from lrcourse.widgets import ScheduleExplorer  # noqa: E402
 
 
@@ -163,9 +163,52 @@ def test_softmax_regression_and_a_custom_optimizer(split):
     (dict(per="batch"), "per must be 'step' or 'epoch'"),
     (dict(schedule=0.1), "schedule must be a function"),
     (dict(momentum=-0.5), "momentum must be >= 0"),
+    (dict(monitor="val_r2"), "monitor must be one of 'val_loss', 'val_accuracy', 'epoch_loss' for a classification"),
+    (dict(schedule=plateau.ReduceLROnPlateau(0.1).run([1.0])), "stepped already"),
 ])
 def test_train_rejects_bad_arguments(split, kwargs, message):
     args = dict(model=training.mlp(64, 10), split=split, schedule=schedules.constant(0.1), epochs=1)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         training.train(**args)
+
+
+def test_a_plateau_rule_steps_once_an_epoch_on_the_validation_loss_as_torch_would(split):
+    rule = plateau.ReduceLROnPlateau(0.5, factor=0.5, patience=0)
+    history = training.train(training.mlp(64, 10), split, rule, epochs=10, batch_size=500)
+    replay = plateau.ReduceLROnPlateau(0.5, factor=0.5, patience=0).run(history.val_loss)
+    assert history.epoch_lrs == replay.lrs[:10] and history.cuts == replay.cuts == rule.cuts
+    assert history.cuts  # at LR 0.5 the validation loss does go up at times
+    assert history.lrs == [lr for lr in replay.lrs[:10] for _ in range(3)]
+
+
+def test_early_stopping_ends_the_run_and_puts_the_best_weights_back(split):
+    es = plateau.EarlyStopping(patience=2)
+    model = training.mlp(64, 10)
+    history = training.train(model, split, schedules.constant(0.5), epochs=40, batch_size=500,
+                             early_stopping=es)
+    assert history.stopped_epoch == es.stopped_epoch < 40 and len(history.val_loss) == history.stopped_epoch
+    best = int(np.argmin(history.val_loss)) + 1
+    assert history.best_epoch == best == es.best_epoch
+    loss, _ = training.evaluate_model(model, split.X_val, split.y_val)
+    assert loss == pytest.approx(history.val_loss[best - 1], rel=1e-12)
+
+
+def test_regression_trains_with_the_mean_squared_error_and_reports_r2():
+    reg = data.diabetes()
+    model = training.mlp(reg.num_features, 1, hidden=0)
+    history = training.train(model, reg, schedules.constant(0.01), epochs=30, batch_size=32)
+    assert not history.val_accuracy and len(history.val_r2) == 30
+    assert history.val_r2[-1] > 0.3 and history.val_loss[-1] < 0.7
+    loss, r2 = training.evaluate_model(model, reg.X_val, reg.y_val, task="regression")
+    assert r2 == pytest.approx(1 - loss / np.var(reg.y_val))
+    assert "val R²" in repr(history)
+    with pytest.raises(ValueError, match="regression split: it has no classes"):
+        _ = reg.num_classes
+
+
+def test_diabetes_split_is_standardized_on_the_training_set():
+    reg = data.diabetes(val_fraction=0.2, seed=1)
+    assert len(reg.y_train) + len(reg.y_val) == 442 and reg.task == "regression"
+    assert abs(reg.y_train.mean()) < 1e-12 and abs(reg.y_train.std() - 1) < 1e-12
+    np.testing.assert_allclose(reg.X_train.mean(axis=0), 0, atol=1e-12)

@@ -116,3 +116,41 @@ def test_every_rosenbrock_setup_gets_close_at_its_default_lr():
         assert not traj.diverged and traj.final_loss < 5.0, name
     with pytest.raises(ValueError, match="name must be one of"):
         OptimizerExplorer("LBFGS")
+
+
+def test_the_plateau_explorer_moves_the_cuts_with_its_sliders():
+    from lrcourse import plateau
+    from lrcourse.widgets import PlateauExplorer
+
+    stream = [1.0, 0.8, 0.7] + [0.7 * (1 + 0.01 * (i % 3)) for i in range(20)] + [0.69995] * 5
+    px = PlateauExplorer(stream, lr=0.1, patience=4, factor=0.5, threshold=1e-4)
+    assert px.scheduler.cuts == plateau.ReduceLROnPlateau(0.1, patience=4, factor=0.5).run(stream).cuts
+    first, redraws, png = px.scheduler.cuts, px.redraws, px.image.value
+    px.patience_slider.value = 1
+    assert px.scheduler.cuts[0] < first[0] and px.redraws == redraws + 1 and px.image.value != png
+    px.factor_slider.value = 0.2
+    assert px.scheduler.lr == pytest.approx(0.1 * 0.2 ** len(px.scheduler.cuts))
+    px.threshold_slider.value = 1e-6  # now the last five epochs' 0.00005 gain counts as an improvement
+    assert px.scheduler.best == 0.69995 and "cuts after epochs" in px.status.value
+    assert len(px.fig.axes) == 2  # the LR twin axis is replaced, not stacked, on every redraw
+
+
+def test_the_plateau_explorer_rejects_bad_arguments():
+    from lrcourse.widgets import PlateauExplorer
+
+    with pytest.raises(ValueError, match="metrics must hold"):
+        PlateauExplorer([])
+    with pytest.raises(ValueError, match="factor must be in"):
+        PlateauExplorer([1.0], factor=1.0)
+
+
+def test_plot_plateau_draws_metric_best_cuts_and_lr():
+    from lrcourse import plateau
+
+    sched = plateau.ReduceLROnPlateau(0.1, patience=1).run([1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99])
+    ax, ax_lr = plotting.plot_plateau(sched, title="t")
+    labels = ax.get_legend().get_texts()
+    assert [t.get_text() for t in labels] == ["validation loss", "best so far", "cut (end of epoch)",
+                                              "LR in the epoch"]
+    assert ax.get_title() == "t" and ax_lr.get_yscale() == "log"
+    plt.close("all")

@@ -1,0 +1,731 @@
+"""Checks and hints for notebook 04, reduce-on-plateau and early stopping (``from lrcourse.exercises import plateau as ex``).
+
+``is_improvement`` and ``first_cut_epoch`` are functions, checked on a table
+of inputs against torch's rule. ``PlateauScheduler`` and ``EarlyStopping`` are
+classes the learner writes: a check builds one per case, feeds it a stream of
+metrics epoch by epoch, and after every ``step`` compares the returned value
+and the object's state (``best``, ``num_bad_epochs``, ``best_epoch``) with a
+live ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (for the scheduler) or the
+library's :class:`lrcourse.plateau.EarlyStopping`. The first epoch that differs
+is reported with the metrics so far and the known mistake whose answers match
+the learner's. ``plateau_settings`` asks for a configuration that meets stated
+goals on a recorded loss curve and reports each goal it misses. Each
+exercise's ``grade_id`` in the notebook equals its name here.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import plateau as P
+from ._core import Case, Exercise, Mistake, _silenced, compare_close, fmt
+
+__all__ = ["is_improvement", "PlateauScheduler", "first_cut_epoch", "EarlyStopping", "plateau_settings",
+           "SETTINGS_STREAM", "SETTINGS_GOALS", "settings_report", "EXERCISES"]
+
+_MISSING = object()
+
+
+def compare_bool(actual: Any, expected: Any) -> str | None:
+    if not isinstance(actual, (bool, np.bool_)):
+        return f"return True or False, not {type(actual).__name__}"
+    return None if bool(actual) == bool(expected) else ""
+
+
+def compare_epoch(actual: Any, expected: Any) -> str | None:
+    if expected is None or actual is None:
+        return None if actual is expected else ""
+    if isinstance(actual, bool) or not isinstance(actual, (int, np.integer)):
+        return f"return the epoch as an int (or None), not {type(actual).__name__}"
+    return None if int(actual) == int(expected) else ""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal answers (floats to the checks' tolerance, NaN equal to NaN)."""
+    if a is _MISSING or b is _MISSING or a is None or b is None:
+        return a is b
+    if isinstance(a, (bool, np.bool_)) or isinstance(b, (bool, np.bool_)):
+        return isinstance(a, (bool, np.bool_)) and isinstance(b, (bool, np.bool_)) and bool(a) == bool(b)
+    try:
+        return compare_close(a, b) is None
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class TableExercise(Exercise):
+    """An exercise whose answers take few values (True/False, an epoch): a known mistake is
+    recognised by its answers on *all* cases, not on the failing one alone."""
+
+    def _call_text(self, case: Case) -> str:
+        def show(v: Any) -> str:
+            if isinstance(v, list) and len(v) <= 16:
+                return "[" + ", ".join(fmt(x, 5) for x in v) + "]"
+            return fmt(v)
+        return f"{self.name}({', '.join(f'{k}={show(v)}' for k, v in case.kwargs.items())})"
+
+    def check(self, fn: Callable) -> None:
+        __tracebackhide__ = True
+        self._require_callable(fn)
+        expected = [self.expected(case) for case in self.cases]
+        self._answers = [self._call(fn, case, want) for case, want in zip(self.cases, expected, strict=True)]
+        for case, actual, want in zip(self.cases, self._answers, expected, strict=True):
+            self._verify(case, actual, want)
+        self._passed(len(self.cases))
+
+    def _diagnose(self, case: Case, actual: Any) -> str:
+        for mistake in self.mistakes:
+            try:
+                theirs = [_silenced(mistake.fn, copy.deepcopy(list(c.kwargs.values()))) for c in self.cases]
+            except Exception:
+                continue
+            if all(_same(a, t) for a, t in zip(self._answers, theirs, strict=True)):
+                return " " + mistake.message
+        return ""
+
+
+@dataclass(frozen=True)
+class StreamCase(Case):
+    """Build the object with ``kwargs``, then call ``step(metric)`` once per metric."""
+
+    metrics: tuple = ()
+
+
+@dataclass
+class StreamExercise(Exercise):
+    """An exercise whose answer is a class with ``step(metric)``, checked epoch by epoch.
+
+    ``reference(**kwargs)`` builds the object that gives the expected answers;
+    ``attributes`` are compared after every step as well as the returned value;
+    ``returns`` says what ``step`` returns, ``source`` where the answers come from.
+    """
+
+    attributes: tuple = ()
+    returns: str = ""
+    source: str = "the reference"
+
+    def _call_text(self, case: Case) -> str:
+        args = ", ".join(f"{k}={fmt(v)}" for k, v in case.kwargs.items())
+        return f"{self.name}({args})"
+
+    def _run(self, cls: Any, case: StreamCase, upto: int) -> list[tuple] | None:
+        """A mistake's answers and attributes for the first ``upto`` epochs (None if it crashes)."""
+        try:
+            obj = cls(**copy.deepcopy(case.kwargs))
+            found = []
+            for metric in case.metrics[:upto]:
+                out = _silenced(obj.step, [metric])
+                found.append((out, *(getattr(obj, a, _MISSING) for a in self.attributes)))
+            return found
+        except Exception:
+            return None
+
+    def _history_diagnosis(self, case: StreamCase, history: list[tuple]) -> str:
+        for mistake in self.mistakes:
+            theirs = self._run(mistake.fn, case, len(history))
+            if theirs is not None and all(_same(a, b) for mine, th in zip(history, theirs, strict=True)
+                                          for a, b in zip(mine, th, strict=True)):
+                return " " + mistake.message
+        return ""
+
+    def _so_far(self, case: StreamCase, epoch: int) -> str:
+        shown = case.metrics[:epoch]
+        text = ", ".join(fmt(m, 4) for m in shown[-8:])
+        return ("metrics " if len(shown) <= 8 else f"metrics (epochs {epoch - 7}-{epoch}) ...") + text
+
+    def check(self, cls: Any) -> None:
+        """Build ``cls`` for every case and step it through the case's metrics."""
+        __tracebackhide__ = True
+        self._require_callable(cls)
+        for case in self.cases:
+            call = self._call_text(case)
+            note = f" [{case.note}]" if case.note else ""
+            try:
+                obj = _silenced(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
+            except NotImplementedError:
+                raise self._not_attempted() from None
+            except Exception as err:
+                raise AssertionError(f"{call} raised {type(err).__name__}: {err}. {self._hint_ref()}") from err
+            ref = self.reference(**copy.deepcopy(case.kwargs))
+            history = []
+            for epoch, metric in enumerate(case.metrics, start=1):
+                want = (ref.step(metric), *(getattr(ref, a) for a in self.attributes))
+                try:
+                    out = _silenced(obj.step, [metric])
+                except NotImplementedError:
+                    raise self._not_attempted() from None
+                except Exception as err:
+                    raise AssertionError(
+                        f"{call}{note}: step({fmt(metric)}) at epoch {epoch} raised {type(err).__name__}: {err}; "
+                        f"expected {fmt(want[0])}. {self._hint_ref()}") from err
+                got = (out, *(getattr(obj, a, _MISSING) for a in self.attributes))
+                history.append(got)
+                problem = self._compare_epoch(got, want)
+                if problem is not None:
+                    raise AssertionError(
+                        f"{call}{note}, {self._so_far(case, epoch)}: at epoch {epoch} (metric {fmt(metric, 4)}) "
+                        f"{problem}.{self._history_diagnosis(case, history)} "
+                        f"{self._hint_ref()}")
+        self._passed(len(self.cases))
+
+    def _compare_epoch(self, got: tuple, want: tuple) -> str | None:
+        out, expected = got[0], want[0]
+        detail = self.compare(out, expected)
+        if detail is not None:
+            extra = f" ({detail})" if detail else ""
+            state = self._state_text(got, want)
+            return f"step returned {fmt(out)}; expected {fmt(expected)}, what {self.source} gives{extra}{state}"
+        for name, mine, theirs in zip(self.attributes, got[1:], want[1:], strict=True):
+            if mine is _MISSING:
+                return (f"your object has no attribute {name!r}; expected {fmt(theirs)}, what {self.source} has: "
+                        f"keep it as self.{name}")
+            if not _same(mine, theirs):
+                return (f"step returned {fmt(out)} as expected, but {name} is {fmt(mine)}; expected {fmt(theirs)}, "
+                        f"what {self.source} has")
+        return None
+
+    def _state_text(self, got: tuple, want: tuple) -> str:
+        parts = [f"{name}: yours {fmt(m)}, expected {fmt(t)}"
+                 for name, m, t in zip(self.attributes, got[1:], want[1:], strict=True) if not _same(m, t)]
+        return f" [{'; '.join(parts)}]" if parts else ""
+
+
+def _stream(*values: float) -> tuple:
+    return tuple(float(v) for v in values)
+
+
+# --------------------------------------------------------------------------- is_improvement
+def _is_improvement(current, best, mode="min", threshold_mode="rel", threshold=1e-4):
+    return P.is_improvement(current, best, mode, threshold_mode, threshold)
+
+
+def _improvement_variant(compare=None, bar=None):
+    def fn(current, best, mode="min", threshold_mode="rel", threshold=1e-4):
+        if bar is not None:
+            b = bar(best, mode, threshold_mode, threshold)
+        elif mode == "min":
+            b = best * (1 - threshold) if threshold_mode == "rel" else best - threshold
+        else:
+            b = best * (1 + threshold) if threshold_mode == "rel" else best + threshold
+        if compare is not None:
+            return compare(current, b, mode)
+        return bool(current < b) if mode == "min" else bool(current > b)
+    return fn
+
+
+def _relative_change(current, best, mode="min", threshold_mode="rel", threshold=1e-4):
+    change = (best - current) if mode == "min" else (current - best)
+    if threshold_mode == "rel":
+        change = change / best
+    return bool(change > threshold)
+
+
+def _swapped_mode_bar(best, mode, threshold_mode, threshold):
+    if threshold_mode == "abs":
+        return best * (1 - threshold) if mode == "min" else best * (1 + threshold)
+    return best - threshold if mode == "min" else best + threshold
+
+
+is_improvement = TableExercise(
+    name="is_improvement",
+    points=2,
+    reference=_is_improvement,
+    compare=compare_bool,
+    cases=[
+        Case(dict(current=0.9, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4)),
+        Case(dict(current=0.99995, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4),
+             note="better, but by less than the threshold"),
+        Case(dict(current=1.25, best=1.5, mode="min", threshold_mode="abs", threshold=0.25),
+             note="exactly at the bar: a tie"),
+        Case(dict(current=1.2, best=1.5, mode="min", threshold_mode="abs", threshold=0.25)),
+        Case(dict(current=0.91, best=0.9, mode="max", threshold_mode="rel", threshold=0.01)),
+        Case(dict(current=0.905, best=0.9, mode="max", threshold_mode="rel", threshold=0.01)),
+        Case(dict(current=0.95, best=0.9, mode="max", threshold_mode="abs", threshold=0.01)),
+        Case(dict(current=0.905, best=0.9, mode="max", threshold_mode="abs", threshold=0.01)),
+        Case(dict(current=2.0, best=2.0, mode="max", threshold_mode="abs", threshold=0.0), note="a tie"),
+        Case(dict(current=-0.9995, best=-1.0, mode="min", threshold_mode="rel", threshold=1e-3),
+             note="a negative best in rel mode"),
+        Case(dict(current=-1.002, best=-1.0, mode="min", threshold_mode="rel", threshold=1e-3),
+             note="a negative best in rel mode, clearly beaten"),
+        Case(dict(current=-1.05, best=-1.0, mode="max", threshold_mode="rel", threshold=0.1),
+             note="a negative best in rel mode"),
+        Case(dict(current=5.0, best=math.inf, mode="min", threshold_mode="rel", threshold=1e-4),
+             note="the first epoch: best starts at inf"),
+        Case(dict(current=-3.0, best=-math.inf, mode="max", threshold_mode="abs", threshold=0.1),
+             note="the first epoch in max mode"),
+        Case(dict(current=math.nan, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4),
+             note="a NaN metric"),
+    ],
+    hint_text="""
+        Compute the bar first: in min mode best * (1 - threshold) (rel) or best - threshold (abs); in max
+        mode best * (1 + threshold) or best + threshold. Then current must be strictly below the bar (min)
+        or strictly above it (max). Do not take abs(best): torch multiplies best itself, and a NaN must
+        compare False, which < and > already do.
+    """,
+    mistakes=[
+        Mistake(_improvement_variant(compare=lambda c, b, m: bool(c <= b) if m == "min" else bool(c >= b)),
+                "A value exactly at the bar is not an improvement: torch compares strictly (< in min mode, "
+                "> in max mode)."),
+        Mistake(_improvement_variant(bar=_swapped_mode_bar),
+                "rel and abs are swapped: rel scales best, best * (1 - threshold); abs shifts it, best - threshold."),
+        Mistake(_improvement_variant(bar=lambda b, m, tm, t: (b - abs(b) * t if m == "min" else b + abs(b) * t)
+                                     if tm == "rel" else (b - t if m == "min" else b + t)),
+                "You used abs(best) in rel mode. That is the sensible rule, but torch multiplies best itself, so "
+                "for a negative best its bar lies on the worse side and a slightly worse value counts as better "
+                "(the trap of rel mode with negative metrics)."),
+        Mistake(_improvement_variant(compare=lambda c, b, m: bool(c < b) if m == "min" else bool(c < b)),
+                "In max mode (accuracy) bigger is better: the bar is best * (1 + threshold) or best + threshold "
+                "and current must be above it."),
+        Mistake(_relative_change,
+                "A relative change (best - current) / best breaks twice: on the first epoch best is inf "
+                "(inf / inf is NaN), and a negative best flips its sign. Compare current with a bar, "
+                "best * (1 - threshold), instead."),
+        Mistake(_improvement_variant(bar=lambda b, m, tm, t: b),
+                "You compared with best itself: the threshold asks for a margin, best * (1 - threshold) in rel "
+                "mode or best - threshold in abs mode."),
+        Mistake(_improvement_variant(compare=lambda c, b, m: not (c >= b) if m == "min" else not (c <= b)),
+                "A NaN metric must not count as an improvement: `not (current >= bar)` is True for NaN, "
+                "`current < bar` is False."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- PlateauScheduler
+class _TorchPlateau:
+    """A live ``torch.optim.lr_scheduler.ReduceLROnPlateau`` with the learner's interface."""
+
+    def __init__(self, lr, **kwargs):
+        import torch
+
+        self._opt = torch.optim.SGD([torch.zeros(1, dtype=torch.float64)], lr=lr)
+        self._sched = torch.optim.lr_scheduler.ReduceLROnPlateau(self._opt, **kwargs)
+
+    def step(self, metric):
+        self._sched.step(metric)
+        return self._opt.param_groups[0]["lr"]
+
+    @property
+    def best(self):
+        return self._sched.best
+
+    @property
+    def num_bad_epochs(self):
+        return self._sched.num_bad_epochs
+
+
+class _Plateau:
+    """The notebook's solution, with hooks the known mistakes override."""
+
+    def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                 cooldown=0, min_lr=0.0, eps=1e-8):
+        self.lr, self.mode, self.factor, self.patience = lr, mode, factor, patience
+        self.threshold, self.threshold_mode = threshold, threshold_mode
+        self.cooldown, self.min_lr, self.eps = cooldown, min_lr, eps
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    def _better(self, metric):
+        return P.is_improvement(metric, self.best, self.mode, self.threshold_mode, self.threshold)
+
+    def _count(self, metric):
+        if self._better(metric):
+            self.best = metric
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+
+    def _cool(self):
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+
+    def _too_many(self):
+        return self.num_bad_epochs > self.patience
+
+    def _new_lr(self):
+        new_lr = max(self.lr * self.factor, self.min_lr)
+        return new_lr if self.lr - new_lr > self.eps else self.lr
+
+    def _after_cut(self):
+        self.cooldown_counter = self.cooldown
+        self.num_bad_epochs = 0
+
+    def step(self, metric):
+        self._count(metric)
+        self._cool()
+        if self._too_many():
+            self.lr = self._new_lr()
+            self._after_cut()
+        return self.lr
+
+
+class _KerasPatience(_Plateau):
+    def _too_many(self):
+        return self.num_bad_epochs >= self.patience
+
+
+class _CooldownKeepsCount(_Plateau):
+    def _cool(self):
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+
+
+class _CooldownFirst(_Plateau):
+    def step(self, metric):
+        self._cool()
+        if self._better(metric):
+            self.best, self.num_bad_epochs = metric, 0
+        elif self.cooldown_counter == 0:
+            self.num_bad_epochs += 1
+        if self._too_many():
+            self.lr = self._new_lr()
+            self._after_cut()
+        return self.lr
+
+
+class _NoEps(_Plateau):
+    def _new_lr(self):
+        return max(self.lr * self.factor, self.min_lr)
+
+
+class _NoMinLr(_Plateau):
+    def _new_lr(self):
+        new_lr = self.lr * self.factor
+        return new_lr if self.lr - new_lr > self.eps else self.lr
+
+
+class _NoResetAfterCut(_Plateau):
+    def _after_cut(self):
+        self.cooldown_counter = self.cooldown
+
+
+class _BestIsRunningMin(_Plateau):
+    def _count(self, metric):
+        better = self._better(metric)
+        if (metric < self.best) if self.mode == "min" else (metric > self.best):
+            self.best = metric
+        self.num_bad_epochs = 0 if better else self.num_bad_epochs + 1
+
+
+#: A validation loss that improves until epoch 4, then wobbles above its best.
+_FLAT = _stream(1.0, 0.8, 0.7, 0.65, 0.66, 0.652, 0.67, 0.655, 0.651, 0.66, 0.653, 0.66, 0.654, 0.67)
+
+PlateauScheduler = StreamExercise(
+    name="PlateauScheduler",
+    points=3,
+    reference=_TorchPlateau,
+    attributes=("best", "num_bad_epochs"),
+    source="torch's ReduceLROnPlateau",
+    cases=[
+        StreamCase(dict(lr=0.1, patience=3), metrics=_FLAT, note="a plateau after epoch 4"),
+        StreamCase(dict(lr=1.0, factor=0.5, patience=1, cooldown=2), metrics=_stream(
+            1.0, 0.9, 0.95, 0.97, 0.96, 0.98, 0.99, 0.85, 0.9, 0.91, 0.92, 0.93, 0.94), note="with a cooldown"),
+        StreamCase(dict(lr=0.1, factor=0.5, patience=0, min_lr=0.02), metrics=_stream(
+            1.0, 1.1, 1.2, 1.3, 1.4, 1.5), note="min_lr stops the cuts"),
+        StreamCase(dict(lr=0.1, factor=0.95, patience=1, eps=0.01), metrics=_stream(1.0, 1.1, 1.2, 1.3, 1.4),
+                   note="a cut smaller than eps is ignored"),
+        StreamCase(dict(lr=0.5, mode="max", factor=0.2, patience=2, threshold=0.005, threshold_mode="abs"),
+                   metrics=_stream(0.6, 0.7, math.nan, 0.703, 0.72, 0.71, 0.724, 0.715, 0.72, 0.73, 0.6),
+                   note="accuracy, a NaN epoch"),
+        StreamCase(dict(lr=0.01, patience=2), metrics=_stream(-1.0, -1.2, -1.19995, -1.1999, -1.19993, -1.25,
+                                                              -1.2, -1.2, -1.2, -1.2),
+                   note="negative metrics in rel mode"),
+    ],
+    hint_text="""
+        In __init__ start best at math.inf (or -math.inf in max mode), num_bad_epochs and cooldown_counter at 0.
+        step(metric): if is_improvement(metric, self.best, ...) set best and zero the count, else add one bad
+        epoch. Then, if cooldown_counter > 0, decrement it and zero num_bad_epochs. Then, if num_bad_epochs >
+        patience: new_lr = max(lr * factor, min_lr), applied only if lr - new_lr > eps; set cooldown_counter =
+        cooldown and num_bad_epochs = 0. Return self.lr.
+    """,
+    mistakes=[
+        Mistake(_KerasPatience,
+                "You cut when num_bad_epochs reaches patience (Keras' rule, one epoch early); torch cuts when it "
+                "exceeds patience: num_bad_epochs > patience."),
+        Mistake(_CooldownKeepsCount,
+                "During the cooldown torch sets num_bad_epochs back to 0 every epoch: bad epochs in the cooldown "
+                "do not count towards the next cut."),
+        Mistake(_CooldownFirst,
+                "That is Keras' order: torch first compares the metric and counts the epoch, then handles the "
+                "cooldown (decrement it and zero num_bad_epochs), then checks patience."),
+        Mistake(_NoEps,
+                "torch ignores a cut that changes the LR by eps or less: apply the new LR only if "
+                "lr - new_lr > eps."),
+        Mistake(_NoMinLr, "The new LR is max(lr * factor, min_lr): min_lr is a floor."),
+        Mistake(_NoResetAfterCut,
+                "After a cut torch resets num_bad_epochs to 0 (and starts the cooldown); without the reset the "
+                "LR is cut again on the very next bad epoch."),
+        Mistake(_BestIsRunningMin,
+                "best changes only when the metric is an improvement (beyond the threshold); a slightly lower "
+                "value that is not an improvement leaves best where it was."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- first_cut_epoch
+def _first_cut_epoch(metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel"):
+    sched = _TorchPlateau(1.0, patience=patience, mode=mode, threshold=threshold, threshold_mode=threshold_mode)
+    for epoch, metric in enumerate(metrics, start=1):
+        if sched.step(metric) < 1.0:
+            return epoch
+    return None
+
+
+def _first_cut_with(cls, shift=0):
+    def fn(metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel"):
+        sched = cls(1.0, patience=patience, mode=mode, threshold=threshold, threshold_mode=threshold_mode)
+        for epoch, metric in enumerate(metrics, start=1):
+            if sched.step(metric) < 1.0:
+                return epoch + shift
+        return None
+    return fn
+
+
+first_cut_epoch = TableExercise(
+    name="first_cut_epoch",
+    points=1,
+    reference=_first_cut_epoch,
+    compare=compare_epoch,
+    cases=[
+        Case(dict(metrics=list(_FLAT), patience=3), note="improves until epoch 4"),
+        Case(dict(metrics=[1.0, 0.9, 0.95, 0.96, 0.8, 0.85, 0.86, 0.87], patience=2)),
+        Case(dict(metrics=[1.0, 1.0, 1.0], patience=0), note="patience 0"),
+        Case(dict(metrics=[1.0, 0.9, 0.8, 0.7, 0.6], patience=1), note="always improving"),
+        Case(dict(metrics=[0.5, 0.6, 0.6, 0.6, 0.6], patience=2, mode="max"), note="accuracy"),
+        Case(dict(metrics=[1.0, 0.99995, 0.9999, 0.99992, 0.99991], patience=2),
+             note="gains below the 1e-4 threshold"),
+    ],
+    hint_text="""
+        Run your PlateauScheduler (lr=1.0 and the given arguments) over the metrics, counting epochs from 1,
+        and return the first epoch after which its LR is below 1.0; None if there is none.
+    """,
+    mistakes=[
+        Mistake(_first_cut_with(_KerasPatience),
+                "That is where Keras would cut: torch waits until the bad epochs exceed patience, one epoch later."),
+        Mistake(_first_cut_with(_Plateau, shift=-1), "Epochs count from 1 (torch's first step is epoch 1)."),
+        Mistake(_first_cut_with(_Plateau, shift=1),
+                "That is the first epoch that *uses* the smaller LR; the cut happens at the end of the epoch "
+                "before, whose metric triggered it."),
+        Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
+                _first_cut_epoch(metrics, patience, mode, 0.0, threshold_mode),
+                "Gains smaller than the threshold (1e-4 of best by default) do not count as improvements."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- EarlyStopping
+class _EarlyStopping:
+    """The notebook's solution, with hooks the known mistakes override."""
+
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch = None
+        self.num_bad_epochs = 0
+        self.epoch = 0
+
+    def _better(self, metric):
+        return P.is_improvement(metric, self.best, self.mode, "abs", self.min_delta)
+
+    def _on_bad(self):
+        self.num_bad_epochs += 1
+
+    def _stop(self):
+        return self.num_bad_epochs >= self.patience
+
+    def step(self, metric):
+        self.epoch += 1
+        if self._better(metric):
+            self.best, self.best_epoch, self.num_bad_epochs = metric, self._epoch_label(), 0
+        else:
+            self._on_bad()
+        return self._stop()
+
+    def _epoch_label(self):
+        return self.epoch
+
+
+class _StopsAfterExceeding(_EarlyStopping):
+    def _stop(self):
+        return self.num_bad_epochs > self.patience
+
+
+class _RelativeDelta(_EarlyStopping):
+    def _better(self, metric):
+        return P.is_improvement(metric, self.best, self.mode, "rel", self.min_delta)
+
+
+class _TiesImprove(_EarlyStopping):
+    def _better(self, metric):
+        if self.mode == "min":
+            return bool(metric <= self.best - self.min_delta)
+        return bool(metric >= self.best + self.min_delta)
+
+
+class _ZeroBasedEpoch(_EarlyStopping):
+    def _epoch_label(self):
+        return self.epoch - 1
+
+
+class _NoReset(_EarlyStopping):
+    def step(self, metric):
+        self.epoch += 1
+        if self._better(metric):
+            self.best, self.best_epoch = metric, self.epoch
+        else:
+            self.num_bad_epochs += 1
+        return self._stop()
+
+
+EarlyStopping = StreamExercise(
+    name="EarlyStopping",
+    points=2,
+    reference=lambda **kwargs: P.EarlyStopping(**kwargs),
+    compare=compare_bool,
+    attributes=("best", "best_epoch"),
+    source="lrcourse.plateau.EarlyStopping (Keras' and Lightning's rule)",
+    cases=[
+        StreamCase(dict(patience=3, min_delta=0.01), metrics=_stream(1.0, 0.8, 0.795, math.nan, 0.7, 0.75, 0.7,
+                                                                     0.695, 0.71), note="with a NaN epoch"),
+        StreamCase(dict(patience=2), metrics=_stream(1.0, 0.9, 0.95, 0.85, 0.9, 0.9, 0.8)),
+        StreamCase(dict(patience=2, min_delta=0.25), metrics=_stream(1.5, 1.25, 1.0, 1.125, 0.875, 0.75),
+                   note="a gain of exactly min_delta"),
+        StreamCase(dict(patience=2, mode="max"), metrics=_stream(0.5, 0.7, 0.7, 0.75, 0.6, 0.74, 0.76)),
+        StreamCase(dict(patience=1, min_delta=0.05), metrics=_stream(2.0, 1.92, 1.9, 1.0)),
+    ],
+    hint_text="""
+        Like the plateau rule, but with an absolute min_delta: a metric improves if metric < best - min_delta
+        (min mode) or metric > best + min_delta (max mode); use is_improvement with threshold_mode="abs".
+        On an improvement remember best and best_epoch (counting from 1) and zero the count; otherwise add
+        one. step returns True once num_bad_epochs >= patience.
+    """,
+    mistakes=[
+        Mistake(_StopsAfterExceeding,
+                "Early stopping stops when the count of bad epochs reaches patience (>=); waiting until it "
+                "exceeds patience is the plateau rule's convention."),
+        Mistake(_RelativeDelta, "min_delta is absolute: improve on best by more than min_delta, not by a fraction."),
+        Mistake(_TiesImprove,
+                "A gain of exactly min_delta is not an improvement: the comparison is strict."),
+        Mistake(_ZeroBasedEpoch, "best_epoch counts epochs from 1: the first step is epoch 1."),
+        Mistake(_NoReset,
+                "An improvement resets the count of bad epochs to 0: patience counts bad epochs in a row."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- plateau_settings
+def _settings_stream() -> tuple:
+    """60 epochs: a noisy descent (new bests at most 4 epochs apart) to epoch 30, then a plateau."""
+    bests = [1, 2, 3, 5, 6, 10, 11, 12, 16, 17, 18, 23, 24, 25, 27, 30]
+    rng = np.random.default_rng(4)
+    level, values = 2.0, []
+    for epoch in range(1, 61):
+        if epoch in bests:
+            level *= 0.9 if epoch < 30 else 0.97
+            values.append(level)
+        else:
+            values.append(level * (1 + rng.uniform(0.002, 0.05)))
+    return tuple(round(v, 4) for v in values)
+
+
+SETTINGS_STREAM = _settings_stream()
+
+#: What the configuration must achieve on SETTINGS_STREAM (the curve is replayed as recorded).
+SETTINGS_GOALS = {
+    "no_cut_before": 31,     # no cut during the noisy descent (epochs 1-30)
+    "first_cut_by": 38,      # react within 8 epochs once the plateau starts
+    "final_ratio": (1e-3, 1e-2),  # end between 1/1000 and 1/100 of the initial LR
+}
+
+
+def _settings_report(patience: int, factor: float) -> list[str]:
+    sched = P.ReduceLROnPlateau(1.0, patience=patience, factor=factor).run(SETTINGS_STREAM)
+    problems = []
+    early = [c for c in sched.cuts if c < SETTINGS_GOALS["no_cut_before"]]
+    if early:
+        problems.append(f"it cuts during the noisy descent, at epoch {early[0]} (a gap between new bests "
+                        f"is not a plateau: raise patience)")
+    first = sched.cuts[0] if sched.cuts else None
+    if first is None or first > SETTINGS_GOALS["first_cut_by"]:
+        when = "never" if first is None else f"only at epoch {first}"
+        problems.append(f"the first cut comes {when}, later than epoch {SETTINGS_GOALS['first_cut_by']} "
+                        f"(lower patience)")
+    low, high = SETTINGS_GOALS["final_ratio"]
+    if not low * (1 - 1e-9) <= sched.lr <= high * (1 + 1e-9):  # 0.1 * 0.1 is 0.010000000000000002
+        problems.append(f"the LR ends at {sched.lr:.3g} of the initial after {len(sched.cuts)} cuts, outside "
+                        f"[{low:g}, {high:g}] (change factor: each cut multiplies by it)")
+    return problems
+
+
+def _plateau_settings():
+    return 6, 0.25
+
+
+def _compare_settings(actual: Any, expected: Any) -> str | None:
+    if not isinstance(actual, (tuple, list)) or len(actual) != 2:
+        return "return the tuple (patience, factor)"
+    patience, factor = actual
+    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
+        return f"patience must be an int >= 0, got {fmt(patience)}"
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating)) or not 0 < factor < 1:
+        return f"factor must be a number in (0, 1), got {fmt(factor)}"
+    problems = _settings_report(int(patience), float(factor))
+    return "; ".join(problems) if problems else None
+
+
+@dataclass
+class GoalExercise(Exercise):
+    """Any answer that meets the goals passes; feedback lists each goal missed."""
+
+    def _verify(self, case: Case, actual: Any, expected: Any) -> None:
+        __tracebackhide__ = True
+        problem = self.compare(actual, expected)
+        if problem is not None:
+            raise AssertionError(
+                f"{self._call_text(case)} returned {fmt(actual)}, which misses the goals: {problem}; the "
+                f"expected answer meets all three.{self._diagnose(case, actual)} {self._hint_ref()}")
+
+    def _diagnose(self, case: Case, actual: Any) -> str:
+        for mistake in self.mistakes:
+            if _same(actual, mistake.fn(**case.kwargs)):
+                return " " + mistake.message
+        return ""
+
+
+def settings_report(patience: int, factor: float) -> None:
+    """Print which of SETTINGS_GOALS ``(patience, factor)`` misses on SETTINGS_STREAM."""
+    problem = _compare_settings((patience, factor), None)
+    print("all goals met" if problem is None else problem)
+
+
+plateau_settings = GoalExercise(
+    name="plateau_settings",
+    points=2,
+    reference=_plateau_settings,
+    compare=_compare_settings,
+    cases=[Case({})],
+    hint_text="""
+        Count: the longest run of epochs without a new best in the descent sets the smallest safe
+        patience (the cut needs num_bad_epochs > patience). The plateau starts after epoch 30, so the first
+        cut comes at 30 + patience + 1. After it, a cut every patience + 1 epochs until epoch 60: n cuts
+        leave factor ** n of the LR. Try a pair with ex.settings_report(patience, factor).
+    """,
+    mistakes=[
+        Mistake(lambda: (10, 0.1),
+                "torch's defaults (patience 10, factor 0.1) react too late here: the first cut needs 11 bad "
+                "epochs and comes at epoch 41."),
+        Mistake(lambda: (2, 0.5),
+                "patience 2 mistakes the gaps of the noisy descent for a plateau."),
+        Mistake(lambda: (5, 0.1), "Five cuts of 0.1 leave 1e-5 of the LR: with patience 5 the factor must be "
+                                  "near 0.3."),
+        Mistake(lambda: (0.5, 6), "The order is (patience, factor)."),
+    ],
+)
+
+
+EXERCISES = [is_improvement, PlateauScheduler, first_cut_epoch, EarlyStopping, plateau_settings]
