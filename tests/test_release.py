@@ -1,6 +1,7 @@
 """`lrcourse release`: notebooks/ is exactly what the release makes from solutions/."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,9 @@ def test_released_notebook_is_a_clean_student_version(path):
         if meta.get("solution"):
             head = src.source.split("### BEGIN SOLUTION")[0]
             assert out.source.startswith(head)
-            assert out.source.endswith("    # YOUR CODE HERE\n    raise NotImplementedError()")
+            # every solution region (a class may have several, indented) becomes the stub at its indentation
+            assert re.search(r"\n( +)# YOUR CODE HERE\n\1raise NotImplementedError\(\)$", out.source)
+            assert out.source.count("raise NotImplementedError()") == src.source.count("### BEGIN SOLUTION")
             assert meta["checksum"]
         elif meta.get("grade"):
             assert out.source == src.source

@@ -11,6 +11,7 @@ In a notebook::
 | 01_gradient_descent | :mod:`lrcourse.exercises.descent` |
 | 02_lr_schedules | :mod:`lrcourse.exercises.schedules` |
 | 03_adaptive_optimizers | :mod:`lrcourse.exercises.optimizers` |
+| 04_reduce_on_plateau | :mod:`lrcourse.exercises.plateau` |
 """
 from ._core import Case, Exercise, Mistake, NotAttemptedError
 
