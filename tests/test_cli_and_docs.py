@@ -75,3 +75,11 @@ def test_benchmark_times_each_cell(tmp_path):
     bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
     failing = bench["time_notebook"](_write(tmp_path, ["1 / 0"]))
     assert failing["error"].startswith("CellExecutionError") and failing["seconds"] > 0
+
+
+def test_benchmark_budgets_name_real_notebooks_and_are_tighter_than_the_default():
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
+    solutions = {p.name for p in (ROOT / "solutions").glob("*.ipynb")}
+    assert {"03_adaptive_optimizers.ipynb", "04_reduce_on_plateau.ipynb"} <= solutions
+    assert all(b < bench["NOTEBOOK_BUDGET_S"] for b in bench["NOTEBOOK_BUDGETS_S"].values())
+    assert bench["NOTEBOOK_BUDGETS_S"]["04_reduce_on_plateau.ipynb"] == 30.0
