@@ -124,6 +124,20 @@ def _check_optimizer(optimizer: Any) -> Any:
 class _PlateauBase:
     """What both plateau rules share: the LR (own or an optimizer's), the history and ``run``."""
 
+    def _init_rule(self, lr: float | None, optimizer: Any, mode: str, factor: float, patience: int,
+                   cooldown: int, min_lr: float) -> None:
+        """Validate and store what both rules take; start the state (best, cooldown) and the history."""
+        self.mode = _choice("mode", mode, MODES)
+        self.factor = check.as_float("factor", factor)
+        if not 0 <= self.factor < 1:
+            raise ValueError(f"factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}")
+        self.patience = check.integer("patience", patience, minimum=0)
+        self.cooldown = check.integer("cooldown", cooldown, minimum=0)
+        self.min_lr = check.non_negative("min_lr", min_lr)
+        self._init_lr(lr, optimizer)
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.cooldown_counter = 0
+
     def _init_lr(self, lr: float | None, optimizer: Any) -> None:
         if optimizer is None:
             if lr is None:
@@ -190,20 +204,11 @@ class ReduceLROnPlateau(_PlateauBase):
     def __init__(self, lr: float | None = None, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr: float = 0.0,
                  eps: float = 1e-8, optimizer: Any = None):
-        self.mode = _choice("mode", mode, MODES)
-        self.factor = check.as_float("factor", factor)
-        if not 0 <= self.factor < 1:
-            raise ValueError(f"factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}")
-        self.patience = check.integer("patience", patience, minimum=0)
         self.threshold = check.non_negative("threshold", threshold)
         self.threshold_mode = _choice("threshold_mode", threshold_mode, THRESHOLD_MODES)
-        self.cooldown = check.integer("cooldown", cooldown, minimum=0)
-        self.min_lr = check.non_negative("min_lr", min_lr)
         self.eps = check.non_negative("eps", eps)
-        self._init_lr(lr, optimizer)
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self._init_rule(lr, optimizer, mode, factor, patience, cooldown, min_lr)
         self.num_bad_epochs = 0
-        self.cooldown_counter = 0
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
@@ -263,18 +268,9 @@ class KerasReduceLROnPlateau(_PlateauBase):
 
     def __init__(self, lr: float | None = None, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0, optimizer: Any = None):
-        self.mode = _choice("mode", mode, MODES)
-        self.factor = check.as_float("factor", factor)
-        if not 0 <= self.factor < 1:
-            raise ValueError(f"factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}")
-        self.patience = check.integer("patience", patience, minimum=0)
         self.min_delta = check.non_negative("min_delta", min_delta)
-        self.cooldown = check.integer("cooldown", cooldown, minimum=0)
-        self.min_lr = check.non_negative("min_lr", min_lr)
-        self._init_lr(lr, optimizer)
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self._init_rule(lr, optimizer, mode, factor, patience, cooldown, min_lr)
         self.wait = 0
-        self.cooldown_counter = 0
 
     @property
     def num_bad_epochs(self) -> int:
