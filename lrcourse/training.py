@@ -216,15 +216,14 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
         (history.val_r2 if task == "regression" else history.val_accuracy).append(val_score)
         metric = getattr(history, monitor)
         if plateau is not None:
-            old_lr = opt.param_groups[0]["lr"]
             new_lr = plateau.step(metric[-1])
             for group in opt.param_groups:
                 group["lr"] = new_lr
-            if new_lr != old_lr:
-                history.cuts.append(epoch + 1)
         if early_stopping is not None and early_stopping.step(metric[-1], model):
             history.stopped_epoch = epoch + 1
             break
+    if plateau is not None:
+        history.cuts = list(plateau.cuts)  # the rule was fresh, so its epochs are the run's
     if early_stopping is not None and early_stopping.best_state is not None:
         history.best_epoch = early_stopping.restore(model)
     return history

@@ -468,14 +468,6 @@ PlateauScheduler = StreamExercise(
 
 
 # --------------------------------------------------------------------------- first_cut_epoch
-def _first_cut_epoch(metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel"):
-    sched = _TorchPlateau(1.0, patience=patience, mode=mode, threshold=threshold, threshold_mode=threshold_mode)
-    for epoch, metric in enumerate(metrics, start=1):
-        if sched.step(metric) < 1.0:
-            return epoch
-    return None
-
-
 def _first_cut_with(cls, shift=0):
     def fn(metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel"):
         sched = cls(1.0, patience=patience, mode=mode, threshold=threshold, threshold_mode=threshold_mode)
@@ -485,6 +477,9 @@ def _first_cut_with(cls, shift=0):
         return None
     return fn
 
+
+#: The reference: a live torch scheduler, replayed until its LR first falls.
+_first_cut_epoch = _first_cut_with(_TorchPlateau)
 
 first_cut_epoch = TableExercise(
     name="first_cut_epoch",
