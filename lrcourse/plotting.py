@@ -15,6 +15,7 @@ overflow.
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -30,6 +31,10 @@ __all__ = [
     "plot_schedule",
     "plot_histories",
     "plot_plateau",
+    "plot_search",
+    "plot_trials_2d",
+    "plot_best_so_far",
+    "plot_range_test",
 ]
 
 #: Okabe–Ito colour-blind-safe palette, used for every line in the course.
@@ -270,3 +275,142 @@ def plot_plateau(scheduler, ax=None, title: str | None = None, metric_label: str
     more = ax_lr.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right")
     return ax, ax_lr
+
+
+def _diverged_cap(means: np.ndarray, mode: str) -> float:
+    """The y value above which a mean counts as diverged on a plot: 100x the best finite mean (min mode)."""
+    finite = means[np.isfinite(means)]
+    if mode != "min" or finite.size == 0 or finite.min() <= 0:
+        return np.inf
+    return 100.0 * float(finite.min())
+
+
+def plot_search(results, ax=None, name: str = "lr", label: str | None = None, color: str | None = None,
+                logy: bool = True, title: str | None = None):
+    """Mean score ± standard deviation (error bars over the folds) against one hyperparameter, log x.
+
+    ``results`` is a :class:`lrcourse.search.SearchResults`. The best trial is
+    ringed. A trial whose mean is not finite or is more than 100x the best
+    (a run that diverged) is drawn as an ``x`` on the top edge. Grid results
+    are joined by a line, others are points. The y axis is logarithmic unless
+    ``logy=False`` (an error bar that would reach below zero is cut there).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from lrcourse import search
+    >>> results = search.grid_search(lambda lr: (np.log10(lr) + 1) ** 2 + 0.1, search.log_grid(1e-3, 1, 4))
+    >>> ax = plot_search(results)
+    >>> ax.get_xscale(), ax.get_title()
+    ('log', 'Grid search')
+    """
+    ax = _ax(ax)
+    x = results.values(name)
+    means, stds = results.means, results.stds
+    order = np.argsort(x, kind="stable")
+    x, means, stds = x[order], means[order], stds[order]
+    cap = _diverged_cap(means, results.mode)
+    ok = np.isfinite(means) & (means <= cap)
+    color = color or COLORS[0]
+    label = label or results.method
+    style = "o-" if results.method == "grid search" else "o"
+    ax.errorbar(x[ok], means[ok], yerr=stds[ok], fmt=style, color=color, ms=4, capsize=3, label=label)
+    best = results.best
+    if math.isfinite(best.mean):
+        ax.plot(best.params[name], best.mean, "o", ms=12, mfc="none", mec=color, mew=1.5,
+                label=f"best: {name}={best.params[name]:.3g}")
+    if not ok.all():
+        top = float(np.max(means[ok] + stds[ok])) * 1.15 if ok.any() else 1.0
+        ax.plot(x[~ok], np.full((~ok).sum(), top), "x", color=COLORS[3], ms=8, mew=2, label="diverged")
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    what = "validation score" if results.mode == "max" else "validation loss"
+    ax.set(xlabel=name, ylabel=what + (" (mean ± std over folds)" if len(best.scores) > 1 else ""),
+           title=title or results.method.capitalize())
+    ax.legend()
+    return ax
+
+
+def plot_trials_2d(results, x: str = "lr", y: str = "weight_decay", ax=None, title: str | None = None,
+                   projection: bool = True):
+    """Where a search's trials fell in a 2-D space (log-log), coloured by score (darker is better).
+
+    With ``projection``, each trial's ``x`` value is also drawn as a tick on
+    the bottom edge: the distinct values of the hyperparameter that matters
+    are what a search really explores (Bergstra & Bengio, 2012). The best
+    trial is ringed.
+    """
+    ax = _ax(ax)
+    xs, ys = results.values(x), results.values(y)
+    means = results.means
+    cap = _diverged_cap(means, results.mode)
+    shown = np.where(np.isfinite(means) & (means <= cap), means, np.nan)
+    finite = shown[np.isfinite(shown)]
+    rank = np.searchsorted(np.sort(finite), shown) / max(len(finite) - 1, 1) if finite.size else shown
+    if results.mode == "max":
+        rank = 1 - rank
+    colors = [(0.6, 0.6, 0.6) if not np.isfinite(r) else _shade(r) for r in rank]
+    ax.scatter(xs, ys, c=colors, s=36, edgecolors="k", linewidths=0.4, zorder=3)
+    best = results.best
+    ax.plot(best.params[x], best.params[y], "o", ms=14, mfc="none", mec=COLORS[3], mew=1.5, zorder=4,
+            label=f"best ({x}={best.params[x]:.3g})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if projection:
+        for value in xs:
+            ax.axvline(value, ymin=0, ymax=0.05, color=COLORS[0], lw=1.2)
+        ax.plot([], [], "|", color=COLORS[0], ms=10, label=f"{len(np.unique(xs))} distinct {x} values")
+    ax.set(xlabel=x, ylabel=y, title=title or f"{results.method.capitalize()}: {len(results)} trials")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def _shade(r: float):
+    """Dark blue for the best trials (r = 0) to pale for the worst (r = 1)."""
+    base, pale = np.array([0.0, 0.2, 0.45]), np.array([0.8, 0.88, 0.95])
+    return tuple(base + (pale - base) * float(r))
+
+
+def plot_best_so_far(results_list: Sequence, ax=None, logy: bool = True, title: str | None = None):
+    """The best score found after 1, 2, ... trials, one line per search (``{label: results}`` or a list)."""
+    ax = _ax(ax)
+    items = results_list.items() if isinstance(results_list, dict) else [(r.method, r) for r in results_list]
+    for i, (label, results) in enumerate(items):
+        best = results.best_so_far()
+        trials = np.arange(1, len(best) + 1)
+        keep = np.isfinite(best)
+        ax.step(trials[keep], best[keep], where="post", color=_color(i), label=label, lw=2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="trials", ylabel="best validation loss so far", title=title or "Best found against trials")
+    ax.legend()
+    return ax
+
+
+def plot_range_test(test, ax=None, suggestions: Sequence[str] | None = ("steep", "minimum", "valley"),
+                    title: str | None = None, skip_start: int | None = None, skip_end: int = 5):
+    """An LR range test (:class:`lrcourse.search.RangeTest`): raw and smoothed loss against LR (log x).
+
+    Each rule in ``suggestions`` is marked on the smoothed curve at the LR it
+    suggests (see :func:`lrcourse.search.suggest_lr`). The y axis stops a
+    little above the start of the curve, so the divergence at the end does
+    not squash the rest.
+    """
+    ax = _ax(ax)
+    lrs, raw, smooth = test.lrs, test.losses, test.smoothed
+    ax.plot(lrs, raw, color=COLORS[0], alpha=0.3, lw=1, label="loss (raw)")
+    ax.plot(lrs, smooth, color=COLORS[0], lw=2, label="loss (smoothed)")
+    markers = {"steep": "v", "minimum": "s", "valley": "o"}
+    for i, method in enumerate(suggestions or ()):
+        lr = test.suggest(method, skip_start=skip_start, skip_end=skip_end)
+        y = float(np.interp(np.log(lr), np.log(lrs), smooth))
+        ax.plot(lr, y, markers.get(method, "D"), color=_color(i + 1), ms=9, zorder=4,
+                label=f"{method}: {lr:.3g}")
+    finite = smooth[np.isfinite(smooth)]
+    if finite.size:
+        low, high = float(finite.min()), float(np.max(finite[: max(1, int(np.argmin(finite)) + 1)]))
+        ax.set_ylim(low - 0.05 * (high - low), high + 0.35 * (high - low))
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate", ylabel="training loss", title=title or "LR range test")
+    ax.legend()
+    return ax

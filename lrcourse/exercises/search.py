@@ -1,0 +1,592 @@
+"""Checks and hints for notebook 05, searching for a learning rate (``from lrcourse.exercises import search as ex``).
+
+``log_grid``, ``log_uniform``, ``smoothed_losses`` and ``steepest_lr`` are
+compared with reference answers. ``kfold_indices`` is checked by what makes
+folds right (every sample validated exactly once, balanced sizes, training on
+the rest, reproducible for a seed, shuffled) rather than by one particular
+shuffle. ``cv_grid_search`` is called with toy train-and-validate functions
+whose scores depend on the learning rate and on the fold, so averaging over
+the wrong axis, picking the worst LR or swapping a fold's training and
+validation indices all show. Each exercise's ``grade_id`` in the notebook
+equals its name here.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ._core import Case, Exercise, Mistake, _silenced, compare_close, fmt
+from .plateau import TableExercise
+
+__all__ = ["log_grid", "kfold_indices", "cv_grid_search", "log_uniform", "smoothed_losses", "steepest_lr",
+           "EXERCISES"]
+
+
+# --------------------------------------------------------------------------- log_grid
+
+def _log_grid(low, high, num):
+    return np.exp(np.linspace(np.log(low), np.log(high), num))
+
+
+log_grid = Exercise(
+    name="log_grid",
+    points=1,
+    reference=_log_grid,
+    cases=[
+        Case({"low": 1e-4, "high": 1.0, "num": 5}, "one point per decade"),
+        Case({"low": 1e-3, "high": 1.0, "num": 7}),
+        Case({"low": 0.01, "high": 3.0, "num": 6}, "the ends are not powers of ten"),
+        Case({"low": 1e-5, "high": 10.0, "num": 13}),
+        Case({"low": 2e-3, "high": 0.5, "num": 2}, "just the two ends"),
+    ],
+    hint_text="""
+        Space the *logarithms* evenly: np.linspace(np.log(low), np.log(high), num), then np.exp
+        (or np.geomspace(low, high, num), which does the same). Each point is the previous one
+        times the same factor, and both ends are included.
+    """,
+    mistakes=[
+        Mistake(lambda low, high, num: np.linspace(low, high, num),
+                "These are evenly spaced on a linear scale: almost every point lands in the top decade. "
+                "Space the logarithms evenly instead."),
+        Mistake(lambda low, high, num: np.linspace(np.log10(low), np.log10(high), num),
+                "You returned the exponents (log10 of the LRs); raise 10 to them."),
+        Mistake(lambda low, high, num: np.logspace(np.log(low), np.log(high), num),
+                "np.logspace takes base-10 exponents, and you passed natural logarithms: use np.log10, "
+                "or np.geomspace(low, high, num)."),
+        Mistake(lambda low, high, num: np.logspace(np.log10(low), np.log10(high), num, endpoint=False),
+                "high is missing: the grid must include both ends (endpoint=True)."),
+        Mistake(lambda low, high, num: np.geomspace(low, high, num + 1),
+                "That is num + 1 points: num points make num - 1 steps."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- kfold_indices
+
+def _kfold_indices(n, k, seed=0):
+    order = np.random.default_rng(seed).permutation(n)
+    parts = np.array_split(order, k)
+    return [(np.concatenate(parts[:i] + parts[i + 1:]), parts[i]) for i in range(k)]
+
+
+def _kfold_variant(size_of=None, overlap=False, shuffle=True, train_all=False):
+    def kfold(n, k, seed=0):
+        order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+        if size_of is not None:
+            sizes = size_of(n, k)
+            bounds = np.concatenate([[0], np.cumsum(sizes)])
+            parts = [order[bounds[i]:bounds[i + 1]] for i in range(k)]
+        elif overlap:
+            size = -(-n // k)
+            parts = [order[i * (n // k):i * (n // k) + size] for i in range(k)]
+        else:
+            parts = np.array_split(order, k)
+        folds = []
+        for i in range(k):
+            train = order if train_all else np.setdiff1d(order, parts[i])
+            folds.append((train, parts[i]))
+        return folds
+    return kfold
+
+
+def _remainder_last(n, k):
+    return [n // k] * (k - 1) + [n // k + n % k]
+
+
+def _folds_problem(folds: Any, n: int, k: int) -> str | None:
+    """What is wrong with ``folds`` as a k-fold split of range(n), or None."""
+    if not isinstance(folds, (list, tuple)):
+        return f"return a list of {k} (train_idx, val_idx) pairs, not {type(folds).__name__}"
+    if len(folds) != k:
+        return f"expected {k} folds, got {len(folds)}"
+    parts = []
+    for i, fold in enumerate(folds):
+        if not isinstance(fold, (list, tuple)) or len(fold) != 2:
+            return f"fold {i} must be a pair (train_idx, val_idx), got {fmt(fold)}"
+        try:
+            train, val = (np.asarray(part) for part in fold)
+        except Exception:
+            return f"fold {i} must hold two arrays of indices"
+        if train.ndim != 1 or val.ndim != 1 or (train.size and train.dtype.kind not in "iu") or \
+                (val.size and val.dtype.kind not in "iu"):
+            return f"fold {i} must hold two 1-D arrays of integer indices"
+        parts.append((train, val))
+    count = np.zeros(n, dtype=int)
+    for i, (_, val) in enumerate(parts):
+        if val.size and (val.min() < 0 or val.max() >= n):
+            return f"fold {i} has validation indices outside 0..{n - 1}"
+        np.add.at(count, val, 1)
+    twice = np.flatnonzero(count > 1)
+    if twice.size:
+        where = [i for i, (_, val) in enumerate(parts) if twice[0] in val][:2]
+        return (f"index {twice[0]} is in the validation part of folds {where[0]} and {where[1]}: the validation "
+                f"parts overlap")
+    never = np.flatnonzero(count == 0)
+    if never.size:
+        return f"{never.size} of the {n} indices (e.g. {never[0]}) are in no validation part: those samples are lost"
+    sizes = [len(val) for _, val in parts]
+    if max(sizes) - min(sizes) > 1:
+        return f"the validation parts have sizes {sizes}: sizes must differ by at most one"
+    for i, (train, val) in enumerate(parts):
+        rest = np.setdiff1d(np.arange(n), val)
+        if len(train) != len(rest) or not np.array_equal(np.sort(train), rest):
+            extra = np.intersect1d(train, val)
+            if extra.size:
+                return f"fold {i} trains on index {extra[0]}, which it also validates on"
+            return f"fold {i}'s training indices must be every index outside its validation part"
+    return None
+
+
+def _same_folds(a: Any, b: Any) -> bool:
+    try:
+        return len(a) == len(b) and all(np.array_equal(np.sort(np.asarray(x[0])), np.sort(np.asarray(y[0])))
+                                        and np.array_equal(np.sort(np.asarray(x[1])), np.sort(np.asarray(y[1])))
+                                        for x, y in zip(a, b, strict=True))
+    except Exception:
+        return False
+
+
+@dataclass
+class FoldsExercise(Exercise):
+    """A k-fold split is checked by its properties; any correct shuffle passes."""
+
+    def _expected_text(self, case: Case) -> str:
+        n, k = case.kwargs["n"], case.kwargs["k"]
+        sizes = [len(p) for p in np.array_split(np.arange(n), k)]
+        return (f"expected {k} folds whose validation parts split 0..{n - 1} into parts of sizes {sizes}, "
+                f"each fold training on all the other indices")
+
+    def _fail(self, case: Case, problem: str, actual: Any) -> None:
+        __tracebackhide__ = True
+        note = f" [{case.note}]" if case.note else ""
+        raise AssertionError(f"{self._call_text(case)}{note}: {problem}; {self._expected_text(case)}."
+                             f"{self._diagnose(case, actual)} {self._hint_ref()}")
+
+    def _diagnose(self, case: Case, actual: Any) -> str:
+        for mistake in self.mistakes:
+            try:
+                if _same_folds(actual, _silenced(mistake.fn, copy.deepcopy(list(case.kwargs.values())))):
+                    return " " + mistake.message
+            except Exception:
+                continue
+        return ""
+
+    def check(self, fn: Callable) -> None:
+        __tracebackhide__ = True
+        self._require_callable(fn)
+        for case in self.cases:
+            n, k, seed = case.kwargs["n"], case.kwargs["k"], case.kwargs["seed"]
+            actual = self._call(fn, case, None)
+            problem = _folds_problem(actual, n, k)
+            if problem is None:
+                again = self._call(fn, case, None)
+                other = self._call(fn, Case({"n": n, "k": k, "seed": seed + 1}), None)
+                if not _same_folds(actual, again):
+                    problem = "two calls with the same seed gave different folds: draw the shuffle from " \
+                              "np.random.default_rng(seed)"
+                elif _same_folds(actual, other):
+                    problem = f"seed={seed + 1} gives the same folds as seed={seed}: the seed must set the shuffle"
+                elif all(np.array_equal(np.sort(val), np.arange(val.min(), val.max() + 1))
+                         for _, val in (tuple(map(np.asarray, f)) for f in actual)) and n >= 10:
+                    problem = "the validation parts are runs of consecutive indices: the indices were not shuffled"
+            if problem is not None:
+                self._fail(case, problem, actual)
+        self._passed(len(self.cases))
+
+    def describe(self, value: Any) -> str:
+        return "a valid k-fold split"
+
+
+kfold_indices = FoldsExercise(
+    name="kfold_indices",
+    points=2,
+    reference=_kfold_indices,
+    cases=[
+        Case({"n": 10, "k": 3, "seed": 0}, "10 = 4 + 3 + 3"),
+        Case({"n": 12, "k": 4, "seed": 1}, "k divides n"),
+        Case({"n": 23, "k": 5, "seed": 2}),
+        Case({"n": 7, "k": 7, "seed": 3}, "leave-one-out"),
+        Case({"n": 100, "k": 5, "seed": 4}),
+    ],
+    hint_text="""
+        Shuffle once: order = np.random.default_rng(seed).permutation(n). Cut order into k parts
+        whose sizes differ by at most one: np.array_split(order, k) gives the first n % k parts one
+        extra index. Fold i validates on part i and trains on all the other parts
+        (np.concatenate of the others). Return [(train_idx, val_idx), ...] for i = 0..k-1.
+    """,
+    mistakes=[
+        Mistake(_kfold_variant(overlap=True),
+                "Each part starts i * (n // k) but is ceil(n / k) long, so neighbouring parts share indices. "
+                "Let np.array_split cut the parts."),
+        Mistake(_kfold_variant(size_of=lambda n, k: [n // k] * k),
+                "Parts of n // k indices drop the last n % k samples: spread the remainder over the parts "
+                "(np.array_split does it)."),
+        Mistake(_kfold_variant(size_of=_remainder_last),
+                "The last part got the whole remainder n % k: spread it, one extra index per part, so the "
+                "folds stay balanced."),
+        Mistake(_kfold_variant(train_all=True),
+                "Each fold trains on every index, its validation part included: the validation score would "
+                "measure memory, not generalisation."),
+        Mistake(_kfold_variant(shuffle=False),
+                "The indices were not shuffled, so the seed changes nothing and each validation part is one "
+                "block of consecutive samples (a sorted dataset would validate on one class)."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- cv_grid_search
+
+class _ToyTraining:
+    """A deterministic stand-in for train-and-validate: a U in log LR plus a fold-dependent offset."""
+
+    def __init__(self, optimum: float, width: float, fold_effect: float, name: str):
+        self.optimum, self.width, self.fold_effect, self.name = optimum, width, fold_effect, name
+
+    def __call__(self, lr, train_idx, val_idx):
+        val_idx, train_idx = np.asarray(val_idx), np.asarray(train_idx)
+        u = (math.log10(lr) - math.log10(self.optimum)) / self.width
+        # The offset depends on which samples are validated, and a little on the training set size,
+        # so a swapped pair or a single fold gives different numbers.
+        offset = self.fold_effect * math.sin(1.0 + float(val_idx.sum()) * 0.37 + 3.0 * math.log10(lr)) \
+            + 1e-3 * len(train_idx)
+        return 0.1 + u * u + offset
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _folds(n: int, k: int, seed: int) -> list:
+    return _kfold_indices(n, k, seed)
+
+
+def _cv_grid_search(train_and_validate, lrs, folds):
+    means = np.array([np.mean([train_and_validate(lr, tr, va) for tr, va in folds]) for lr in lrs])
+    return float(lrs[int(np.argmin(means))]), means
+
+
+def _cv_variant(pick=np.argmin, reduce=np.mean, swap=False, first_only=False, axis=None, best_single=False):
+    def cv(train_and_validate, lrs, folds):
+        used = folds[:1] if first_only else folds
+        scores = np.array([[train_and_validate(lr, va, tr) if swap else train_and_validate(lr, tr, va)
+                            for tr, va in used] for lr in lrs])
+        if axis == 0:
+            means = scores.mean(axis=0)
+            return float(lrs[int(np.argmin(means))]), means
+        means = reduce(scores, axis=1)
+        if best_single:
+            return float(lrs[int(np.unravel_index(np.argmin(scores), scores.shape)[0])]), means
+        return float(lrs[int(pick(means))]), means
+    return cv
+
+
+def _compare_cv(actual: Any, expected: Any) -> str | None:
+    if not isinstance(actual, tuple) or len(actual) != 2:
+        return "return a pair (best_lr, mean_scores)"
+    problem = compare_close(actual[1], expected[1])
+    if problem:
+        return f"mean_scores: {problem}"
+    if problem == "":
+        return "mean_scores differ"
+    problem = compare_close(actual[0], expected[0])
+    if problem is not None:
+        return f"best_lr: {problem or 'a different LR'}"
+    return None
+
+
+@dataclass
+class CVExercise(Exercise):
+    """Shows the folds as a summary in feedback."""
+
+    def _call_text(self, case: Case) -> str:
+        kw = case.kwargs
+        folds = kw["folds"]
+        n = sum(len(va) for _, va in folds)
+        return (f"{self.name}(train_and_validate={kw['train_and_validate']!r}, lrs={fmt(list(kw['lrs']), 3)}, "
+                f"folds=<{len(folds)} folds of {n} samples>)")
+
+
+cv_grid_search = CVExercise(
+    name="cv_grid_search",
+    points=2,
+    reference=_cv_grid_search,
+    cases=[
+        Case({"train_and_validate": _ToyTraining(0.1, 1.0, 0.05, "toy U, best near lr=0.1"),
+              "lrs": list(np.geomspace(1e-3, 10, 5)), "folds": _folds(12, 4, 0)}),
+        Case({"train_and_validate": _ToyTraining(0.03, 2.0, 0.1, "a flat U and noisy folds"),
+              "lrs": list(np.geomspace(1e-3, 1, 7)), "folds": _folds(20, 5, 0)},
+             "one lucky fold is not the best mean"),
+        Case({"train_and_validate": _ToyTraining(1.0, 0.8, 0.2, "toy U, best near lr=1"),
+              "lrs": list(np.geomspace(1e-2, 30, 8)), "folds": _folds(17, 4, 2)}),
+    ],
+    hint_text="""
+        For each lr in lrs, call train_and_validate(lr, train_idx, val_idx) once per fold
+        (for train_idx, val_idx in folds) and average those scores: that is mean_scores[i].
+        The best LR has the *lowest* mean validation loss: lrs[np.argmin(mean_scores)].
+        Return (best_lr, np.array(mean_scores)).
+    """,
+    compare=_compare_cv,
+    mistakes=[
+        Mistake(_cv_variant(pick=np.argmax),
+                "best_lr is the LR with the *highest* mean loss; the scores are losses, lower is better."),
+        Mistake(_cv_variant(first_only=True),
+                "Only the first fold was used: average over every fold."),
+        Mistake(_cv_variant(axis=0),
+                "The scores were averaged over the LRs (one mean per fold); average over the folds, one mean per LR."),
+        Mistake(_cv_variant(swap=True),
+                "train_idx and val_idx were swapped: the function takes (lr, train_idx, val_idx), and each "
+                "fold is a (train_idx, val_idx) pair."),
+        Mistake(_cv_variant(best_single=True),
+                "best_lr was taken from the single best fold score; choose by the mean over the folds, which "
+                "one lucky fold cannot sway."),
+        Mistake(_cv_variant(reduce=np.median),
+                "That is the median over the folds; cross-validation reports the mean."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- log_uniform
+
+class _Rng(np.random.Generator):
+    """``np.random.default_rng(seed)`` that shows as such in feedback."""
+
+    def __init__(self, seed: int):
+        super().__init__(np.random.PCG64(seed))
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"np.random.default_rng({self.seed})"
+
+
+def _log_uniform(low, high, size, rng):
+    return np.exp(rng.uniform(np.log(low), np.log(high), size))
+
+
+def _looks_log_uniform(values: Any, low: float, high: float) -> bool:
+    try:
+        v = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    if v.size < 50 or np.any(v < low) or np.any(v > high):
+        return False
+    u = np.sort((np.log(v) - math.log(low)) / (math.log(high) - math.log(low)))
+    ks = np.max(np.abs(u - (np.arange(1, u.size + 1) - 0.5) / u.size))
+    return ks < 1.63 / math.sqrt(u.size)  # Kolmogorov-Smirnov at the 1 % level
+
+
+@dataclass
+class SamplerExercise(Exercise):
+    """When the draws differ from the reference's, says whether they at least have the right distribution."""
+
+    def check(self, fn: Callable) -> None:
+        __tracebackhide__ = True
+        self._fn = fn
+        super().check(fn)
+
+    def _diagnose(self, case: Case, actual: Any) -> str:
+        known = super()._diagnose(case, actual)
+        if known:
+            return known
+        low, high = case.kwargs["low"], case.kwargs["high"]
+        try:
+            many = _silenced(self._fn, (low, high, 2000, _Rng(12345)))
+        except Exception:
+            return ""
+        if _looks_log_uniform(many, low, high):
+            return (" Your samples look log-uniform, but they are not np.exp(rng.uniform(np.log(low), "
+                    "np.log(high), size)): use the rng you are given, in one call, so a seed reproduces them.")
+        return ""
+
+
+log_uniform = SamplerExercise(
+    name="log_uniform",
+    points=1,
+    reference=_log_uniform,
+    cases=[
+        Case({"low": 1e-4, "high": 1.0, "size": 5, "rng": _Rng(0)}),
+        Case({"low": 1e-3, "high": 10.0, "size": 8, "rng": _Rng(1)}),
+        Case({"low": 0.05, "high": 0.2, "size": 3, "rng": _Rng(2)}, "less than a decade"),
+        Case({"low": 1e-6, "high": 1e-2, "size": 200, "rng": _Rng(3)}, "many samples"),
+    ],
+    hint_text="""
+        A log-uniform sample is exp of a uniform sample on [log(low), log(high)):
+        np.exp(rng.uniform(np.log(low), np.log(high), size)). Use the rng argument (not np.random),
+        so the same seed gives the same samples.
+    """,
+    mistakes=[
+        Mistake(lambda low, high, size, rng: rng.uniform(low, high, size),
+                "These are uniform on [low, high]: nearly all of them fall in the top decade. Sample the "
+                "logarithm uniformly."),
+        Mistake(lambda low, high, size, rng: rng.uniform(np.log(low), np.log(high), size),
+                "You returned the logarithms of the samples; apply np.exp."),
+        Mistake(lambda low, high, size, rng: np.exp(rng.uniform(low, high, size)),
+                "The uniform draw must be between log(low) and log(high), not between low and high."),
+        Mistake(lambda low, high, size, rng: 10 ** rng.uniform(np.log(low), np.log(high), size),
+                "The draw is on natural-log bounds but raised as a power of 10: use the same base both ways "
+                "(np.exp with np.log, or 10 ** with np.log10)."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- smoothed_losses
+
+def _smoothed_losses(losses, smooth_f=0.05, diverge_th=5.0):
+    out, avg, best = [], 0.0, math.inf
+    for t, loss in enumerate(losses, start=1):
+        avg = (1 - smooth_f) * avg + smooth_f * loss
+        smoothed = avg / (1 - (1 - smooth_f) ** t)
+        out.append(smoothed)
+        if not math.isfinite(smoothed):
+            break
+        best = min(best, smoothed)
+        if smoothed > diverge_th * best:
+            break
+    return np.array(out)
+
+
+def _smooth_variant(correct=True, swapped=False, start_at_first=False, stop=True, raw_stop=False,
+                    keep_last=True, nan_stops=True, best_first=False):
+    def smooth(losses, smooth_f=0.05, diverge_th=5.0):
+        out, avg, best = [], 0.0, math.inf
+        for t, loss in enumerate(losses, start=1):
+            if start_at_first:
+                smoothed = avg = loss if t == 1 else (1 - smooth_f) * avg + smooth_f * loss
+            else:
+                avg = smooth_f * avg + (1 - smooth_f) * loss if swapped else (1 - smooth_f) * avg + smooth_f * loss
+                beta = smooth_f if swapped else 1 - smooth_f
+                smoothed = avg / (1 - beta ** t) if correct else avg
+            if nan_stops and not math.isfinite(smoothed):
+                out.append(smoothed)
+                break
+            best = smoothed if (best_first and t == 1) else (best if best_first else min(best, smoothed))
+            watched = loss if raw_stop else smoothed
+            if stop and watched > diverge_th * best:
+                if keep_last:
+                    out.append(smoothed)
+                break
+            out.append(smoothed)
+        return np.array(out)
+    return smooth
+
+
+def _range_curve(num: int = 60, seed: int = 0) -> list:
+    """A range-test-like loss: flat, a descent, a minimum, then a blow-up; noisy but seeded."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 1, num)
+    base = 2.3 - 2.0 / (1 + np.exp(-(x - 0.4) * 14)) + 0.01 * np.exp(18 * (x - 0.5))
+    return [round(float(v), 4) for v in base * (1 + 0.08 * rng.standard_normal(num))]
+
+
+smoothed_losses = Exercise(
+    name="smoothed_losses",
+    points=2,
+    reference=_smoothed_losses,
+    cases=[
+        Case({"losses": _range_curve(80, 0), "smooth_f": 0.05, "diverge_th": 5.0}, "a range test that diverges"),
+        Case({"losses": [2.0, 1.8, 1.5, 1.2, 1.0, 0.9], "smooth_f": 0.3, "diverge_th": 4.0}, "no divergence"),
+        Case({"losses": [1.0, 0.9, 0.2, 0.85, 0.8, 3.0, 0.7, 0.6], "smooth_f": 0.2, "diverge_th": 3.0},
+             "one raw spike is not a divergence"),
+        Case({"losses": [1.0, 0.8, 0.6, 0.5, 0.4, 6.0, 9.0, 15.0, 30.0], "smooth_f": 0.3, "diverge_th": 2.0},
+             "a fast blow-up"),
+        Case({"losses": [1.0, 0.9, 0.8, math.nan, 0.7, 0.6], "smooth_f": 0.1, "diverge_th": 5.0},
+             "a NaN loss stops the test"),
+    ],
+    hint_text="""
+        Keep avg = 0 and best = inf. For step t = 1, 2, ...: avg = (1 - smooth_f) * avg + smooth_f * loss,
+        smoothed = avg / (1 - (1 - smooth_f) ** t) (the bias correction: avg starts at 0), append it.
+        Stop after appending if smoothed is not finite (math.isfinite) or, with
+        best = min(best, smoothed), if smoothed > diverge_th * best.
+    """,
+    mistakes=[
+        Mistake(_smooth_variant(correct=False),
+                "No bias correction: avg starts at 0, so the first values are about smooth_f times the loss. "
+                "Divide by 1 - (1 - smooth_f) ** t."),
+        Mistake(_smooth_variant(swapped=True),
+                "The weights are swapped: the *new* loss gets weight smooth_f, the running average 1 - smooth_f."),
+        Mistake(_smooth_variant(start_at_first=True),
+                "The average starts at the first loss, without bias correction (torch-lr-finder's variant); "
+                "here it starts at 0 and is corrected by 1 - (1 - smooth_f) ** t, as fastai and Adam do."),
+        Mistake(_smooth_variant(stop=False),
+                "It never stops: once the smoothed loss exceeds diverge_th times the best so far, return."),
+        Mistake(_smooth_variant(raw_stop=True),
+                "The stop compared the raw loss with the threshold; compare the smoothed loss, so one noisy "
+                "batch does not end the test."),
+        Mistake(_smooth_variant(keep_last=False),
+                "The value that diverged is missing: append it, then stop."),
+        Mistake(_smooth_variant(nan_stops=False),
+                "A NaN never compares greater than anything, so the NaN did not stop the test: check "
+                "math.isfinite(smoothed)."),
+        Mistake(_smooth_variant(best_first=True),
+                "best stayed at the first smoothed value; it is the minimum of the smoothed losses so far."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- steepest_lr
+
+def _steepest_lr(lrs, losses):
+    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    slopes = np.diff(losses) / np.diff(np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))])
+
+
+def _steep_variant(x="log", pick=np.argmin, shift=0, gradient=False, minimum=False):
+    def steep(lrs, losses):
+        lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+        if minimum:
+            return float(lrs[int(np.argmin(losses))])
+        if gradient:
+            return float(lrs[int(np.argmin(np.gradient(losses, np.log(lrs))))])
+        dx = {"log": np.diff(np.log(lrs)), "lr": np.diff(lrs), "index": np.ones(len(lrs) - 1)}[x]
+        return float(lrs[int(pick(np.diff(losses) / dx)) + shift])
+    return steep
+
+
+def _steep_cases() -> list:
+    exp_lrs = [float(v) for v in np.geomspace(1e-4, 1.0, 9)]
+    lin_lrs = [round(float(v), 3) for v in np.linspace(0.01, 1.0, 8)]
+    return [
+        Case({"lrs": exp_lrs, "losses": [2.3, 2.28, 2.2, 1.9, 1.2, 0.8, 0.6, 0.7, 1.4]}),
+        Case({"lrs": lin_lrs, "losses": [2.0, 1.6, 1.35, 1.2, 1.1, 1.05, 1.02, 1.0]},
+             "linear LR spacing: the slope is against log LR"),
+        Case({"lrs": [1e-3, 2e-3, 1e-2, 2e-2, 1e-1, 3e-1], "losses": [1.0, 0.9, 0.7, 0.45, 0.4, 0.38]},
+             "uneven spacing"),
+        Case({"lrs": [0.01, 0.1, 1.0], "losses": [1.0, 0.5, 0.4]}, "two segments"),
+        Case({"lrs": exp_lrs, "losses": [1.0, 1.0, 0.99, 0.9, 0.85, 0.5, 0.45, 0.5, 0.9]}),
+    ]
+
+
+steepest_lr = TableExercise(
+    name="steepest_lr",
+    points=2,
+    reference=_steepest_lr,
+    cases=_steep_cases(),
+    hint_text="""
+        The slope of segment i is (losses[i+1] - losses[i]) / (log(lrs[i+1]) - log(lrs[i])): the loss
+        against log LR, as the plot shows it. np.diff gives both differences at once. The steepest
+        descent is the most negative slope (np.argmin); return the LR at the segment's left end, lrs[i].
+    """,
+    mistakes=[
+        Mistake(_steep_variant(x="lr"),
+                "The slope was taken against the LR itself; take it against log(LR), the axis of the range-test "
+                "plot."),
+        Mistake(_steep_variant(x="index"),
+                "The slope was taken per step (np.diff(losses) alone); divide by the step in log(LR), which "
+                "is not the same for every step here."),
+        Mistake(_steep_variant(shift=1),
+                "That is the LR at the right end of the steepest segment; return its left end, lrs[i]."),
+        Mistake(_steep_variant(pick=np.argmax),
+                "That is the steepest *ascent*; the suggestion is where the loss falls fastest (most negative slope)."),
+        Mistake(_steep_variant(minimum=True),
+                "That is the LR of the lowest loss, not of the steepest descent."),
+        Mistake(_steep_variant(gradient=True),
+                "np.gradient uses central differences (torch-lr-finder's way); this exercise asks for the "
+                "forward difference of each segment, as fastai's steep does."),
+    ],
+)
+
+
+EXERCISES = [log_grid, kfold_indices, cv_grid_search, log_uniform, smoothed_losses, steepest_lr]
