@@ -26,6 +26,7 @@ _SUBMODULES = (
     "plateau",
     "plotting",
     "schedules",
+    "search",
     "training",
     "widgets",
 )

@@ -323,7 +323,7 @@ def plot_search(results, ax=None, name: str = "lr", label: str | None = None, co
         ax.plot(x[~ok], np.full((~ok).sum(), top), "x", color=COLORS[3], ms=8, mew=2, label="diverged")
     ax.set_xscale("log")
     if logy:
-        ax.set_yscale("log")
+        _log_y(ax)
     what = "validation score" if results.mode == "max" else "validation loss"
     ax.set(xlabel=name, ylabel=what + (" (mean ± std over folds)" if len(best.scores) > 1 else ""),
            title=title or results.method.capitalize())
@@ -336,7 +336,7 @@ def plot_trials_2d(results, x: str = "lr", y: str = "weight_decay", ax=None, tit
     """Where a search's trials fell in a 2-D space (log-log), coloured by score (darker is better).
 
     With ``projection``, each trial's ``x`` value is also drawn as a tick on
-    the bottom edge: the distinct values of the hyperparameter that matters
+    the bottom edge (the title counts them): the distinct values of the hyperparameter that matters
     are what a search really explores (Bergstra & Bengio, 2012). The best
     trial is ringed.
     """
@@ -352,17 +352,25 @@ def plot_trials_2d(results, x: str = "lr", y: str = "weight_decay", ax=None, tit
     colors = [(0.6, 0.6, 0.6) if not np.isfinite(r) else _shade(r) for r in rank]
     ax.scatter(xs, ys, c=colors, s=36, edgecolors="k", linewidths=0.4, zorder=3)
     best = results.best
-    ax.plot(best.params[x], best.params[y], "o", ms=14, mfc="none", mec=COLORS[3], mew=1.5, zorder=4,
-            label=f"best ({x}={best.params[x]:.3g})")
+    ax.plot(best.params[x], best.params[y], "o", ms=14, mfc="none", mec=COLORS[3], mew=1.5, zorder=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    distinct = f", {len(np.unique(xs))} distinct {x} values"
     if projection:
         for value in xs:
             ax.axvline(value, ymin=0, ymax=0.05, color=COLORS[0], lw=1.2)
-        ax.plot([], [], "|", color=COLORS[0], ms=10, label=f"{len(np.unique(xs))} distinct {x} values")
-    ax.set(xlabel=x, ylabel=y, title=title or f"{results.method.capitalize()}: {len(results)} trials")
-    ax.legend(loc="upper left")
+    ax.set(xlabel=x, ylabel=y, title=title or f"{results.method.capitalize()}: {len(results)} trials{distinct}")
     return ax
+
+
+def _log_y(ax) -> None:
+    """A log y axis labelled with plain numbers (0.2, 0.5, 1), not powers of ten."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _shade(r: float):
@@ -381,7 +389,7 @@ def plot_best_so_far(results_list: Sequence, ax=None, logy: bool = True, title: 
         keep = np.isfinite(best)
         ax.step(trials[keep], best[keep], where="post", color=_color(i), label=label, lw=2)
     if logy:
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set(xlabel="trials", ylabel="best validation loss so far", title=title or "Best found against trials")
     ax.legend()
     return ax

@@ -757,8 +757,8 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
         p.requires_grad_()
     buffers: list = [None] * len(params)
 
-    def forward(x: Any) -> Any:
-        out = torch.addmm(params[1], params[0], x.t()).view(k, width, len(x))
+    def forward(xt: Any) -> Any:  # xt: (features, batch), the batch's rows as columns
+        out = torch.addmm(params[1], params[0], xt).view(k, width, xt.shape[1])
         for i in range(2, len(params), 2):
             out = torch.baddbmm(params[i + 1], params[i], torch.relu(out))
         return out  # (K, classes, batch)
@@ -767,45 +767,48 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
         out = forward(x)
         return F.cross_entropy(out, y.expand(k, -1), reduction="none").mean(dim=1), out
 
-    X = torch.as_tensor(split.X_train, dtype=torch.float64)
+    X = torch.as_tensor(split.X_train, dtype=torch.float64).t().contiguous()
     y = torch.as_tensor(split.y_train, dtype=torch.int64)
-    X_val = torch.as_tensor(split.X_val, dtype=torch.float64)
+    X_val = torch.as_tensor(split.X_val, dtype=torch.float64).t().contiguous()
     y_val = torch.as_tensor(split.y_val, dtype=torch.int64)
     n = len(y)
     generator = torch.Generator().manual_seed(seed)
     step_losses, val_loss, val_acc = [], [], []
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
+        X_epoch, y_epoch = X[:, order], y[order]  # one gather per epoch; each batch is then a slice
         for start in range(0, n, batch_size):
-            batch = order[start:start + batch_size]
             for p in params:
                 p.grad = None
-            loss, _ = losses(X[batch], y[batch])
+            loss, _ = losses(X_epoch[:, start:start + batch_size], y_epoch[start:start + batch_size])
             loss.sum().backward()
             with torch.no_grad():
-                for i, p in enumerate(params):
-                    d_p = p.grad if not decay.any() else p.grad + decays[i] * p
-                    if momentum:
-                        if buffers[i] is None:
-                            buffers[i] = d_p.clone()
-                        else:
-                            buffers[i].mul_(momentum).add_(d_p)
-                        d_p = buffers[i]
-                    p.sub_(scale[i] * d_p)
+                grads = [p.grad for p in params]
+                if decay.any():
+                    grads = [g + d * p for g, d, p in zip(grads, decays, params, strict=True)]
+                if momentum:
+                    if buffers[0] is None:
+                        buffers = [g.clone() for g in grads]
+                    else:
+                        torch._foreach_mul_(buffers, momentum)
+                        torch._foreach_add_(buffers, grads)
+                    grads = buffers
+                torch._foreach_sub_(params, torch._foreach_mul(grads, scale))
             step_losses.append(loss.detach())
         with torch.no_grad():
             loss, out = losses(X_val, y_val)
             val_loss.append(loss)
-            val_acc.append((out.argmax(dim=1) == y_val).double().mean(dim=1))
+            val_acc.append((out.transpose(1, 2).contiguous().argmax(dim=2) == y_val).double().mean(dim=1))
     steps_per_epoch = -(-n // batch_size)
     train = torch.stack(step_losses, dim=1).numpy()  # (K, steps)
     val_loss_np = torch.stack(val_loss, dim=1).numpy()
     val_acc_np = torch.stack(val_acc, dim=1).numpy()
+    with np.errstate(all="ignore"):  # a diverged model's losses may overflow the mean: inf, silently
+        epoch_loss = train.reshape(k, epochs, steps_per_epoch).mean(axis=2)
     histories = []
     for j, lr in enumerate(lrs):
         steps = train[j].tolist()
         histories.append(History(
-            label=f"lr={lr:.3g}", lrs=[float(lr)] * len(steps), train_loss=steps,
-            epoch_loss=[float(np.mean(steps[e * steps_per_epoch:(e + 1) * steps_per_epoch])) for e in range(epochs)],
+            label=f"lr={lr:.3g}", lrs=[float(lr)] * len(steps), train_loss=steps, epoch_loss=epoch_loss[j].tolist(),
             val_loss=val_loss_np[j].tolist(), val_accuracy=val_acc_np[j].tolist(), steps_per_epoch=steps_per_epoch))
     return histories

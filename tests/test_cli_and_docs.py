@@ -13,7 +13,8 @@ from conftest import ROOT
 from lrcourse import cli
 
 MODULES = ["lrcourse.losses", "lrcourse.descent", "lrcourse.plotting", "lrcourse.widgets", "lrcourse.schedules",
-           "lrcourse.data", "lrcourse.training", "lrcourse.optimizers", "lrcourse.plateau"]
+           "lrcourse.data", "lrcourse.training", "lrcourse.optimizers", "lrcourse.plateau",
+           "lrcourse.search"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,10 +20,12 @@ from lrcourse.exercises import descent as ex
 from lrcourse.exercises import optimizers as ex_optimizers
 from lrcourse.exercises import plateau as ex_plateau
 from lrcourse.exercises import schedules as ex_schedules
+from lrcourse.exercises import search as ex_search
 from lrcourse.exercises._core import fmt
 from test_exercises_optimizers import WRONG_ANSWERS as OPTIMIZER_WRONG_ANSWERS
 from test_exercises_plateau import WRONG_ANSWERS as PLATEAU_WRONG_ANSWERS
 from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
+from test_exercises_search import WRONG_ANSWERS as SEARCH_WRONG_ANSWERS
 
 #: Every graded notebook and the module that holds its checks.
 MODULES = {
@@ -31,6 +33,7 @@ MODULES = {
     "02_lr_schedules.ipynb": ex_schedules,
     "03_adaptive_optimizers.ipynb": ex_optimizers,
     "04_reduce_on_plateau.ipynb": ex_plateau,
+    "05_lr_search.ipynb": ex_search,
 }
 ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
 
@@ -170,9 +173,9 @@ WRONG_ANSWERS = {
 }
 
 
-#: Each check module and its wrong answers (notebooks 02-04's live in their own test files).
+#: Each check module and its wrong answers (notebooks 02-05's live in their own test files).
 WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS, ex_optimizers: OPTIMIZER_WRONG_ANSWERS,
-                   ex_plateau: PLATEAU_WRONG_ANSWERS}
+                   ex_plateau: PLATEAU_WRONG_ANSWERS, ex_search: SEARCH_WRONG_ANSWERS}
 
 
 @pytest.mark.parametrize("module", WRONG_BY_MODULE, ids=lambda m: m.__name__.rsplit(".", 1)[-1])

@@ -12,6 +12,7 @@ In a notebook::
 | 02_lr_schedules | :mod:`lrcourse.exercises.schedules` |
 | 03_adaptive_optimizers | :mod:`lrcourse.exercises.optimizers` |
 | 04_reduce_on_plateau | :mod:`lrcourse.exercises.plateau` |
+| 05_lr_search | :mod:`lrcourse.exercises.search` |
 """
 from ._core import Case, Exercise, Mistake, NotAttemptedError
 
