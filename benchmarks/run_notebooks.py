@@ -4,7 +4,8 @@
 
 Budgets (COURSE.md and the issues, 2-core CPU, no GPU): each notebook <= 60 s, tighter where
 its issue says so (NOTEBOOK_BUDGETS_S), every cell <= 30 s, ``import lrcourse`` <= 0.3 s
-without importing torch.
+without importing torch, and ``search.sweep`` of 16 LRs <= 3x one training run of the same
+model (notebook 05's MLP, 64-32-10 on digits, 10 epochs), measured in this process.
 Each notebook runs in a fresh kernel; the time includes kernel start-up.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ NOTEBOOK_BUDGETS_S = {"03_adaptive_optimizers.ipynb": 30.0, "04_reduce_on_platea
                       "05_lr_search.ipynb": 45.0}
 CELL_BUDGET_S = 30.0
 IMPORT_BUDGET_S = 0.3
+SWEEP_BUDGET_RATIO = 3.0
 
 
 def import_time(repeats: int = 5) -> tuple[float, bool]:
@@ -37,6 +39,35 @@ def import_time(repeats: int = 5) -> tuple[float, bool]:
         best = min(best, float(out[0]))
         torch_loaded |= out[1] == "True"
     return best, torch_loaded
+
+
+def sweep_ratio(hidden: int = 32, num_lrs: int = 16, repeats: int = 7) -> dict:
+    """Seconds of one ``training.train`` run and of a ``search.sweep`` over ``num_lrs`` LRs of the same model.
+
+    The two are timed alternately, ``repeats`` times each, in this process, and the fastest of each
+    is kept: the least disturbed by whatever else the machine is doing.
+    """
+    from lrcourse import data, schedules, search, training
+
+    split = data.digits()
+    lrs = search.log_grid(1e-3, 10.0, num_lrs)
+
+    def one() -> None:
+        model = training.mlp(split.num_features, split.num_classes, hidden=hidden)
+        training.train(model, split, schedules.constant(0.25), epochs=10, momentum=0.0)
+
+    def sweep() -> None:
+        search.sweep(split, lrs, epochs=10, hidden=hidden)
+
+    one(), sweep()  # warm-up: first calls pay for imports and allocations
+    best = {"one": float("inf"), "sweep": float("inf")}
+    for _ in range(repeats):
+        for name, fn in (("one", one), ("sweep", sweep)):
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {"hidden": hidden, "num_lrs": num_lrs, "one_run_s": best["one"], "sweep_s": best["sweep"],
+            "ratio": best["sweep"] / best["one"]}
 
 
 def time_notebook(path: Path) -> dict:
@@ -77,9 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         ok &= within
         status = "ok" if within else (r["error"] or "OVER BUDGET")
         print(f"{r['notebook']:<40} {r['seconds']:8.1f} {r['budget_s']:7.0f} {r['slowest_cell_s']:13.1f}  {status}")
+    sweeps = [sweep_ratio(hidden) for hidden in (32, 64)]
+    for r in sweeps:
+        within = r["ratio"] <= SWEEP_BUDGET_RATIO
+        if r["hidden"] == 32:  # notebook 05's model: the one the budget is about
+            ok &= within
+        print(f"sweep of {r['num_lrs']} LRs, MLP 64-{r['hidden']}-10: {r['sweep_s']:.3f} s against one run "
+              f"{r['one_run_s']:.3f} s, ratio {r['ratio']:.2f}x (budget {SWEEP_BUDGET_RATIO:g}x"
+              f"{'' if r['hidden'] == 32 else ', for reference only'}): {'ok' if within else 'OVER BUDGET'}")
     if args.json:
         Path(args.json).write_text(json.dumps({"import_s": seconds, "imports_torch": torch_loaded,
-                                               "notebooks": results}, indent=2))
+                                               "notebooks": results, "sweeps": sweeps}, indent=2))
     return 0 if ok else 1
 
 

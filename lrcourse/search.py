@@ -16,8 +16,9 @@ array([0.001, 0.01 , 0.1  , 1.   ])
 >>> results = grid_search(quadratic, log_grid(1e-3, 1.0, 7))
 >>> results.best.params
 {'lr': 0.03162277660168379}
->>> random_search(quadratic, (1e-3, 1.0), num_trials=5, seed=0).best.params
-{'lr': 0.040246813094757244}
+>>> best = random_search(quadratic, (1e-3, 1.0), num_trials=5, seed=0).best
+>>> round(best.lr, 4), round(best.mean, 4)
+(0.0814, 0.1688)
 
 The LR range test (Smith 2017; fastai's ``lr_find``, ``torch-lr-finder``)
 trains once while the LR grows, and :func:`suggest_lr` reads a learning rate

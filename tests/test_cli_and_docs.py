@@ -81,6 +81,14 @@ def test_benchmark_times_each_cell(tmp_path):
 def test_benchmark_budgets_name_real_notebooks_and_are_tighter_than_the_default():
     bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
     solutions = {p.name for p in (ROOT / "solutions").glob("*.ipynb")}
-    assert {"03_adaptive_optimizers.ipynb", "04_reduce_on_plateau.ipynb"} <= solutions
+    assert set(bench["NOTEBOOK_BUDGETS_S"]) <= solutions
     assert all(b < bench["NOTEBOOK_BUDGET_S"] for b in bench["NOTEBOOK_BUDGETS_S"].values())
     assert bench["NOTEBOOK_BUDGETS_S"]["04_reduce_on_plateau.ipynb"] == 30.0
+    assert bench["NOTEBOOK_BUDGETS_S"]["05_lr_search.ipynb"] == 45.0
+
+
+def test_benchmark_measures_the_sweep_against_one_run_in_one_process():
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
+    assert bench["SWEEP_BUDGET_RATIO"] == 3.0
+    r = bench["sweep_ratio"](hidden=8, num_lrs=2, repeats=1)
+    assert r["one_run_s"] > 0 and r["sweep_s"] > 0 and r["ratio"] == r["sweep_s"] / r["one_run_s"]
