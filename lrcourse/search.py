@@ -153,6 +153,13 @@ class Trial:
         return self.params.get("lr")
 
 
+def _cell(value: Any) -> str:
+    """A hyperparameter value in a table cell: numbers to 4 significant digits, anything else as text."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _score(value: Any, where: str) -> float:
     """A score returned by the learner's function as a float (inf/NaN kept: the run diverged)."""
     if hasattr(value, "item") and not isinstance(value, numbers.Real):  # a 0-d array or a 1-element tensor
@@ -238,7 +245,7 @@ class SearchResults:
         best = self.best if self.trials else None
         lines = [" ".join(head)]
         for t in trials:
-            row = [f"{t.number:3d}"] + [f"{t.params[n]:12.4g}" for n in names]
+            row = [f"{t.number:3d}"] + [f"{_cell(t.params[n]):>12}" for n in names]
             row += [f"{t.mean:9.4g}", f"{t.std:8.2g}"] if cv else [f"{t.mean:9.4g}"]
             if folds and cv:
                 row += [f"{s:8.4g}" for s in t.scores]
@@ -251,7 +258,7 @@ class SearchResults:
         if not self.trials:
             return f"{self.method}: no trials"
         best = self.best
-        params = ", ".join(f"{k}={v:.4g}" for k, v in best.params.items())
+        params = ", ".join(f"{k}={_cell(v)}" for k, v in best.params.items())
         spread = f" ± {best.std:.2g}" if len(best.scores) > 1 else ""
         return (f"{self.method}: {len(self.trials)} trials; best #{best.number}: {params}, "
                 f"score {best.mean:.4g}{spread}\n{self.table()}")
@@ -330,17 +337,20 @@ def grid_search(fn: Callable, space: Any, folds: Any = None, mode: str = "min",
 
     ``space`` is a sequence of learning rates (``fn`` gets ``lr=``) or a dict
     ``{name: values}``, whose Cartesian product is tried, the last name
-    varying fastest. With ``folds`` each point is cross-validated.
+    varying fastest; values may be numbers or anything else ``fn`` accepts
+    (an optimizer's name, say). With ``folds`` each point is cross-validated.
     """
     fn, folds, mode = _check_fn(fn), _check_folds(folds), _check_mode(mode)
     if not isinstance(space, dict):
         space = {"lr": space}
     grid = {}
     for name, values in space.items():
-        values = list(np.atleast_1d(np.asarray(values, dtype=float))) if not isinstance(values, list) else values
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ValueError(f"space[{name!r}] must be a sequence of values, got {values!r}")
+        values = list(values)
         if not values:
             raise ValueError(f"space[{name!r}] must hold at least one value")
-        grid[name] = [float(v) if isinstance(v, (numbers.Real, np.floating)) else v for v in values]
+        grid[name] = [float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v for v in values]
     points = list(itertools.product(*grid.values()))
     trials = [_evaluate(fn, dict(zip(grid, p, strict=True)), folds, i)
               for i, p in enumerate(_progress(points, len(points), "grid search", progress))]

@@ -130,6 +130,15 @@ def test_grid_search_over_a_dict_takes_the_product_in_order():
     np.testing.assert_array_equal(results.values("weight_decay"), [1e-4, 1e-3, 1e-2] * 2)
 
 
+def test_grid_search_accepts_values_that_are_not_numbers():
+    results = search.grid_search(lambda lr, opt: _quadratic(lr) + (0.0 if opt == "adam" else 1.0),
+                                 {"lr": np.array([0.01, 0.03]), "opt": ["sgd", "adam"]})
+    assert results.best.params == {"lr": 0.03, "opt": "adam"} and type(results.best.params["lr"]) is float
+    assert results.table().splitlines()[2].split()[:3] == ["1", "0.01", "adam"]
+    with pytest.raises(ValueError, match=r"space\['opt'\] must be a sequence of values"):
+        search.grid_search(_quadratic, {"lr": [0.1], "opt": "adam"})
+
+
 def test_results_rank_diverged_trials_last_and_report_best_so_far():
     scores = {1e-3: 2.0, 1e-2: 0.5, 1e-1: math.nan, 1.0: math.inf, 10.0: 0.7}
     results = search.grid_search(lambda lr: scores[lr], list(scores))
