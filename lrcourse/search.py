@@ -140,7 +140,8 @@ class Trial:
     @property
     def mean(self) -> float:
         """Mean score over the folds (inf or NaN when a fold diverged)."""
-        return float(np.mean(self.scores))
+        with np.errstate(all="ignore"):  # two folds at 1e308 overflow to inf, silently
+            return float(np.mean(self.scores))
 
     @property
     def std(self) -> float:

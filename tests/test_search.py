@@ -164,6 +164,19 @@ def test_results_print_as_a_table():
     assert single.table().splitlines()[0].split() == ["#", "lr", "score", "wall"]
 
 
+def test_searches_show_a_progress_bar_on_request_and_overflow_quietly(capfd):
+    huge = search.grid_search(lambda lr: 1e308, [0.1, 1.0], folds=None)
+    assert huge.best.mean == 1e308
+    assert math.isinf(search.Trial(0, {"lr": 1.0}, (1e308, 1e308), 0.0).mean)
+    assert capfd.readouterr().err == ""
+    for run in (lambda: search.grid_search(_quadratic, [0.01, 0.1], progress=True),
+                lambda: search.random_search(_quadratic, (1e-3, 1.0), 3, progress=True),
+                lambda: search.bayes_search(_quadratic, (1e-3, 1.0), 3, progress=True)):
+        assert len(run()) in (2, 3)
+    bars = capfd.readouterr().err
+    assert "grid search" in bars and "random search" in bars and "TPE" in bars
+
+
 def test_a_function_that_returns_no_number_is_named():
     def train_and_score(lr):
         return {"loss": lr}
