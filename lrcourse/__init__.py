@@ -22,6 +22,7 @@ _SUBMODULES = (
     "exercises",
     "grading",
     "losses",
+    "models",
     "optimizers",
     "plateau",
     "plotting",
