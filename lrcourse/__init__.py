@@ -20,6 +20,7 @@ _SUBMODULES = (
     "data",
     "descent",
     "exercises",
+    "finetune",
     "grading",
     "losses",
     "models",
