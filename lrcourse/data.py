@@ -23,7 +23,8 @@ import numpy as np
 
 from ._validation import as_float, integer
 
-__all__ = ["Split", "digits", "diabetes", "ImageSplit", "digits_source", "digits_target", "PIXEL_MEAN", "PIXEL_STD"]
+__all__ = ["Split", "digits", "diabetes", "ImageSplit", "digits_source", "digits_target", "PIXEL_MEAN", "PIXEL_STD",
+           "cifar10", "CIFAR10_URL", "CIFAR10_MD5"]
 
 
 @dataclass(frozen=True)
@@ -195,3 +196,113 @@ def digits_target(shots: int = 10, val_shots: int = 10, seed: int = 0) -> ImageS
     train, val, test = (np.sort(np.concatenate(parts[k])) for k in ("train", "val", "test"))
     return ImageSplit(images[train], labels[train], images[val], labels[val], images[test], labels[test],
                       f"digits 5-9, {shots}-shot", (5, 6, 7, 8, 9))
+
+
+# --------------------------------------------------------------------------- CIFAR-10 (online machines)
+
+#: The CIFAR-10 archive (python version) and its published MD5 (Krizhevsky, 2009).
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+_CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def _md5(path) -> str:
+    import hashlib
+
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _restricted_unpickler():
+    import pickle
+
+    # CIFAR's files were written by Python 2 with NumPy 1 ("numpy.core"); NumPy 2 keeps the function in
+    # "numpy._core". _codecs.encode is how Python 3's protocol-2 pickles store bytes: harmless.
+    allowed = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+
+    class CifarUnpickler(pickle.Unpickler):
+        """Loads CIFAR's batch files and nothing else: only NumPy arrays may be rebuilt."""
+
+        def find_class(self, module: str, name: str):
+            if (module, name) not in allowed:
+                raise pickle.UnpicklingError(f"CIFAR batch files hold only arrays and lists; refusing {module}.{name}")
+            if module == "numpy.core.multiarray" and hasattr(np, "_core"):
+                module = "numpy._core.multiarray"
+            return super().find_class(module, name)
+
+    return CifarUnpickler
+
+
+def _read_batch(archive, name: str) -> tuple[np.ndarray, np.ndarray]:
+    member = archive.extractfile(f"cifar-10-batches-py/{name}")
+    if member is None:
+        raise ValueError(f"the archive has no cifar-10-batches-py/{name}: is it CIFAR-10's python version?")
+    batch = _restricted_unpickler()(member, encoding="bytes").load()
+    images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)  # rows are R, G, B planes
+    return images, np.asarray(batch[b"labels"], dtype=np.int64)
+
+
+def cifar10(root: str | None = None, download: bool = False, val_size: int = 5000, seed: int = 0,
+            md5: str = CIFAR10_MD5, url: str = CIFAR10_URL) -> ImageSplit:
+    """CIFAR-10 (60,000 32x32 colour images, 10 classes) from its published archive, checksum verified.
+
+    The archive ``cifar-10-python.tar.gz`` is looked for in ``root``
+    (default ``~/.cache/lrcourse``). With ``download=True`` a missing archive
+    is downloaded there first (online machines only). Its MD5 must equal
+    ``md5`` (the published one) before anything is read, and the batch files
+    are read straight from the archive with an unpickler that rebuilds only
+    NumPy arrays, so a tampered file cannot run code. ``val_size`` training
+    images (seeded) become the validation set; the 10,000 test images are the
+    test set. Images are float32 ``(N, 3, 32, 32)``, normalised per channel
+    with the training images' mean and standard deviation.
+    """
+    import tarfile
+    from pathlib import Path
+
+    folder = Path(root).expanduser() if root is not None else Path.home() / ".cache" / "lrcourse"
+    val_size = integer("val_size", val_size, minimum=1)
+    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    path = folder / "cifar-10-python.tar.gz"
+    if not path.exists():
+        if not download:
+            raise FileNotFoundError(f"{path} is missing: pass download=True on a machine with internet access, "
+                                    f"or copy the archive from {url} there")
+        import urllib.request
+
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        try:
+            urllib.request.urlretrieve(url, partial)
+        except Exception as err:
+            partial.unlink(missing_ok=True)
+            raise RuntimeError(f"could not download {url} ({type(err).__name__}: {err})") from err
+        if _md5(partial) != md5:
+            partial.unlink()
+            raise RuntimeError(f"the download from {url} does not have the published MD5 {md5}; nothing was kept")
+        partial.rename(path)
+    found = _md5(path)
+    if found != md5:
+        raise RuntimeError(f"{path} has MD5 {found}, expected {md5}: the archive is damaged or not CIFAR-10's. "
+                           f"Delete it and download it again.")
+    with tarfile.open(path, "r:gz") as archive:
+        parts = [_read_batch(archive, f"data_batch_{i}") for i in range(1, 6)]
+        X_test_u8, y_test = _read_batch(archive, "test_batch")
+    X_all = np.concatenate([p[0] for p in parts])
+    y_all = np.concatenate([p[1] for p in parts])
+    if val_size >= len(y_all):
+        raise ValueError(f"val_size must be smaller than the {len(y_all)} training images, got {val_size}")
+    order = rng.permutation(len(y_all))
+    val, train = np.sort(order[:val_size]), np.sort(order[val_size:])
+    pixels = X_all[train].astype(np.float32) / 255.0
+    mean = pixels.mean(axis=(0, 2, 3), keepdims=True)
+    std = pixels.std(axis=(0, 2, 3), keepdims=True)
+
+    def norm(images: np.ndarray) -> np.ndarray:
+        return ((images.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+    return ImageSplit(norm(X_all[train]), y_all[train], norm(X_all[val]), y_all[val], norm(X_test_u8), y_test,
+                      "CIFAR-10", _CIFAR_CLASSES)
