@@ -150,39 +150,95 @@ def _digit_images(digits_wanted: tuple) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def digits_source(seed: int = 0) -> ImageSplit:
-    """The source task of notebook 06: the digits 0-4 as 8x8 images, 60/20/20 % train/validation/test.
+#: Background (a 0 grey level) after normalisation: what a distorted image is padded with.
+_BACKGROUND = -PIXEL_MEAN / PIXEL_STD
 
-    The split is stratified and seeded. This is the task the shipped
-    pretrained CNN was trained on (``scripts/pretrain_digits.py``).
+
+def distort(images: np.ndarray, seed: int = 0, size: int = 16, rotation: float = 20.0, shift: float = 0.15,
+            scale: float = 0.1, noise: float = 0.3) -> np.ndarray:
+    """Random affine distortions of normalised 8x8 digits, resampled to ``size`` x ``size``, plus noise.
+
+    Each image is rotated by up to ``rotation`` degrees, scaled by up to
+    ``scale`` (a fraction), shifted by up to ``shift`` (a fraction of the
+    image), resampled bilinearly (``torch.nn.functional.grid_sample``),
+    padded with the background, and gets Gaussian noise of standard
+    deviation ``noise``. Seeded: the same ``seed`` gives the same images.
+    This is what makes notebook 06's tasks need *features*: recognising a
+    digit whatever its pose takes more than a few examples to learn.
+    """
+    import math
+
+    import torch
+    from torch.nn import functional as F
+
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"images must have shape (N, 1, height, width), got {tuple(x.shape)}")
+    size = integer("size", size, minimum=1)
+    g = torch.Generator().manual_seed(integer("seed", seed, minimum=0))
+    n = x.shape[0]
+
+    def uniform(bound: float):
+        return (torch.rand(n, generator=g) * 2 - 1) * bound
+
+    angle, zoom = uniform(rotation * math.pi / 180), 1 + uniform(scale)
+    tx, ty = uniform(shift), uniform(shift)
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, [n, 1, size, size], align_corners=False)
+    out = F.grid_sample(x - _BACKGROUND, grid, align_corners=False, padding_mode="zeros") + _BACKGROUND
+    return (out + noise * torch.randn(out.shape, generator=g)).numpy()
+
+
+def _distorted_split(images, labels, parts: dict, seed: int, name: str, classes: tuple, copies: int = 1):
+    """An ImageSplit of distorted copies of ``images[parts[...]]``; each part gets its own seed."""
+    def take(key: str, offset: int, n_copies: int = 1):
+        idx = np.tile(parts[key], n_copies)
+        return distort(images[idx], seed=seed * 10 + offset), labels[idx]
+
+    X_train, y_train = take("train", 1, copies)
+    X_val, y_val = take("val", 2)
+    X_test, y_test = take("test", 3)
+    return ImageSplit(X_train, y_train, X_val, y_val, X_test, y_test, name, classes)
+
+
+def digits_source(seed: int = 0, copies: int = 1) -> ImageSplit:
+    """The source task of notebook 06: the digits 0-4, distorted (:func:`distort`), as 16x16 images.
+
+    The images are split 60/20/20 % into train, validation and test
+    (stratified, seeded); ``copies`` distorted versions of each training
+    image make a larger training set. The shipped pretrained CNN was trained
+    on this task (``scripts/pretrain_digits.py``).
 
     >>> digits_source()
-    ImageSplit('digits 0-4': 540 train, 180 validation, 181 test images of shape (1, 8, 8), 5 classes)
+    ImageSplit('digits 0-4': 540 train, 180 validation, 181 test images of shape (1, 16, 16), 5 classes)
     """
     from sklearn.model_selection import train_test_split
 
     seed = integer("seed", seed, minimum=0)
+    copies = integer("copies", copies, minimum=1)
     images, labels = _digit_images((0, 1, 2, 3, 4))
-    X_train, X_rest, y_train, y_rest = train_test_split(images, labels, test_size=0.4, random_state=seed,
-                                                        stratify=labels)
-    X_val, X_test, y_val, y_test = train_test_split(X_rest, y_rest, test_size=0.5, random_state=seed,
-                                                    stratify=y_rest)
-    return ImageSplit(X_train, y_train, X_val, y_val, X_test, y_test, "digits 0-4", (0, 1, 2, 3, 4))
+    index = np.arange(len(labels))
+    train, rest = train_test_split(index, test_size=0.4, random_state=seed, stratify=labels)
+    val, test = train_test_split(rest, test_size=0.5, random_state=seed, stratify=labels[rest])
+    parts = {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+    return _distorted_split(images, labels, parts, seed, "digits 0-4", (0, 1, 2, 3, 4), copies)
 
 
 def digits_target(shots: int = 10, val_shots: int = 10, seed: int = 0) -> ImageSplit:
-    """The few-shot target task of notebook 06: the digits 5-9, relabelled 0-4.
+    """The few-shot target task of notebook 06: the digits 5-9, relabelled 0-4, distorted as the source.
 
     ``shots`` training and ``val_shots`` validation images per class, drawn
     with ``seed``; every other image of 5-9 is the test set (about 800), so
     test accuracies are precise even when training is few-shot.
 
     >>> digits_target()
-    ImageSplit('digits 5-9, 10-shot': 50 train, 50 validation, 796 test images of shape (1, 8, 8), 5 classes)
+    ImageSplit('digits 5-9, 10-shot': 50 train, 50 validation, 796 test images of shape (1, 16, 16), 5 classes)
     """
     shots = integer("shots", shots, minimum=1)
     val_shots = integer("val_shots", val_shots, minimum=1)
-    rng = np.random.default_rng(integer("seed", seed, minimum=0))
+    seed = integer("seed", seed, minimum=0)
+    rng = np.random.default_rng(seed)
     images, labels = _digit_images((5, 6, 7, 8, 9))
     parts: dict = {"train": [], "val": [], "test": []}
     for c in range(5):
@@ -193,9 +249,9 @@ def digits_target(shots: int = 10, val_shots: int = 10, seed: int = 0) -> ImageS
         parts["train"].append(idx[:shots])
         parts["val"].append(idx[shots:shots + val_shots])
         parts["test"].append(idx[shots + val_shots:])
-    train, val, test = (np.sort(np.concatenate(parts[k])) for k in ("train", "val", "test"))
-    return ImageSplit(images[train], labels[train], images[val], labels[val], images[test], labels[test],
-                      f"digits 5-9, {shots}-shot", (5, 6, 7, 8, 9))
+    parts = {k: np.sort(np.concatenate(v)) for k, v in parts.items()}
+    # other seeds than the source's (1000 + seed): no image shares its distortion with a source image
+    return _distorted_split(images, labels, parts, 1000 + seed, f"digits 5-9, {shots}-shot", (5, 6, 7, 8, 9))
 
 
 # --------------------------------------------------------------------------- CIFAR-10 (online machines)

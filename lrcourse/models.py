@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 
 from ._validation import integer
 
-__all__ = ["BasicBlock", "ResNet", "small_resnet", "resnet18", "IMAGENET_URL", "fetch_checkpoint"]  # noqa: F822 (lazy)
+__all__ = ["BasicBlock", "ResNet", "small_resnet", "resnet18", "IMAGENET_URL", "fetch_checkpoint",  # noqa: F822 (lazy)
+           "state_digest", "pretrained_small_resnet", "PRETRAINED"]
 
 #: torchvision's ResNet-18 ImageNet weights (``ResNet18_Weights.IMAGENET1K_V1``); the part of
 #: the file name after the dash is the start of the file's SHA-256, as ``torch.hub`` expects.
@@ -239,3 +240,54 @@ def fetch_checkpoint(url: str, model_dir: str | Path | None = None, progress: bo
         raise RuntimeError(f"{path} is damaged or not the published file: its SHA-256 starts {digest[:len(prefix)]}, "
                            f"expected {prefix}. Delete it to download it again.")
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def state_digest(state: dict) -> str:
+    """SHA-256 over a ``state_dict``'s names, dtypes, shapes and bytes, in name order.
+
+    ``torch.save`` writes a random id into every file, so two saves of the
+    same tensors differ byte for byte; this digest does not.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name]
+        if not torch.is_tensor(tensor):
+            raise ValueError(f"state[{name!r}] is not a tensor: a state_dict holds only tensors")
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+#: Checkpoints shipped inside the package: file name, ``state_digest``, and how they were made.
+PRETRAINED = {
+    "digits04": ("small_resnet_digits04.pt", "70bd1fc58bc0dbba1532e82ea0b04750b08e5720af1028cfe52c44c93467b8ae",
+                 "small_resnet(num_classes=5) trained by scripts/pretrain_digits.py on data.digits_source(copies=10)"),
+}
+
+
+def pretrained_small_resnet(num_classes: int = 5, seed: int = 0, source: str = "digits04") -> Any:
+    """The shipped small ResNet pretrained on distorted digits 0-4, its checksum verified.
+
+    With ``num_classes`` other than 5 the pretrained body is loaded and the
+    head is a fresh (seeded) ``fc`` with ``num_classes`` outputs; with 5 the
+    source task's head is kept.
+    """
+    import torch
+
+    if source not in PRETRAINED:
+        raise ValueError(f"source must be one of {', '.join(map(repr, PRETRAINED))}, got {source!r}")
+    name, digest, _ = PRETRAINED[source]
+    path = Path(__file__).resolve().parent / "weights" / name
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    found = state_digest(state)
+    if found != digest:
+        raise RuntimeError(f"{path} is damaged or not the shipped checkpoint: its digest is {found[:12]}..., "
+                           f"expected {digest[:12]}...; reinstall lrcourse")
+    model = small_resnet(num_classes=num_classes, seed=seed)
+    if num_classes != 5:
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    model.load_state_dict(state, strict=num_classes == 5)
+    return model

@@ -8,33 +8,47 @@ from sklearn.datasets import load_digits
 from lrcourse import data
 
 
-def test_source_task_is_digits_0_to_4_split_60_20_20_stratified_and_normalised():
+def test_source_task_is_distorted_digits_0_to_4_split_60_20_20_stratified():
     split = data.digits_source(seed=0)
-    X, y = load_digits(return_X_y=True)
+    _, y = load_digits(return_X_y=True)
     assert len(split.y_train) + len(split.y_val) + len(split.y_test) == int(np.sum(y < 5))
     assert (len(split.y_train), len(split.y_val), len(split.y_test)) == (540, 180, 181)
-    assert split.X_train.dtype == np.float32 and split.X_train.shape[1:] == (1, 8, 8)
+    assert split.X_train.dtype == np.float32 and split.image_shape == (1, 16, 16)
     assert split.classes == (0, 1, 2, 3, 4) and set(split.y_test) == {0, 1, 2, 3, 4}
     for part in (split.y_train, split.y_val, split.y_test):
         np.testing.assert_allclose(np.bincount(part) / len(part), np.bincount(y[y < 5]) / np.sum(y < 5), atol=0.02)
-    # the shared pixel statistics are the source training set's
-    raw = split.X_train * data.PIXEL_STD + data.PIXEL_MEAN
-    assert abs(raw.mean() - data.PIXEL_MEAN) < 1e-3 and abs(raw.std() - data.PIXEL_STD) < 1e-3
+    assert np.array_equal(data.digits_source(seed=0).X_test, split.X_test)  # seeded
+    bigger = data.digits_source(seed=0, copies=3)
+    assert len(bigger.y_train) == 3 * 540 and np.array_equal(bigger.y_train, np.tile(split.y_train, 3))
+    assert not np.array_equal(bigger.X_train[:540], bigger.X_train[540:1080])  # each copy distorted anew
     assert repr(split).startswith("ImageSplit('digits 0-4': 540 train")
 
 
-def test_target_task_is_few_shot_digits_5_to_9_relabelled():
+def test_target_task_is_few_shot_distorted_digits_5_to_9_relabelled():
     target = data.digits_target(shots=5, val_shots=10, seed=1)
     assert np.array_equal(np.bincount(target.y_train), [5] * 5)
     assert np.array_equal(np.bincount(target.y_val), [10] * 5)
     _, y = load_digits(return_X_y=True)
     assert len(target.y_test) == int(np.sum(y >= 5)) - 75
-    assert target.classes == (5, 6, 7, 8, 9) and target.num_classes == 5
+    assert target.classes == (5, 6, 7, 8, 9) and target.num_classes == 5 and target.image_shape == (1, 16, 16)
     again = data.digits_target(shots=5, val_shots=10, seed=1)
     assert np.array_equal(again.X_train, target.X_train)
     assert not np.array_equal(data.digits_target(shots=5, val_shots=10, seed=2).X_train, target.X_train)
-    source_rows = {x.tobytes() for x in data.digits_source().X_train}
-    assert not source_rows & {x.tobytes() for x in target.X_test}  # other digits: no image in common
+
+
+def test_distort_is_seeded_and_without_distortion_is_the_identity():
+    X, _ = load_digits(return_X_y=True)
+    clean = ((X[:20] - data.PIXEL_MEAN) / data.PIXEL_STD).astype(np.float32).reshape(-1, 1, 8, 8)
+    same = data.distort(clean, size=8, rotation=0, shift=0, scale=0, noise=0)
+    np.testing.assert_allclose(same, clean, atol=1e-5)
+    a, b = data.distort(clean, seed=4), data.distort(clean, seed=4)
+    assert np.array_equal(a, b) and a.shape == (20, 1, 16, 16)
+    assert not np.array_equal(a, data.distort(clean, seed=5))
+    # a rotated image keeps its background where no ink lands: the corners stay at the background level
+    turned = data.distort(clean, size=16, rotation=45, shift=0, scale=0, noise=0)
+    np.testing.assert_allclose(turned[:, 0, 0, 0], -data.PIXEL_MEAN / data.PIXEL_STD, atol=1e-5)
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 1, height, width\)"):
+        data.distort(clean[:, 0])
 
 
 def test_target_task_rejects_shots_that_leave_no_test_images():

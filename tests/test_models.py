@@ -138,3 +138,39 @@ def test_downloads_go_through_torch_hub_with_the_hash_prefix(tmp_path, monkeypat
     with pytest.raises(RuntimeError):
         models.fetch_checkpoint(models.IMAGENET_URL, model_dir=tmp_path)
     assert calls == [("https://download.pytorch.org/models/resnet18-f37072fd.pth", "f37072fd")]
+
+
+def test_the_shipped_checkpoint_is_small_verified_and_solves_its_source_task():
+    from pathlib import Path
+
+    from lrcourse import data, finetune
+
+    name, digest, _ = models.PRETRAINED["digits04"]
+    path = Path(models.__file__).parent / "weights" / name
+    assert path.stat().st_size < 5 * 1024 * 1024
+    assert models.state_digest(torch.load(path, weights_only=True)) == digest
+    model = models.pretrained_small_resnet()
+    source = data.digits_source(seed=0)
+    _, accuracy = finetune.evaluate(model, source.X_test, source.y_test)
+    assert accuracy >= 0.98  # 0.9945 when it was made (scripts/pretrain_digits.py)
+    other = models.pretrained_small_resnet(num_classes=3, seed=2)
+    assert other.fc.out_features == 3 and torch.equal(other.conv1.weight, model.conv1.weight)
+
+
+def test_a_shipped_checkpoint_with_another_digest_is_refused(monkeypatch):
+    name, digest, how = models.PRETRAINED["digits04"]
+    monkeypatch.setitem(models.PRETRAINED, "digits04", (name, "0" * 64, how))
+    with pytest.raises(RuntimeError, match="damaged or not the shipped checkpoint"):
+        models.pretrained_small_resnet()
+    with pytest.raises(ValueError, match="source must be one of 'digits04'"):
+        models.pretrained_small_resnet(source="imagenet")
+
+
+def test_state_digest_depends_on_values_names_and_dtypes_not_on_the_file():
+    state = models.small_resnet().state_dict()
+    digest = models.state_digest(state)
+    assert models.state_digest({k: v.clone() for k, v in state.items()}) == digest
+    changed = dict(state, **{"fc.bias": state["fc.bias"] + 1e-7})
+    assert models.state_digest(changed) != digest
+    assert models.state_digest({("x" + k): v for k, v in state.items()}) != digest
+    assert models.state_digest(dict(state, **{"fc.bias": state["fc.bias"].double()})) != digest
