@@ -1,0 +1,722 @@
+"""Checks and hints for notebook 06, fine-tuning a pretrained CNN (``from lrcourse.exercises import finetune as ex``).
+
+The answers are about torch objects, so each check builds fresh ones
+(a :func:`lrcourse.models.small_resnet`, an optimizer), calls the learner's
+function and then inspects what it did: which parameters train, which group
+has which LR, what LR every group has at every step, how often the loop
+stepped the scheduler. A wrong answer is recognised by the same
+observations made on the known mistakes. ``fine_tune`` must also reach a
+stated accuracy on the held-out target images. Each exercise's ``grade_id``
+in the notebook equals its name here.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ._core import Case, Exercise, Mistake, _silenced, fmt
+
+__all__ = ["replace_head", "param_groups", "set_trainable", "warmup_cosine", "fine_tune", "FINE_TUNE_TARGET",
+           "EXERCISES"]
+
+STAGES = ("stem", "layer1", "layer2", "layer3", "fc")
+
+
+def _model(seed: int = 0, frozen: bool = False):
+    from .. import models
+
+    model = models.small_resnet(num_classes=5, seed=seed)
+    if frozen:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    return model
+
+
+def _stage(name: str) -> str:
+    top = name.split(".", 1)[0]
+    return top if top in STAGES else "stem"
+
+
+@dataclass(frozen=True)
+class ModelCase(Case):
+    """Build ``small_resnet(seed=seed)`` (all frozen if ``frozen``), then call with ``kwargs``."""
+
+    seed: int = 0
+    frozen: bool = False
+
+
+@dataclass
+class ObservedExercise(Exercise):
+    """An exercise checked by what the learner's function did to fresh torch objects.
+
+    ``observe(fn, case)`` runs ``fn`` and returns a dict of observations (or
+    raises); ``problems(seen, expected)`` lists what differs, first problem
+    first. Known mistakes are recognised by equal observations.
+    """
+
+    observe: Callable = None  # type: ignore[assignment]
+    problems: Callable = None  # type: ignore[assignment]
+    model_text: str = "a small ResNet"
+
+    def _call_text(self, case: Case) -> str:
+        shown = [f"model=<{self.model_text}{', all frozen' if getattr(case, 'frozen', False) else ''}>"]
+        shown += [f"{k}={fmt(v)}" for k, v in case.kwargs.items()]
+        return f"{self.name}({', '.join(shown)})"
+
+    def _run(self, fn: Callable, case: Case) -> dict:
+        __tracebackhide__ = True
+        try:
+            return _silenced(lambda: self.observe(fn, case), ())
+        except NotImplementedError:
+            raise self._not_attempted() from None
+        except Exception as err:
+            raise AssertionError(f"{self._call_text(case)} raised {type(err).__name__}: {err}. "
+                                 f"{self._hint_ref()}") from err
+
+    def check(self, fn: Callable) -> None:
+        __tracebackhide__ = True
+        self._require_callable(fn)
+        for case in self.cases:
+            expected = self.observe(self.reference, case)
+            seen = self._run(fn, case)
+            found = self.problems(seen, expected)
+            if found:
+                note = f" [{case.note}]" if case.note else ""
+                raise AssertionError(f"{self._call_text(case)}{note}: {found[0]}; expected {expected['summary']}."
+                                     f"{self._known(case, seen)} {self._hint_ref()}")
+        self._passed(len(self.cases))
+
+    def _known(self, case: Case, seen: dict) -> str:
+        for mistake in self.mistakes:
+            try:
+                theirs = _silenced(lambda m=mistake: self.observe(m.fn, case), ())
+            except Exception:
+                continue
+            if _same_observations(seen, theirs):
+                return " " + mistake.message
+        return ""
+
+
+def _same_observations(a: dict, b: dict) -> bool:
+    """Equal observations (arrays to the checks' tolerance); the summaries and accuracies are not compared."""
+    keys = set(a) | set(b)
+    for key in keys - {"summary", "accuracy"}:
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.shape == y.shape
+                    and np.allclose(x, y, rtol=1e-9, atol=1e-12)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- replace_head
+
+def _replace_head(model, num_classes):
+    from torch import nn
+
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+def _observe_head(fn: Callable, case: Case) -> dict:
+    import torch
+    from torch import nn
+
+    model = _model(case.seed, case.frozen)
+    body = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    old_head = model.fc.weight.detach().clone()
+    result = fn(model, **copy.deepcopy(case.kwargs))
+    num_classes = case.kwargs["num_classes"]
+    if not isinstance(result, nn.Module) or not hasattr(result, "layer1"):
+        return {"returns": type(result).__name__, "summary": ""}
+    head = getattr(result, "fc", None)
+    seen = {"returns": "model", "head": type(head).__name__}
+    if isinstance(head, nn.Linear):
+        seen["shape"] = (head.in_features, head.out_features)
+        seen["trainable"] = all(p.requires_grad for p in head.parameters())
+        seen["fresh"] = head.weight.shape != old_head.shape or not torch.equal(head.weight.detach(), old_head)
+    state = result.state_dict()
+    seen["body kept"] = all(k in state and torch.equal(state[k], v) for k, v in body.items())
+    was_training = result.training
+    result.eval()
+    try:
+        with torch.no_grad():
+            seen["output"] = tuple(result(torch.zeros(2, 1, 16, 16)).shape)
+    except Exception as err:
+        seen["output"] = f"{type(err).__name__}: {err}"
+    result.train(was_training)
+    seen["summary"] = (f"the same model back, with a new trainable fc = nn.Linear(64, {num_classes}) and its "
+                       f"body untouched")
+    return seen
+
+
+def _head_problems(seen: dict, expected: dict) -> list[str]:
+    if seen["returns"] != "model":
+        return [f"it returned a {seen['returns']}, not the model (return the model whose fc you replaced)"]
+    problems = []
+    if seen.get("head") != "Linear":
+        problems.append(f"model.fc is a {seen.get('head')}, not an nn.Linear")
+    elif seen["shape"] != expected["shape"]:
+        problems.append(f"model.fc maps {seen['shape'][0]} features to {seen['shape'][1]}, expected "
+                        f"{expected['shape'][0]} to {expected['shape'][1]}")
+    elif not seen["trainable"]:
+        problems.append("the new head's parameters have requires_grad=False: it would never learn")
+    elif not seen["fresh"]:
+        problems.append("model.fc still holds the pretrained head's weights")
+    if not seen["body kept"]:
+        problems.append("the body's weights changed: only the head is replaced, the pretrained layers are the point")
+    if not problems and seen["output"] != expected["output"]:
+        problems.append(f"the model does not run on a batch of 2 images: {seen['output']}")
+    return problems
+
+
+def _head_returns_linear(model, num_classes):
+    from torch import nn
+
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model.fc
+
+
+def _head_then_freeze_all(model, num_classes):
+    model = _replace_head(model, num_classes)
+    for p in model.parameters():
+        p.requires_grad = False
+    return model
+
+
+def _head_only_if_size_differs(model, num_classes):
+    if model.fc.out_features != num_classes:
+        return _replace_head(model, num_classes)
+    return model
+
+
+def _head_new_model(model, num_classes):
+    from .. import models
+
+    return models.small_resnet(num_classes=num_classes, seed=99)
+
+
+def _head_swapped(model, num_classes):
+    from torch import nn
+
+    model.fc = nn.Linear(num_classes, model.fc.in_features)
+    return model
+
+
+replace_head = ObservedExercise(
+    name="replace_head",
+    points=2,
+    reference=_replace_head,
+    cases=[
+        ModelCase({"num_classes": 5}, "the same number of classes as the source task", seed=0),
+        ModelCase({"num_classes": 3}, seed=1, frozen=True),
+        ModelCase({"num_classes": 10}, seed=2),
+    ],
+    hint_text="""
+        The head is the last layer, model.fc, an nn.Linear(in_features, classes). Make a new one with
+        the same in_features (model.fc.in_features) and num_classes outputs, assign it to model.fc,
+        and return the model. A new nn.Linear is trainable and freshly initialised; leave the rest alone.
+    """,
+    observe=_observe_head,
+    problems=_head_problems,
+    mistakes=[
+        Mistake(_head_returns_linear, "Return the model itself; model.fc is just its last layer."),
+        Mistake(_head_then_freeze_all,
+                "The head was left frozen: freezing every parameter after replacing the head freezes the new "
+                "head too. A new nn.Linear is trainable; freeze only the body, if anything."),
+        Mistake(_head_only_if_size_differs,
+                "With the same number of classes the old head was kept: fine-tuning starts from a *fresh* head, "
+                "since the source task's classes are not the target's."),
+        Mistake(_head_new_model,
+                "That is a new, untrained model: the pretrained body must be kept; replace only model.fc."),
+        Mistake(_head_swapped,
+                "nn.Linear takes (in_features, out_features): nn.Linear(model.fc.in_features, num_classes)."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- param_groups
+
+def _param_groups(model, head_lr, factor):
+    groups = {name: [] for name in STAGES}
+    for name, param in model.named_parameters():
+        groups[_stage(name)].append(param)
+    depth = len(STAGES) - 1
+    return [{"params": groups[name], "lr": head_lr * factor ** (depth - i)} for i, name in enumerate(STAGES)]
+
+
+def _observe_groups(fn: Callable, case: Case) -> dict:
+    model = _model(case.seed)
+    names = {id(p): n for n, p in model.named_parameters()}
+    result = fn(model, **copy.deepcopy(case.kwargs))
+    seen: dict = {"summary": "five groups (stem, layer1, layer2, layer3, fc) with LRs " + ", ".join(
+        f"{case.kwargs['head_lr'] * case.kwargs['factor'] ** (4 - i):.3g}" for i in range(5))}
+    if not isinstance(result, (list, tuple)) or not all(isinstance(g, dict) and "params" in g for g in result):
+        seen["form"] = type(result).__name__
+        return seen
+    seen["form"] = "groups"
+    count: dict = {}
+    by_stage: dict = {}
+    for g in result:
+        params = list(g["params"])
+        stages = sorted({_stage(names.get(id(p), "?")) for p in params})
+        lr = g.get("lr", None)
+        for p in params:
+            count[names.get(id(p), "?")] = count.get(names.get(id(p), "?"), 0) + 1
+        for stage in stages:
+            by_stage.setdefault(stage, set()).add(None if lr is None else round(float(lr), 15))
+    seen["twice"] = sorted(n for n, c in count.items() if c > 1)
+    seen["missing"] = sorted({_stage(n) for n in names.values() if n not in count})
+    seen["lrs"] = {stage: sorted(v, key=lambda x: -1 if x is None else x) for stage, v in by_stage.items()}
+    return seen
+
+
+def _groups_problems(seen: dict, expected: dict) -> list[str]:
+    if seen["form"] != "groups":
+        return [f"it returned a {seen['form']}; return a list of dicts, each {{'params': [...], 'lr': ...}}"]
+    if seen["twice"]:
+        return [f"{seen['twice'][0]} is in more than one group (torch refuses a parameter in two groups)"]
+    if seen["missing"]:
+        return [f"the parameters of {', '.join(seen['missing'])} are in no group: they would not train"]
+    for stage in STAGES:
+        got, want = seen["lrs"].get(stage), expected["lrs"][stage]
+        if got is None or len(got) != 1 or got[0] is None:
+            return [f"the {stage} parameters must be in one group with one 'lr'"]
+        if not math.isclose(got[0], want[0], rel_tol=1e-9):
+            return [f"the {stage} group has lr {got[0]:.4g}, expected {want[0]:.4g}"]
+    return []
+
+
+def _groups_variant(order="head-first", exponent_shift=0, skip_stem=False, all_in_head=False, one_lr=False):
+    def groups_fn(model, head_lr, factor):
+        groups = {name: [] for name in STAGES}
+        for name, param in model.named_parameters():
+            stage = _stage(name)
+            if skip_stem and stage == "stem":
+                continue
+            groups[stage].append(param)
+        out = []
+        for i, name in enumerate(STAGES):
+            power = (len(STAGES) - 1 - i) if order == "head-first" else i
+            lr = head_lr if one_lr else head_lr * factor ** (power + exponent_shift)
+            params = list(model.parameters()) if (all_in_head and name == "fc") else groups[name]
+            out.append({"params": params, "lr": lr})
+        return out
+    return groups_fn
+
+
+param_groups = ObservedExercise(
+    name="param_groups",
+    points=2,
+    reference=_param_groups,
+    cases=[
+        ModelCase({"head_lr": 0.01, "factor": 0.5}),
+        ModelCase({"head_lr": 0.1, "factor": 0.25}, seed=1),
+        ModelCase({"head_lr": 0.003, "factor": 1.0}, "factor 1: one LR for all", seed=2),
+    ],
+    hint_text="""
+        Walk model.named_parameters() and sort each parameter into its stage by the first part of its
+        name: 'layer1', 'layer2', 'layer3', 'fc', and everything else ('conv1', 'bn1') is the stem.
+        From the head down, each stage's LR is the previous one times factor: fc gets head_lr, layer3
+        head_lr * factor, ..., the stem head_lr * factor**4. Return
+        [{'params': [...], 'lr': ...}, ...] in the order stem, layer1, layer2, layer3, fc.
+    """,
+    observe=_observe_groups,
+    problems=_groups_problems,
+    mistakes=[
+        Mistake(_groups_variant(one_lr=True),
+                "All groups got the same LR: discriminative fine-tuning gives earlier layers smaller LRs "
+                "(head_lr times factor once per stage below the head)."),
+        Mistake(_groups_variant(order="stem-first"),
+                "The LRs run the wrong way: the stem got head_lr. The head, freshly initialised, needs the "
+                "largest LR; the earliest, most general layers the smallest."),
+        Mistake(_groups_variant(skip_stem=True),
+                "conv1 and bn1 (the stem) are in no group, so they would not train at all; put them in the "
+                "first group."),
+        Mistake(_groups_variant(all_in_head=True),
+                "The head group holds model.parameters(), so every parameter is in two groups; give each "
+                "group only its own stage's parameters."),
+        Mistake(_groups_variant(exponent_shift=1),
+                "Every LR is one factor too small: the head gets head_lr itself, layer3 head_lr * factor."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- set_trainable
+
+def _set_trainable(model, stages):
+    unfrozen = ("fc",) + tuple(reversed(STAGES[:-1]))[:stages]
+    for name, param in model.named_parameters():
+        param.requires_grad = _stage(name) in unfrozen
+    return model
+
+
+def _observe_trainable(fn: Callable, case: Case) -> dict:
+    model = _model(case.seed, case.frozen)
+    result = fn(model, **copy.deepcopy(case.kwargs))
+    target = result if result is not None else model
+    stages = case.kwargs["stages"]
+    want = ("fc",) + tuple(reversed(STAGES[:-1]))[:stages]
+    trainable: dict = {}
+    for name, param in target.named_parameters():
+        trainable.setdefault(_stage(name), set()).add(bool(param.requires_grad))
+    return {"trainable": tuple(s for s in STAGES if trainable.get(s) == {True}),
+            "mixed": tuple(s for s in STAGES if len(trainable.get(s, ())) > 1),
+            "summary": "only " + ", ".join(s for s in STAGES if s in want) + " trainable"}
+
+
+def _trainable_problems(seen: dict, expected: dict) -> list[str]:
+    if seen["mixed"]:
+        return [f"the {seen['mixed'][0]} stage is partly frozen: set a whole stage at once"]
+    if seen["trainable"] != expected["trainable"]:
+        shown = ", ".join(seen["trainable"]) or "nothing"
+        return [f"trainable after the call: {shown}"]
+    return []
+
+
+def _trainable_variant(from_bottom=False, head=True, refreeze=True, shift=0, stem=True):
+    def set_fn(model, stages):
+        order = list(STAGES[:-1]) if from_bottom else list(reversed(STAGES[:-1]))
+        if not stem:
+            order = [s for s in order if s != "stem"]
+        unfrozen = set(order[:max(stages + shift, 0)]) | ({"fc"} if head else set())
+        for name, param in model.named_parameters():
+            if _stage(name) in unfrozen:
+                param.requires_grad = True
+            elif refreeze:
+                param.requires_grad = False
+        return model
+    return set_fn
+
+
+set_trainable = ObservedExercise(
+    name="set_trainable",
+    points=2,
+    reference=_set_trainable,
+    cases=[
+        ModelCase({"stages": 0}, "head only: the backbone frozen"),
+        ModelCase({"stages": 1}, "unfreeze the last stage", seed=1, frozen=True),
+        ModelCase({"stages": 2}, seed=2),
+        ModelCase({"stages": 4}, "everything", seed=3, frozen=True),
+    ],
+    hint_text="""
+        The stages from the top are fc, layer3, layer2, layer1, stem (conv1 and bn1). The head always
+        trains; `stages` more are unfrozen counting down from layer3. Set requires_grad on *every*
+        parameter, True or False, so that what was frozen or unfrozen before does not matter.
+    """,
+    observe=_observe_trainable,
+    problems=_trainable_problems,
+    mistakes=[
+        Mistake(_trainable_variant(head=False),
+                "The head was left frozen: the new head must always train, whatever the backbone does."),
+        Mistake(_trainable_variant(from_bottom=True),
+                "The stages were unfrozen from the bottom (layer1 first); gradual unfreezing starts at the "
+                "top, next to the head, where the features are the most task-specific."),
+        Mistake(_trainable_variant(refreeze=False),
+                "Only requires_grad=True was set: parameters that were trainable before stay trainable. Set "
+                "False on the rest."),
+        Mistake(_trainable_variant(shift=1), "One stage too many was unfrozen: stages=0 means the head only."),
+        Mistake(_trainable_variant(stem=False),
+                "The stem (conv1, bn1) never unfreezes: with stages=4 everything trains."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- warmup_cosine
+
+def _warmup_cosine(optimizer, warmup_steps, total_steps):
+    from torch.optim.lr_scheduler import LambdaLR
+
+    def factor(step):
+        if step < warmup_steps:
+            return step / warmup_steps
+        progress = (step - warmup_steps) / (total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return LambdaLR(optimizer, factor)
+
+
+@dataclass(frozen=True)
+class SchedulerCase(Case):
+    """An SGD optimizer with one group per LR in ``lrs``; the scheduler is stepped ``total_steps`` times."""
+
+    lrs: tuple = (0.1,)
+
+
+@dataclass
+class SchedulerExercise(ObservedExercise):
+    def _call_text(self, case: Case) -> str:
+        kw = case.kwargs
+        return (f"{self.name}(optimizer=<SGD, group lrs {fmt(list(case.lrs))}>, warmup_steps={kw['warmup_steps']}, "
+                f"total_steps={kw['total_steps']})")
+
+
+def _observe_schedule(fn: Callable, case: Case) -> dict:
+    import torch
+
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in case.lrs]
+    optimizer = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, case.lrs, strict=True)])
+    scheduler = fn(optimizer, **copy.deepcopy(case.kwargs))
+    if not hasattr(scheduler, "step"):
+        return {"lrs": None, "kind": type(scheduler).__name__, "summary": ""}
+    history = []
+    for _ in range(case.kwargs["total_steps"] + 1):
+        history.append(tuple(g["lr"] for g in optimizer.param_groups))
+        optimizer.step()
+        scheduler.step()
+    w, t = case.kwargs["warmup_steps"], case.kwargs["total_steps"]
+    return {"lrs": np.array(history), "kind": "scheduler",
+            "summary": f"each group's LR rising linearly from 0 over {w} steps to its own lr, then falling "
+                       f"along a cosine to 0 at step {t}"}
+
+
+def _schedule_problems(seen: dict, expected: dict) -> list[str]:
+    if seen["lrs"] is None:
+        return [f"it returned a {seen['kind']}; return a torch LR scheduler (e.g. LambdaLR)"]
+    got, want = seen["lrs"], expected["lrs"]
+    bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-12).all(axis=1))
+    if bad.size:
+        step = int(bad[0])
+        return [f"at step {step} the groups' LRs are {fmt(list(got[step]))}, expected {fmt(list(want[step]))}"]
+    return []
+
+
+def _schedule_variant(warmup="linear", cosine_over="rest", absolute=False, end=0.0):
+    def make(optimizer, warmup_steps, total_steps):
+        from torch.optim.lr_scheduler import LambdaLR
+
+        base = optimizer.param_groups[0]["lr"]
+
+        def factor(step):
+            if warmup == "off-by-one" and step < warmup_steps:
+                f = (step + 1) / warmup_steps
+            elif warmup == "none" or step >= warmup_steps:
+                span = total_steps - warmup_steps if cosine_over == "rest" else total_steps
+                start = 0 if warmup == "none" or cosine_over != "rest" else warmup_steps
+                progress = min((step - start) / span, 1.0) if cosine_over == "rest" else min(step / span, 1.0)
+                f = end + (1 - end) * 0.5 * (1 + math.cos(math.pi * progress))
+            else:
+                f = step / warmup_steps
+            return f * base if absolute else f
+
+        return LambdaLR(optimizer, factor)
+    return make
+
+
+warmup_cosine = SchedulerExercise(
+    name="warmup_cosine",
+    points=2,
+    reference=_warmup_cosine,
+    cases=[
+        SchedulerCase({"warmup_steps": 5, "total_steps": 40}, "two groups, discriminative LRs", lrs=(0.01, 0.1)),
+        SchedulerCase({"warmup_steps": 1, "total_steps": 10}, lrs=(0.05,)),
+        SchedulerCase({"warmup_steps": 20, "total_steps": 60}, lrs=(0.001, 0.004, 0.016)),
+    ],
+    hint_text="""
+        torch.optim.lr_scheduler.LambdaLR(optimizer, factor) multiplies each group's own lr by
+        factor(step), so one function serves every group. factor(step) = step / warmup_steps while
+        step < warmup_steps; after that, with p = (step - warmup_steps) / (total_steps - warmup_steps),
+        factor = 0.5 * (1 + cos(pi * p)), which is 1 at the end of warmup and 0 at total_steps.
+    """,
+    observe=_observe_schedule,
+    problems=_schedule_problems,
+    mistakes=[
+        Mistake(_schedule_variant(warmup="none"),
+                "There is no warmup: the LR starts at its peak. Rise linearly from 0 over warmup_steps first."),
+        Mistake(_schedule_variant(warmup="off-by-one"),
+                "The warmup is one step ahead: factor(step) = step / warmup_steps is 0 at step 0 and reaches "
+                "1 exactly at step warmup_steps."),
+        Mistake(_schedule_variant(cosine_over="total"),
+                "The cosine was laid over all total_steps, from step 0; it starts after the warmup and spans "
+                "total_steps - warmup_steps, so it is at 1 when the warmup ends."),
+        Mistake(_schedule_variant(absolute=True),
+                "factor returned an LR, not a factor: LambdaLR multiplies each group's own lr by it, so every "
+                "group's LR was scaled by the first group's. Return the multiplier."),
+        Mistake(_schedule_variant(end=0.1),
+                "The cosine ends at a tenth of the LR instead of 0 at total_steps."),
+    ],
+)
+
+
+# --------------------------------------------------------------------------- fine_tune
+
+#: The held-out accuracy a correct ``fine_tune`` must reach on the 5-shot target task (see the notebook).
+FINE_TUNE_TARGET = 0.65
+
+
+def _fine_tune(model, optimizer, scheduler, batches, epochs):
+    from torch.nn import functional as F
+
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        for inputs, targets in batches:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+    return losses
+
+
+@dataclass(frozen=True)
+class LoopCase(Case):
+    """Fine-tune the pretrained model on the target task with ``shots`` images per class."""
+
+    shots: int = 5
+    epochs: int = 3
+    measure: bool = False  # also evaluate on the held-out target images
+
+
+def _loop_setup(case: LoopCase):
+    import torch
+
+    from .. import data, finetune, models
+
+    target = data.digits_target(shots=case.shots, seed=0)
+    model = finetune.replace_head(models.pretrained_small_resnet(num_classes=5), 5, seed=0)
+    X, y = torch.as_tensor(target.X_train), torch.as_tensor(target.y_train)
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    batches = [(X[order[i:i + 16]], y[order[i:i + 16]]) for i in range(0, len(y), 16)]
+    return target, model, batches
+
+
+class _Counting:
+    """Counts calls to an object's ``step`` (and ``zero_grad``) while delegating everything to it."""
+
+    def __init__(self, inner: Any):
+        self._inner, self.steps, self.zero_grads = inner, 0, 0
+
+    def step(self, *args, **kwargs):
+        self.steps += 1
+        return self._inner.step(*args, **kwargs)
+
+    def zero_grad(self, *args, **kwargs):
+        self.zero_grads += 1
+        return self._inner.zero_grad(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _observe_loop(fn: Callable, case: Case) -> dict:
+    import torch
+
+    from .. import finetune
+
+    target, model, batches = _loop_setup(case)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9)
+    total = case.epochs * len(batches)
+    scheduler = _warmup_cosine(optimizer, max(1, total // 10), total)
+    spy_opt, spy_sched = _Counting(optimizer), _Counting(scheduler)
+    # model.zero_grad() resets the gradients as well as optimizer.zero_grad() does: count it too
+    spy_model = _Counting(type("Resetter", (), {"zero_grad": staticmethod(model.zero_grad)})())
+    model.zero_grad = spy_model.zero_grad  # type: ignore[method-assign]
+    modes: list = []
+    hook = model.register_forward_pre_hook(lambda m, args: modes.append(m.training))
+    before = model.layer3[0].conv1.weight.detach().clone()
+    try:
+        losses = fn(model, spy_opt, spy_sched, batches, case.epochs)
+    finally:
+        hook.remove()
+    seen = {"steps": spy_opt.steps, "scheduler steps": spy_sched.steps,
+            "zero_grads": spy_opt.zero_grads + spy_model.zero_grads >= spy_opt.steps,
+            "train mode": bool(modes) and all(modes),
+            "losses": len(losses) if isinstance(losses, (list, tuple, np.ndarray)) else None,
+            "body moved": not torch.equal(model.layer3[0].conv1.weight.detach(), before),
+            "summary": f"{total} optimizer and scheduler steps (one per batch: {len(batches)} batches x "
+                       f"{case.epochs} epochs), in train mode, returning {total} losses"}
+    if case.measure:
+        seen["accuracy"] = finetune.evaluate(model, target.X_test, target.y_test)[1]
+    return seen
+
+
+def _loop_problems(seen: dict, expected: dict) -> list[str]:
+    problems = []
+    if seen["scheduler steps"] != expected["scheduler steps"]:
+        problems.append(f"the scheduler was stepped {seen['scheduler steps']} times, expected "
+                        f"{expected['scheduler steps']} (once per batch)")
+    if seen["steps"] != expected["steps"]:
+        problems.append(f"the optimizer stepped {seen['steps']} times, expected {expected['steps']}")
+    if not seen["zero_grads"]:
+        problems.append("the gradients were never reset, so they pile up from batch to batch")
+    if not seen["train mode"]:
+        problems.append("the model ran in eval mode while training (batch norm then ignores the batch)")
+    if seen["losses"] != expected["losses"]:
+        problems.append(f"it returned {seen['losses']} losses, expected one per batch ({expected['losses']})")
+    if "accuracy" in seen and seen["accuracy"] < FINE_TUNE_TARGET:
+        problems.append(f"the fine-tuned model reaches {seen['accuracy']:.3f} on the held-out target images, "
+                        f"below the {FINE_TUNE_TARGET} a correct loop reaches")
+    return problems
+
+
+def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=False, no_scheduler=False):
+    def loop(model, optimizer, scheduler, batches, epochs):
+        from torch.nn import functional as F
+
+        losses = []
+        for _ in range(epochs):
+            model.eval() if eval_mode else model.train()
+            epoch = []
+            for inputs, targets in batches:
+                if not no_zero:
+                    optimizer.zero_grad()
+                loss = F.cross_entropy(model(inputs), targets)
+                loss.backward()
+                optimizer.step()
+                if not per_epoch and not no_scheduler:
+                    scheduler.step()
+                epoch.append(loss.item())
+            if per_epoch:
+                scheduler.step()
+            losses.extend([float(np.mean(epoch))] if epoch_losses else epoch)
+        return losses
+    return loop
+
+
+@dataclass
+class LoopExercise(ObservedExercise):
+    """The structure is checked first (cheap); the accuracy last, on the case that measures it."""
+
+    def _call_text(self, case: Case) -> str:
+        return (f"{self.name}(model=<pretrained small ResNet, new head>, optimizer=<SGD>, "
+                f"scheduler=<warmup + cosine>, batches=<{case.shots}-shot digits 5-9>, epochs={case.epochs})")
+
+
+fine_tune = LoopExercise(
+    name="fine_tune",
+    points=2,
+    reference=_fine_tune,
+    cases=[
+        LoopCase({}, "the loop's bookkeeping", shots=5, epochs=3),
+        LoopCase({}, f"a real run: at least {FINE_TUNE_TARGET} held-out accuracy", shots=5, epochs=30, measure=True),
+    ],
+    hint_text="""
+        For each epoch: model.train(), then for each (inputs, targets) in batches: optimizer.zero_grad(),
+        loss = F.cross_entropy(model(inputs), targets), loss.backward(), optimizer.step(), and
+        scheduler.step() *after every batch*: the schedule counts steps, not epochs. Append loss.item()
+        each time and return the list.
+    """,
+    observe=_observe_loop,
+    problems=_loop_problems,
+    mistakes=[
+        Mistake(_loop_variant(per_epoch=True),
+                "The scheduler was stepped once per epoch instead of once per batch: the warmup and the cosine "
+                "are counted in batches, so the run covered only 1/(batches per epoch) of the schedule."),
+        Mistake(_loop_variant(no_scheduler=True), "scheduler.step() is never called: the LR never changes."),
+        Mistake(_loop_variant(no_zero=True),
+                "optimizer.zero_grad() is missing: backward() adds to the gradients already there."),
+        Mistake(_loop_variant(eval_mode=True),
+                "The model trained in eval mode: call model.train() (the notebook evaluates in eval mode)."),
+        Mistake(_loop_variant(epoch_losses=True), "Return every batch's loss, not one mean per epoch."),
+    ],
+)
+
+EXERCISES = [replace_head, param_groups, set_trainable, warmup_cosine, fine_tune]
