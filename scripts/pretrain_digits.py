@@ -9,7 +9,7 @@ appears here. Seeded end to end (initialisation, distortions, batch order),
 single-threaded float32 on the CPU. torch.save puts a random id in the file,
 so the checksum in ``lrcourse.models.PRETRAINED`` is over the tensors
 (``models.state_digest``), which this script prints, with the source-task
-accuracies and the time taken.
+accuracies and the time taken (13 s on one core of the 2-core CI machine; source test accuracy 0.9945).
 """
 from __future__ import annotations
 

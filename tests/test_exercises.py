@@ -12,16 +12,19 @@ import re
 import nbformat
 import numpy as np
 import pytest
+import torch
 
 from conftest import SOLUTIONS
 from lrcourse import losses, optimizers, plateau, schedules
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
+from lrcourse.exercises import finetune as ex_finetune
 from lrcourse.exercises import optimizers as ex_optimizers
 from lrcourse.exercises import plateau as ex_plateau
 from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises import search as ex_search
 from lrcourse.exercises._core import fmt
+from test_exercises_finetune import WRONG_ANSWERS as FINETUNE_WRONG_ANSWERS
 from test_exercises_optimizers import WRONG_ANSWERS as OPTIMIZER_WRONG_ANSWERS
 from test_exercises_plateau import WRONG_ANSWERS as PLATEAU_WRONG_ANSWERS
 from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
@@ -34,6 +37,7 @@ MODULES = {
     "03_adaptive_optimizers.ipynb": ex_optimizers,
     "04_reduce_on_plateau.ipynb": ex_plateau,
     "05_lr_search.ipynb": ex_search,
+    "06_finetune_pretrained_cnn.ipynb": ex_finetune,
 }
 ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
 
@@ -53,7 +57,8 @@ def solutions() -> dict:
     for name in MODULES:
         nb = nbformat.read(SOLUTIONS / name, as_version=4)
         namespace: dict = {"np": np, "math": math, "schedules": schedules, "losses": losses,
-                           "optimizers": optimizers, "plateau": plateau}
+                           "optimizers": optimizers, "plateau": plateau, "torch": torch, "nn": torch.nn,
+                           "F": torch.nn.functional}
         for cell in _nbgrader_cells(nb):
             if cell.metadata.nbgrader.get("solution"):
                 exec(cell.source, namespace)
@@ -173,9 +178,10 @@ WRONG_ANSWERS = {
 }
 
 
-#: Each check module and its wrong answers (notebooks 02-05's live in their own test files).
+#: Each check module and its wrong answers (notebooks 02-06's live in their own test files).
 WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS, ex_optimizers: OPTIMIZER_WRONG_ANSWERS,
-                   ex_plateau: PLATEAU_WRONG_ANSWERS, ex_search: SEARCH_WRONG_ANSWERS}
+                   ex_plateau: PLATEAU_WRONG_ANSWERS, ex_search: SEARCH_WRONG_ANSWERS,
+                   ex_finetune: FINETUNE_WRONG_ANSWERS}
 
 
 @pytest.mark.parametrize("module", WRONG_BY_MODULE, ids=lambda m: m.__name__.rsplit(".", 1)[-1])

@@ -13,6 +13,7 @@ In a notebook::
 | 03_adaptive_optimizers | :mod:`lrcourse.exercises.optimizers` |
 | 04_reduce_on_plateau | :mod:`lrcourse.exercises.plateau` |
 | 05_lr_search | :mod:`lrcourse.exercises.search` |
+| 06_finetune_pretrained_cnn | :mod:`lrcourse.exercises.finetune` |
 """
 from ._core import Case, Exercise, Mistake, NotAttemptedError
 
