@@ -135,8 +135,9 @@ class FitHistory:
     """What :func:`fit` recorded.
 
     ``lrs[step][g]`` is the LR of parameter group ``g`` during ``step``;
-    ``train_loss`` has one entry per step; ``epoch_loss``, ``val_loss``,
-    ``val_accuracy``, ``epoch_seconds`` and ``images_per_second`` one per epoch.
+    ``train_loss`` has one entry per step; ``epoch_loss``, ``epoch_seconds`` and
+    ``images_per_second`` one per epoch; ``val_loss`` and ``val_accuracy`` one
+    per validated epoch, listed in ``val_epochs`` (from 1).
     """
 
     label: str
@@ -146,6 +147,7 @@ class FitHistory:
     epoch_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
+    val_epochs: list = field(default_factory=list)
     epoch_seconds: list = field(default_factory=list)
     images_per_second: list = field(default_factory=list)
     device: str = "cpu"
@@ -165,7 +167,7 @@ class FitHistory:
     def __repr__(self) -> str:
         if not self.val_accuracy:
             return f"FitHistory({self.label!r}, not trained)"
-        return (f"FitHistory({self.label!r}: {len(self.val_accuracy)} epochs on {self.device} ({self.precision}), "
+        return (f"FitHistory({self.label!r}: {len(self.epoch_loss)} epochs on {self.device} ({self.precision}), "
                 f"val accuracy {self.final_val_accuracy:.3f}, val loss {self.val_loss[-1]:.4f})")
 
 
@@ -206,8 +208,9 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 512, device: Any = No
 
 def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = None, batch_size: int = 64,
         device: Any = None, amp: Any = "auto", channels_last: bool | None = None, progress: bool = False,
-        seed: int = 0, label: str = "") -> FitHistory:
-    """Train ``model`` on ``split.X_train`` for ``epochs``, validating on ``split.X_val`` after each epoch.
+        seed: int = 0, label: str = "", val_every: int = 1) -> FitHistory:
+    """Train ``model`` on ``split.X_train`` for ``epochs``, validating on ``split.X_val`` every ``val_every``
+    epochs and after the last.
 
     ``optimizer`` is a torch optimizer over the model's parameters, with as
     many groups and LRs as you like; ``scheduler`` (e.g.
@@ -224,6 +227,7 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
 
     epochs = integer("epochs", epochs, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
+    val_every = integer("val_every", val_every, minimum=1)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     device = torch.device(device) if device is not None else select_device()
@@ -246,7 +250,7 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
         from tqdm.auto import tqdm
 
         epoch_iter = tqdm(epoch_iter, desc=label or "fit", leave=False)
-    for _ in epoch_iter:
+    for epoch in epoch_iter:
         model.train()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -277,7 +281,9 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
         history.epoch_loss.append(float(np.mean(step_losses)))
         history.epoch_seconds.append(seconds)
         history.images_per_second.append(len(data) / seconds)
-        val_loss, val_acc = evaluate(model, split.X_val, split.y_val, device=device)
-        history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_acc)
+        if (epoch + 1) % val_every == 0 or epoch + 1 == epochs:
+            val_loss, val_acc = evaluate(model, split.X_val, split.y_val, device=device)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(val_acc)
+            history.val_epochs.append(epoch + 1)
     return history

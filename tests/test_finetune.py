@@ -109,6 +109,15 @@ def test_fit_is_seeded_and_leaves_frozen_parameters_alone(source):
     assert a.train_loss == b.train_loss and a.val_loss == b.val_loss
 
 
+def test_fit_validates_every_n_epochs_and_after_the_last(source):
+    model = models.small_resnet(num_classes=5, seed=0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    history = finetune.fit(model, source, optimizer, epochs=5, device="cpu", val_every=2)
+    assert history.val_epochs == [2, 4, 5] and len(history.val_accuracy) == 3 and len(history.epoch_loss) == 5
+    with pytest.raises(ValueError, match="val_every must be >= 1"):
+        finetune.fit(model, source, optimizer, epochs=1, device="cpu", val_every=0)
+
+
 def test_evaluate_is_cross_entropy_and_accuracy(source):
     model = models.small_resnet(num_classes=5, seed=0)
     loss, acc = finetune.evaluate(model, source.X_val, source.y_val, batch_size=50)
