@@ -20,21 +20,7 @@ def test_the_library_helpers_are_correct_answers(capsys):
 
 
 def test_resetting_gradients_through_the_model_counts(capsys):
-    def loop(model, optimizer, scheduler, batches, epochs):
-        from torch.nn import functional as F
-
-        losses = []
-        for _ in range(epochs):
-            model.train()
-            for inputs, targets in batches:
-                model.zero_grad()
-                loss = F.cross_entropy(model(inputs), targets)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                losses.append(loss.item())
-        return losses
-
+    loop = ex._loop_variant(reset_through_model=True)  # model.zero_grad() instead of optimizer.zero_grad()
     ex.fine_tune.check(loop)
     assert capsys.readouterr().out.startswith("✓ fine_tune")
 
@@ -69,28 +55,13 @@ def _linear_decay(optimizer, warmup_steps, total_steps):
         max(0.0, (total_steps - step) / (total_steps - warmup_steps)))
 
 
-def _loop_without_backward(model, optimizer, scheduler, batches, epochs):
-    from torch.nn import functional as F
-
-    losses = []
-    for _ in range(epochs):
-        model.train()
-        for inputs, targets in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(inputs), targets)
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-    return losses
-
-
 WRONG_ANSWERS = {
     "replace_head": [lambda model, num_classes: None, lambda model, num_classes: model],
     "param_groups": [lambda model, head_lr, factor: [{"params": model.parameters(), "lr": head_lr}],
                      lambda model, head_lr, factor: {"lr": head_lr}],
     "set_trainable": [_trainable_by_module_flag, lambda model, stages: model],
     "warmup_cosine": [_constant_lr, _linear_decay, lambda optimizer, warmup_steps, total_steps: None],
-    "fine_tune": [_loop_without_backward, lambda model, optimizer, scheduler, batches, epochs: []],
+    "fine_tune": [ex._loop_variant(backward=False), lambda model, optimizer, scheduler, batches, epochs: []],
 }
 
 

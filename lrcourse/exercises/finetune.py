@@ -657,7 +657,8 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
     return problems
 
 
-def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=False, no_scheduler=False):
+def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=False, no_scheduler=False,
+                  reset_through_model=False, backward=True):
     def loop(model, optimizer, scheduler, batches, epochs):
         from torch.nn import functional as F
 
@@ -667,9 +668,10 @@ def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=
             epoch = []
             for inputs, targets in batches:
                 if not no_zero:
-                    optimizer.zero_grad()
+                    (model if reset_through_model else optimizer).zero_grad()
                 loss = F.cross_entropy(model(inputs), targets)
-                loss.backward()
+                if backward:
+                    loss.backward()
                 optimizer.step()
                 if not per_epoch and not no_scheduler:
                     scheduler.step()
