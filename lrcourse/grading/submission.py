@@ -120,6 +120,12 @@ class Prepared:
             self.voided.add(grade_id)
 
 
+def _grading_meta(cell: nbformat.NotebookNode) -> tuple:
+    """What of a check cell's nbgrader metadata decides its grade (not the release's checksum or lock)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade"), meta.get("grade_id"), meta.get("points"), meta.get("solution")
+
+
 def _as_released(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
     fresh = copy.deepcopy(cell)
     if fresh.cell_type == "code":
@@ -147,7 +153,7 @@ def restore_test_cells(nb: nbformat.NotebookNode, release: nbformat.NotebookNode
         want = released[gid]
         if cell.cell_type != want.cell_type:
             prepared.flag(gid, f"test cell type was changed to {cell.cell_type}; it was reset", void=True)
-        elif cell.source != want.source or cell.get("metadata", {}).get("nbgrader") != want.metadata.get("nbgrader"):
+        elif cell.source != want.source or _grading_meta(cell) != _grading_meta(want):
             prepared.flag(gid, "test cell was modified; it was put back as released", void=True)
         cells.append(_as_released(want) if gid in prepared.voided else cell)
     # re-insert deleted check cells after the cell that precedes them in the release
