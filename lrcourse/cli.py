@@ -2,6 +2,7 @@
 
     lrcourse release [--source solutions] [--dest notebooks] [--check]
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
+    lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
 """
 from __future__ import annotations
 
@@ -58,6 +59,34 @@ def _execute(args: argparse.Namespace) -> int:
     return status
 
 
+def _grade(args: argparse.Namespace) -> int:
+    from .grading import report
+    from .grading.submission import load_releases
+
+    if args.jobs < 1:
+        print("lrcourse grade: error: --jobs must be >= 1", file=sys.stderr)
+        return 2
+    if args.timeout < 1:
+        print("lrcourse grade: error: --timeout must be >= 1 second", file=sys.stderr)
+        return 2
+    try:
+        releases = load_releases(args.release_dir)
+        paths = report.find_submissions(args.submissions)
+    except FileNotFoundError as err:
+        print(f"lrcourse grade: error: {err}", file=sys.stderr)
+        return 2
+    if not paths:
+        print("lrcourse grade: error: no notebooks found in the submissions given", file=sys.stderr)
+        return 2
+    results = report.grade_all(paths, releases, timeout=args.timeout, jobs=args.jobs, progress=not args.quiet)
+    print(report.table(results, releases))
+    if args.csv:
+        report.write_csv(results, releases, args.csv)
+    if args.json:
+        report.write_json(results, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -76,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inplace", action="store_true", help="store the new outputs in the notebooks")
     p.add_argument("--timeout", type=int, default=120, help="per-cell timeout in seconds (default: 120)")
     p.set_defaults(func=_execute)
+
+    p = sub.add_parser("grade", help="grade submitted notebooks (files or folders); never modifies them")
+    p.add_argument("submissions", nargs="+", help="submitted notebooks, or folders of them")
+    p.add_argument("--release-dir", default="notebooks", help="the released notebooks (default: notebooks)")
+    p.add_argument("--timeout", type=int, default=60, help="per-cell timeout in seconds (default: 60)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1)")
+    p.add_argument("--csv", help="also write the scores to this CSV file")
+    p.add_argument("--json", help="also write scores and feedback to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_grade)
     return parser
 
 

@@ -1,0 +1,145 @@
+"""Grade many submissions (in parallel if asked) and report: a terminal table, CSV and JSON.
+
+``lrcourse grade`` is :func:`grade_all` followed by :func:`table`, :func:`write_csv`
+and :func:`write_json`. A submission that crashes the grader itself is
+reported as an error row; the others are graded regardless.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Iterable
+
+from .grade import GradeResult, grade_notebook
+from .submission import test_cells
+
+__all__ = ["find_submissions", "grade_all", "columns", "table", "write_csv", "write_json"]
+
+
+def find_submissions(paths: Iterable[str | Path]) -> list[Path]:
+    """The notebooks named by ``paths``: files as given, folders searched recursively (checkpoints skipped).
+
+    Raises ``FileNotFoundError`` for a path that does not exist: that is a usage error.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.ipynb")
+                                if ".ipynb_checkpoints" not in p.parts and p.is_file()))
+        else:
+            raise FileNotFoundError(f"submission {path} does not exist")
+    unique, seen = [], set()
+    for p in found:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _grade_safely(path: Path, releases: dict, timeout: int) -> GradeResult:
+    try:
+        result = grade_notebook(path, releases, timeout=timeout)
+    except Exception as err:  # a grader bug on one submission must not stop the others
+        result = GradeResult(path, None, error=f"the grader failed on this submission ({type(err).__name__}: {err})")
+    result.notebook = None  # not needed for reports, and heavy to send between processes
+    return result
+
+
+def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 1,
+              progress: bool = True) -> list[GradeResult]:
+    """Grade every path, ``jobs`` at a time; results in the order of ``paths``."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(paths), desc="grading", unit="notebook")
+    results: dict[int, GradeResult] = {}
+    try:
+        if jobs <= 1:
+            for i, path in enumerate(paths):
+                results[i] = _grade_safely(path, releases, timeout)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = {pool.submit(_grade_safely, path, releases, timeout): i for i, path in enumerate(paths)}
+                for future in as_completed(futures):
+                    i = futures[future]
+                    try:
+                        results[i] = future.result()
+                    except Exception as err:  # a worker process that died
+                        results[i] = GradeResult(paths[i], None, error=f"grading crashed ({type(err).__name__})")
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [results[i] for i in range(len(paths))]
+
+
+def columns(results: list[GradeResult], releases: dict) -> list[tuple[str, str]]:
+    """``(release, grade_id)`` of every check of the notebooks graded, in release order."""
+    graded = {r.release for r in results if r.release}
+    return [(name, gid) for name, nb in releases.items() if name in graded for gid, _ in test_cells(nb)]
+
+
+def _points(result: GradeResult, gid: str) -> str:
+    for check in result.checks:
+        if check.grade_id == gid:
+            return f"{check.points:g}/{check.max_points:g}"
+    return ""
+
+
+def _name(result: GradeResult, root: Path | None = None) -> str:
+    try:
+        return str(result.path.relative_to(root)) if root else str(result.path)
+    except ValueError:
+        return str(result.path)
+
+
+def _rows(results: list[GradeResult], releases: dict) -> tuple[list[str], list[list[str]]]:
+    cols = columns(results, releases)
+    header = ["submission", "notebook"] + [gid for _, gid in cols] + ["total", "note"]
+    rows = []
+    for r in results:
+        note = r.error or ""
+        total = f"{r.total:g}/{r.max_total:g}" if r.checks else "0"
+        rows.append([_name(r), r.release or ""] + [_points(r, gid) if r.release == rel else "" for rel, gid in cols]
+                    + [total, note])
+    return header, rows
+
+
+def table(results: list[GradeResult], releases: dict) -> str:
+    """One row per submission, one column per check, the total and a note (why a submission scored zero)."""
+    header, rows = _rows(results, releases)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths[-1] = len(header[-1])
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def write_csv(results: list[GradeResult], releases: dict, path: str | Path) -> None:
+    """The table as CSV, for a spreadsheet."""
+    header, rows = _rows(results, releases)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_json(results: list[GradeResult], path: str | Path) -> None:
+    """Scores and the feedback of every check that did not pass, for returning to students."""
+    data = [{"submission": str(r.path), "notebook": r.release, "total": r.total, "max_total": r.max_total,
+             "error": r.error, "seconds": round(r.seconds, 2),
+             "checks": [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
+                         "message": c.message} for c in r.checks]}
+            for r in results]
+    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
