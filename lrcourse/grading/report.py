@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Iterable
@@ -42,7 +43,17 @@ def find_submissions(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def _grade_safely(path: Path, releases: dict, timeout: int) -> GradeResult:
+def _share_cores(jobs: int) -> None:
+    """Give each of ``jobs`` parallel kernels its share of the cores (torch, NumPy's BLAS and OpenMP read these
+    when a kernel starts): two kernels with two threads each on two cores run several times slower than one."""
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = threads
+
+
+def _grade_safely(path: Path, releases: dict, timeout: int, jobs: int = 1) -> GradeResult:
+    if jobs > 1:
+        _share_cores(jobs)  # in the worker process: its kernels inherit it
     try:
         result = grade_notebook(path, releases, timeout=timeout)
     except Exception as err:  # a grader bug on one submission must not stop the others
@@ -68,7 +79,8 @@ def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 
                     bar.update(1)
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_grade_safely, path, releases, timeout): i for i, path in enumerate(paths)}
+                futures = {pool.submit(_grade_safely, path, releases, timeout, jobs): i
+                           for i, path in enumerate(paths)}
                 for future in as_completed(futures):
                     i = futures[future]
                     try:
