@@ -92,3 +92,9 @@ def test_benchmark_measures_the_sweep_against_one_run_in_one_process():
     assert bench["SWEEP_BUDGET_RATIO"] == 3.0
     r = bench["sweep_ratio"](hidden=8, num_lrs=2, repeats=1)
     assert r["one_run_s"] > 0 and r["sweep_s"] > 0 and r["ratio"] == r["sweep_s"] / r["one_run_s"]
+
+
+def test_grading_benchmark_holds_the_issues_budgets():
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "grading.py"))
+    assert bench["GRADE_BUDGET"] == 1.25 and bench["JOBS_BUDGET"] == 0.65
+    assert bench["_best"](lambda: None, 3) >= 0
