@@ -22,7 +22,7 @@ def course(tmp_path_factory):
     (root / "release").mkdir()
     nbformat.write(release, root / "release" / "tiny.ipynb")
     subs = root / "submissions"
-    for name in ("alice", "bob", "carol", "dave", "erin"):
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank"):
         (subs / name).mkdir(parents=True)
     good = copy.deepcopy(release)
     cell = next(c for c in good.cells if c.get("id") == "gd-step")
@@ -33,6 +33,18 @@ def course(tmp_path_factory):
     (subs / "dave" / "tiny.ipynb").write_text('{"cells": [', encoding="utf-8")  # malformed JSON
     other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
     nbformat.write(other, subs / "erin" / "homework.ipynb")                    # another course
+    edited = copy.deepcopy(good)                                               # a check cell rewritten
+    check = next(c for c in edited.cells if c.get("id") == "gd-step-test")
+    check.source = "print('✓ gd_step: all 4 cases pass (1/1 point)')"
+    nbformat.write(edited, subs / "frank" / "tiny.ipynb")
+    deleted = copy.deepcopy(good)                                              # a check cell deleted
+    deleted.cells = [c for c in deleted.cells if c.get("id") != "gd-step-test"]
+    nbformat.write(deleted, subs / "gina" / "tiny.ipynb")
+    doubled = copy.deepcopy(good)                                              # a check cell duplicated
+    twin = copy.deepcopy(next(c for c in doubled.cells if c.get("id") == "gd-step-test"))
+    twin["id"] = "twin"
+    doubled.cells.append(twin)
+    nbformat.write(doubled, subs / "hank" / "tiny.ipynb")
     return root
 
 
@@ -51,7 +63,7 @@ def test_grade_a_folder_into_a_table_csv_and_json(course, tmp_path, capsys, jobs
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:5] == ["submission", "notebook", "gd_step_test", "lr_regime_test", "total"]
     rows = {line.split()[0].split("/")[-2]: line for line in table[1:]}
-    assert set(rows) == {"alice", "bob", "carol", "dave", "erin"}
+    assert set(rows) == {"alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank"}
     assert "1/1" in rows["alice"] and "1/3" in rows["alice"]
     assert "0/1" in rows["bob"] and "0/3" in rows["bob"]
     assert "the file is empty" in rows["carol"] and "not valid JSON" in rows["dave"]
@@ -64,6 +76,13 @@ def test_grade_a_folder_into_a_table_csv_and_json(course, tmp_path, capsys, jobs
     assert bob["gd_step_test"]["status"] == "not attempted"
     assert bob["gd_step_test"]["message"].startswith("NotAttemptedError: gd_step is not attempted yet")
     assert feedback["carol"]["error"] == "the file is empty" and feedback["carol"]["total"] == 0
+    checks = {name: {c["grade_id"]: c for c in feedback[name]["checks"]} for name in ("frank", "gina", "hank")}
+    assert checks["frank"]["gd_step_test"]["status"] == "voided" and checks["frank"]["gd_step_test"]["points"] == 0
+    assert "test cell was modified" in checks["frank"]["gd_step_test"]["message"]
+    assert checks["gina"]["gd_step_test"]["status"] == "voided"
+    assert "test cell was deleted" in checks["gina"]["gd_step_test"]["message"]
+    assert checks["hank"]["gd_step_test"]["points"] == 1  # a duplicate is removed, the original still counts
+    assert "test cell was duplicated" in checks["hank"]["gd_step_test"]["message"]
 
 
 @pytest.mark.parametrize("args, message", [
