@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._seeding import seeded
 from ._validation import integer, positive
 
 __all__ = ["select_device", "replace_head", "layer_groups", "discriminative_groups", "freeze", "unfreeze",
@@ -54,19 +55,13 @@ def select_device(prefer: str | None = None) -> Any:
 
 def replace_head(model: Any, num_classes: int, seed: int = 0) -> Any:
     """Put a fresh ``fc`` layer with ``num_classes`` outputs on ``model`` (seeded), on the model's device."""
-    import torch
     from torch import nn
 
     num_classes = integer("num_classes", num_classes, minimum=1)
     old = getattr(model, "fc", None)
     if not isinstance(old, nn.Linear):
         raise ValueError("model must have a linear head named fc (as torchvision's and lrcourse's ResNets do)")
-    state = torch.random.get_rng_state()
-    torch.manual_seed(integer("seed", seed, minimum=0))
-    try:
-        model.fc = nn.Linear(old.in_features, num_classes).to(old.weight.device, old.weight.dtype)
-    finally:
-        torch.random.set_rng_state(state)
+    model.fc = seeded(seed, lambda: nn.Linear(old.in_features, num_classes)).to(old.weight.device, old.weight.dtype)
     return model
 
 

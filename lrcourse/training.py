@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._seeding import seeded
 from ._validation import integer, non_negative
 
 __all__ = ["History", "mlp", "train", "evaluate_model"]
@@ -85,21 +86,16 @@ def mlp(num_features: int, num_classes: int, hidden: int = 64, seed: int = 0) ->
     ``hidden=0`` gives softmax (multinomial logistic) regression;
     ``num_classes=1`` gives one output, for regression.
     """
-    import torch
     from torch import nn
 
     num_features = integer("num_features", num_features, minimum=1)
     num_classes = integer("num_classes", num_classes, minimum=1)
     hidden = integer("hidden", hidden, minimum=0)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(integer("seed", seed, minimum=0))
-    try:
-        if hidden == 0:
-            model = nn.Linear(num_features, num_classes)
-        else:
-            model = nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
-    finally:
-        torch.random.set_rng_state(generator_state)  # seeding here does not disturb the caller's stream
+    if hidden == 0:
+        model = seeded(seed, lambda: nn.Linear(num_features, num_classes))
+    else:
+        model = seeded(seed, lambda: nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU(),
+                                                   nn.Linear(hidden, num_classes)))
     return model.double()
 
 

@@ -8,16 +8,14 @@ import json
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, tiny_release
 from lrcourse.cli import main
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A release folder (notebook 01 up to its second check) and a folder of five submissions."""
-    full = nbformat.read(ROOT / "notebooks" / "01_gradient_descent.ipynb", as_version=4)
-    release = copy.deepcopy(full)
-    release.cells = release.cells[:10]
+    release = tiny_release()
     root = tmp_path_factory.mktemp("course")
     (root / "release").mkdir()
     nbformat.write(release, root / "release" / "tiny.ipynb")

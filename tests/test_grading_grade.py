@@ -7,7 +7,7 @@ import time
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import tiny_release
 from lrcourse.grading import grade as G
 from lrcourse.grading import submission as S
 
@@ -17,10 +17,8 @@ WRONG = "def gd_step(x, grad, lr):\n    return x + lr * grad"
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """A small release: notebook 01 up to its second check cell (setup, gd_step, lr_regime)."""
-    full = nbformat.read(ROOT / "notebooks" / "01_gradient_descent.ipynb", as_version=4)
-    nb = copy.deepcopy(full)
-    nb.cells = nb.cells[:10]
+    """A release folder holding the tiny release."""
+    nb = tiny_release()
     folder = tmp_path_factory.mktemp("release")
     nbformat.write(nb, folder / "tiny.ipynb")
     return S.load_releases(folder), nb
