@@ -5,8 +5,8 @@ it: ``conv1``, ``bn1``, ``layer1`` ... ``layer4`` of :class:`BasicBlock`
 (``conv1``, ``bn1``, ``conv2``, ``bn2``, ``downsample``), global average
 pooling and ``fc``. Two ways to build one:
 
-- :func:`small_resnet`: a few thousand to a hundred thousand parameters,
-  for 8x8 grey-scale digits on a CPU (3x3 stem, no max-pooling);
+- :func:`small_resnet`: about 77,000 parameters, for small grey-scale
+  images such as notebook 06's 16x16 digits, on a CPU (3x3 stem, no max-pooling);
 - :func:`resnet18`: torchvision's ResNet-18, name for name and shape for
   shape, so ``weights="imagenet"`` loads torchvision's published ImageNet
   checkpoint through ``torch.hub``'s cache (online machines only; the file's
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
 
+from ._seeding import seeded
 from ._validation import integer
 
 __all__ = ["BasicBlock", "ResNet", "small_resnet", "resnet18", "IMAGENET_URL", "fetch_checkpoint",  # noqa: F822 (lazy)
@@ -153,25 +154,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _seeded(seed: int, build):
-    import torch
-
-    state = torch.random.get_rng_state()
-    torch.manual_seed(integer("seed", seed, minimum=0))
-    try:
-        return build()
-    finally:
-        torch.random.set_rng_state(state)  # seeding here does not disturb the caller's stream
-
-
 def small_resnet(num_classes: int = 10, in_channels: int = 1, widths: Sequence[int] = (16, 32, 64),
                  layers: Sequence[int] = (1, 1, 1), seed: int = 0) -> Any:
-    """A small residual CNN for 8x8 grey-scale images, initialised from ``seed``.
+    """A small residual CNN for small grey-scale images (any size; global pooling), initialised from ``seed``.
 
-    Three stages of one block each (16, 32 and 64 channels at 8x8, 4x4 and
-    2x2), a 3x3 stem without pooling: 77,000 parameters with a 10-class head.
+    Three stages of one block each (16, 32 and 64 channels; the second and
+    third halve the resolution), a 3x3 stem without pooling: 77,754
+    parameters with a 10-class head.
     """
-    return _seeded(seed, lambda: __getattr__("ResNet")(layers, num_classes, in_channels, widths, stem="small"))
+    return seeded(seed, lambda: __getattr__("ResNet")(layers, num_classes, in_channels, widths, stem="small"))
 
 
 def resnet18(num_classes: int = 1000, weights: str | None = None, progress: bool = True,
@@ -188,7 +179,7 @@ def resnet18(num_classes: int = 1000, weights: str | None = None, progress: bool
     """
     if weights not in (None, "imagenet"):
         raise ValueError(f"weights must be None or 'imagenet', got {weights!r}")
-    model = _seeded(seed, lambda: __getattr__("ResNet")((2, 2, 2, 2), num_classes))
+    model = seeded(seed, lambda: __getattr__("ResNet")((2, 2, 2, 2), num_classes))
     if weights == "imagenet":
         state = fetch_checkpoint(IMAGENET_URL, model_dir=model_dir, progress=progress)
         if num_classes != 1000:
