@@ -127,3 +127,16 @@ def test_executing_a_released_notebook_stops_at_the_first_exercise_as_not_attemp
     assert first_test.outputs and first_test.outputs[-1]["output_type"] == "error"
     grade_id = first_test.metadata.nbgrader["grade_id"]
     assert info.value.evalue.startswith(grade_id.removesuffix("_test"))
+
+
+#: The fewest claim assertions each solution notebook carries outside its exercise cells (issue 15):
+#: a floor that keeps the prose's numbers checked, not a target.
+MIN_CLAIM_ASSERTIONS = 8
+
+
+@pytest.mark.parametrize("path", solution_paths(), ids=lambda p: p.name)
+def test_prose_claims_are_backed_by_assertions_in_the_cells_that_compute_them(path):
+    nb = nbformat.read(path, as_version=4)
+    demo_cells = [c for c in nb.cells if c.cell_type == "code" and "nbgrader" not in c.metadata]
+    asserts = sum(len(re.findall(r"^\s*assert\b", c.source, flags=re.M)) for c in demo_cells)
+    assert asserts >= MIN_CLAIM_ASSERTIONS, f"{path.name} has {asserts} claim assertions"
