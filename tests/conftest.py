@@ -1,6 +1,7 @@
 """Shared fixtures: paths of the course and a headless matplotlib."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -13,6 +14,27 @@ NOTEBOOKS = ROOT / "notebooks"
 
 def solution_paths() -> list[Path]:
     return sorted(SOLUTIONS.glob("*.ipynb"))
+
+
+@functools.lru_cache(maxsize=None)
+def solution_namespace(name: str) -> dict:
+    """The learner-facing functions as solution notebook ``name`` defines them (its solution cells, executed)."""
+    import math
+
+    import nbformat
+    import numpy as np
+    import torch
+
+    from lrcourse import losses, optimizers, plateau, schedules
+
+    nb = nbformat.read(SOLUTIONS / name, as_version=4)
+    namespace: dict = {"np": np, "math": math, "schedules": schedules, "losses": losses,
+                       "optimizers": optimizers, "plateau": plateau, "torch": torch, "nn": torch.nn,
+                       "F": torch.nn.functional}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, namespace)
+    return namespace
 
 
 def tiny_release():

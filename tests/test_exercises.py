@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SOLUTIONS
+from conftest import SOLUTIONS, solution_namespace
 from lrcourse import losses, optimizers, plateau, schedules
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
@@ -53,17 +53,7 @@ def _nbgrader_cells(nb):
 @pytest.fixture(scope="module")
 def solutions() -> dict:
     """The learner-facing functions as each solution notebook defines them."""
-    found = {}
-    for name in MODULES:
-        nb = nbformat.read(SOLUTIONS / name, as_version=4)
-        namespace: dict = {"np": np, "math": math, "schedules": schedules, "losses": losses,
-                           "optimizers": optimizers, "plateau": plateau, "torch": torch, "nn": torch.nn,
-                           "F": torch.nn.functional}
-        for cell in _nbgrader_cells(nb):
-            if cell.metadata.nbgrader.get("solution"):
-                exec(cell.source, namespace)
-        found[name] = namespace
-    return found
+    return {name: solution_namespace(name) for name in MODULES}
 
 
 def test_every_solution_notebook_has_an_exercise_module():

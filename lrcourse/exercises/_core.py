@@ -12,9 +12,19 @@ learner's function on every case and
   what the learner returned, the likely mistake when it matches a known one,
   and a pointer to ``hint()``.
 
-Checks never write to stderr: warnings raised inside the learner's code are
-silenced while it runs (nbgrader scores stderr output in a test cell as a
-failure).
+A known mistake's message is given only when the learner's answers agree
+with that mistake's on *every* case, so a message never describes an answer
+it does not fit.
+
+Checks never write to stderr (nbgrader scores stderr output in a test cell as
+a failure), yet they never hide a warning either: warnings raised inside the
+learner's code are recorded while it runs and, when the check fails, quoted at
+the end of the feedback, where they usually name the bug.
+
+Each exercise also *declares* what its cases cover (``bounds``) and which of
+the course-wide properties do not apply to it (``exempt``, with the reason);
+``tests/test_exercise_properties.py`` enforces the properties on every
+exercise from these declarations.
 """
 from __future__ import annotations
 
@@ -26,7 +36,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Case", "Exercise", "Mistake", "NotAttemptedError", "fmt", "compare_close", "compare_choice"]
+__all__ = ["Bound", "Case", "Exercise", "Mistake", "NotAttemptedError", "PROPERTIES", "fmt", "fmt_pair",
+           "compare_close", "compare_choice"]
 
 #: Relative/absolute tolerance for numeric answers: tight enough to catch an
 #: off-by-one step, loose enough for a different but correct order of operations.
@@ -47,6 +58,31 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """A bound or threshold the exercise's text names, and where each case lands against it.
+
+    ``margins(case)`` returns the signed distances ``value - bound`` that the
+    case produces (one per step or epoch where the rule is applied; none when
+    it does not apply). The cases must put one exactly on the bound (0) and
+    one on each side, so a rule with ``>=`` for ``>`` cannot pass.
+    """
+
+    name: str
+    margins: Callable[["Case"], Sequence[float]]
+
+
+#: The properties every check enforces unless its exercise is exempt (``Exercise.exempt``).
+PROPERTIES = {
+    "arguments": "every argument takes two or more values, and every default is overridden in some case",
+    "bounds": "each bound the text names has a case on it and one on each side",
+    "arrays": "array arguments come in two or more shapes, one of them with two or more dimensions",
+    "pure": "a returned function is evaluated out of order and twice",
+    "loop order": "a training loop's optimizer and scheduler steps are checked in order, with the LR of each update",
+    "warnings": "warnings raised by the learner's code are quoted in the feedback",
+}
+
+
+@dataclass(frozen=True)
 class Mistake:
     """A plausible wrong implementation and the message that explains it."""
 
@@ -61,8 +97,19 @@ def _float(v: float, digits: int) -> str:
     return text
 
 
+def _as_array(value: Any) -> Any:
+    """A torch tensor as a NumPy array (so it prints and compares like one); anything else unchanged."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        try:
+            return value.detach().cpu().numpy()
+        except Exception:
+            return value
+    return value
+
+
 def fmt(value: Any, digits: int = 6) -> str:
     """Short, stable text for a value shown in feedback (rounded floats, small arrays)."""
+    value = _as_array(value)
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, str):
@@ -91,6 +138,30 @@ def fmt(value: Any, digits: int = 6) -> str:
     if callable(value) and hasattr(value, "__name__"):
         return value.__name__
     return textwrap.shorten(repr(value), 120)
+
+
+def fmt_pair(actual: Any, expected: Any) -> tuple[str, str]:
+    """``fmt`` of both values, with as many digits as it takes for them to read differently."""
+    for digits in (6, 9, 12, 17):
+        pair = fmt(actual, digits), fmt(expected, digits)
+        if pair[0] != pair[1]:
+            return pair
+    return pair
+
+
+def dtype_note(actual: Any, expected: Any) -> str:
+    """A sentence when ``actual`` holds numbers of a less precise type than ``expected``, else ''."""
+    try:
+        kind = np.asarray(_as_array(actual)).dtype
+        wanted = np.asarray(expected).dtype
+    except (TypeError, ValueError):  # a pair or a ragged list: nothing to say about one dtype
+        return ""
+    if kind.kind == "f" and kind.itemsize < 8 and wanted.kind == "f" and wanted.itemsize >= 8:
+        return (f"your result has dtype {kind.name}, which keeps only about {np.finfo(kind).precision} significant "
+                f"digits: keep float64, NumPy's default (do not convert with np.float32 or dtype=np.float32)")
+    if kind.kind in "iub" and wanted.kind == "f":
+        return f"your result has dtype {kind.name}: whole numbers, where the answer has fractions"
+    return ""
 
 
 def compare_close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> str | None:
@@ -122,9 +193,39 @@ def compare_choice(choices: Sequence[str]) -> Callable[[Any, Any], str | None]:
 
 
 def _silenced(fn: Callable, args: Sequence) -> Any:
+    """Call *our* code (a reference, a known mistake) without a word on stderr."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return fn(*args)
+
+
+#: What a learner's function gave on a case where it raised (no known mistake agrees with it).
+CRASHED = object()
+
+
+class _Recorder:
+    """Runs the learner's code with its warnings recorded (never printed), to quote them in feedback."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, fn: Callable, args: Sequence) -> Any:
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+            warnings.simplefilter("always")
+            try:
+                return fn(*args)
+            finally:
+                for w in caught:
+                    text = f"{w.category.__name__}: {str(w.message).strip()}"
+                    if text not in self.seen:
+                        self.seen.append(text)
+
+    def text(self) -> str:
+        if not self.seen:
+            return ""
+        shown = "; ".join(textwrap.shorten(t, 300) for t in self.seen[:3])
+        more = f" (and {len(self.seen) - 3} more)" if len(self.seen) > 3 else ""
+        return f"While your code ran, Python warned: {shown}{more}."
 
 
 def _inputs_changed(before: Sequence, after: Sequence) -> list[int]:
@@ -142,6 +243,9 @@ class Exercise:
     ``reference`` has the learner's signature; ``cases`` are the inputs tried;
     ``compare(actual, expected)`` returns ``None`` when they match, else a
     (possibly empty) explanation; ``mistakes`` are recognised wrong answers.
+    ``bounds`` are the bounds the exercise's text names (see :class:`Bound`);
+    ``exempt`` maps a property of :data:`PROPERTIES` that makes no sense for
+    this exercise to the reason why.
     """
 
     name: str
@@ -152,6 +256,8 @@ class Exercise:
     compare: Callable[[Any, Any], str | None] = compare_close
     mistakes: Sequence[Mistake] = field(default_factory=tuple)
     module_alias: str = "ex"
+    bounds: Sequence[Bound] = field(default_factory=tuple)
+    exempt: dict = field(default_factory=dict)
 
     def hint(self) -> None:
         """Print a hint for this exercise."""
@@ -161,17 +267,52 @@ class Exercise:
         args = ", ".join(f"{k}={fmt(v)}" for k, v in case.kwargs.items())
         return f"{self.name}({args})"
 
-    def _diagnose(self, case: Case, actual: Any) -> str:
+    # ------------------------------------------------------------------ running the learner's code
+    def _learner(self, fn: Callable, args: Sequence) -> Any:
+        """Call the learner's code, recording its warnings for the feedback."""
+        recorder = getattr(self, "_recorder", None)
+        if recorder is None:
+            recorder = self._recorder = _Recorder()
+        return recorder(fn, args)
+
+    def _answer(self, fn: Callable, case: Case, call: Callable) -> Any:
+        """What ``fn`` gives on ``case`` (``CRASHED`` if it raises), for comparing with a known mistake."""
+        try:
+            return call(fn, copy.deepcopy(list(case.kwargs.values())))
+        except Exception:
+            return CRASHED
+
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        try:
+            return self.compare(mine, theirs) is None
+        except Exception:
+            return False
+
+    def _diagnosis_cases(self) -> Sequence[Case]:
+        return self.cases
+
+    def _diagnose(self, case: Case | None = None, actual: Any = None) -> str:
+        """The message of the known mistake whose answers equal the learner's on *every* case, else ''.
+
+        Raising on a case counts as an answer: it agrees with a mistake that raises there too.
+        """
+        fn = getattr(self, "_fn", None)
+        if fn is None:
+            return ""
+        cases = self._diagnosis_cases()
+        if getattr(self, "_mine", None) is None:
+            self._mine = [self._answer(fn, c, self._learner) for c in cases]
+        if all(m is CRASHED for m in self._mine):
+            return ""
         for mistake in self.mistakes:
-            try:
-                wrong = _silenced(mistake.fn, copy.deepcopy(list(case.kwargs.values())))
-            except Exception:  # a mistake that crashes on this case says nothing about it
-                continue
-            try:
-                if self.compare(actual, wrong) is None:
-                    return " " + mistake.message
-            except Exception:
-                continue
+            for c, mine in zip(cases, self._mine, strict=True):
+                theirs = self._answer(mistake.fn, c, _silenced)
+                if (mine is CRASHED) != (theirs is CRASHED):
+                    break
+                if mine is not CRASHED and not self._same_answer(mine, theirs):  # both crashing is agreement
+                    break
+            else:
+                return " " + mistake.message
         return ""
 
     def _hint_ref(self) -> str:
@@ -198,7 +339,7 @@ class Exercise:
         before = copy.deepcopy(args)
         call = self._call_text(case)
         try:
-            actual = _silenced(fn, args)
+            actual = self._learner(fn, args)
         except NotImplementedError:
             raise self._not_attempted() from None
         except Exception as err:
@@ -227,10 +368,12 @@ class Exercise:
         except Exception as err:  # a comparator must never crash on odd learner output
             problem = f"could not compare the result ({type(err).__name__}: {err})"
         if problem is not None:
-            detail = f" ({problem})" if problem else ""
+            detail = "; ".join(p for p in (problem, dtype_note(actual, expected)) if p)
+            detail = f" ({detail})" if detail else ""
             note = f" [{case.note}]" if case.note else ""
+            mine, want = fmt_pair(actual, expected)
             raise AssertionError(
-                f"{self._call_text(case)}{note} returned {fmt(actual)}; expected {fmt(expected)}"
+                f"{self._call_text(case)}{note} returned {mine}; expected {want}"
                 f"{self._expected_source()}{detail}."
                 f"{self._diagnose(case, actual)} {self._hint_ref()}"
             )
@@ -248,15 +391,35 @@ class Exercise:
         unit = "point" if self.points == 1 else "points"
         print(f"✓ {self.name}: all {num_cases} cases pass ({self.points}/{self.points} {unit})")
 
-    def check(self, fn: Callable) -> None:
-        """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise."""
-        __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
-        self._require_callable(fn)
+    def _check(self, fn: Callable) -> None:
+        """Run ``fn`` on every case; raise ``AssertionError`` at the first wrong answer."""
+        __tracebackhide__ = True
         for case in self.cases:
             expected = self.expected(case)
             actual = self._call(fn, case, expected)
             self._verify(case, actual, expected)
         self._passed(len(self.cases))
+
+    def check(self, fn: Callable) -> None:
+        """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise.
+
+        The feedback names the first case that fails, what was expected, the
+        known mistake the answers match, and the warnings the learner's code raised.
+        """
+        __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
+        self._recorder, self._fn, self._mine = _Recorder(), fn, None
+        try:
+            self._require_callable(fn)
+            self._check(fn)
+        except NotAttemptedError:
+            raise
+        except AssertionError as err:
+            warned = self._recorder.text()
+            if not warned:
+                raise
+            raise AssertionError(f"{err} {warned}") from err.__cause__
+        finally:
+            self._fn = self._mine = None  # do not keep the learner's objects alive
 
     def __repr__(self) -> str:
         return f"<exercise {self.name}: {self.points} point(s), {len(self.cases)} cases>"

@@ -4,13 +4,14 @@ Each exercise's ``grade_id`` in the notebook equals its name here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from .. import descent as ref
 from ..losses import TwoBasins, ill_conditioned, quadratic_1d
-from ._core import Case, Exercise, Mistake, compare_choice, compare_close, fmt
+from ._core import Bound, Case, Exercise, Mistake, _silenced, compare_choice, compare_close, fmt, fmt_pair
 
 __all__ = ["gd_step", "gradient_descent", "max_stable_lr", "optimal_lr", "lr_regime",
            "basin_reached", "EXERCISES"]
@@ -49,6 +50,7 @@ gd_step = Exercise(
         Case(dict(x=np.array([[1.0, 2.0], [3.0, 4.0]]), grad=np.array([[0.1, -0.2], [0.3, -0.4]]), lr=2.5),
              note="a 2x2 array of parameters"),
     ],
+    exempt={"bounds": "one step has no bound or threshold"},
     hint_text="""
         Move against the gradient: the new point is x minus lr times grad.
         With NumPy arrays that is one expression and works for any shape.
@@ -100,7 +102,8 @@ def _compare_run(actual: Any, expected: Any) -> str | None:
         if problem:
             return problem
         bad = int(np.argmax(np.any(~np.isclose(points, exp_points, rtol=1e-9, atol=1e-12), axis=tuple(range(1, points.ndim)))))
-        return f"points[{bad}] is {fmt(points[bad])}, expected {fmt(exp_points[bad])}"
+        mine, want = fmt_pair(points[bad], exp_points[bad])
+        return f"points[{bad}] is {mine}, expected {want}"
     if not isinstance(diverged, (bool, np.bool_)) or bool(diverged) != exp_diverged:
         return f"diverged is {fmt(diverged)}, expected {exp_diverged}"
     return None
@@ -132,9 +135,42 @@ def _gd_without_x0(grad, x0, lr, num_steps, max_norm=1e6):
     return points[1:], diverged
 
 
+def _gd_norm_variant(norm, at_bound=False):
+    def gd(grad, x0, lr, num_steps, max_norm=1e6):
+        x = np.array(x0, dtype=np.float64)
+        points, diverged = [x], False
+        with np.errstate(all="ignore"):
+            for _ in range(num_steps):
+                x = x - lr * grad(x)
+                size = norm(x)
+                if not np.all(np.isfinite(x)) or size > max_norm or (at_bound and size >= max_norm):
+                    diverged = True
+                    break
+                points.append(x)
+        return np.array(points), diverged
+    return gd
+
+
 def _gd_one_step_short(grad, x0, lr, num_steps, max_norm=1e6):
     return _gradient_descent_reference(grad, x0, lr, max(num_steps - 1, 0), max_norm)
 
+
+def _norm_margins(grad, x0, lr, num_steps, max_norm=1e6):
+    """norm(x) - max_norm for every iterate the reference computes, the one that stops it included."""
+    x, margins = np.array(x0, dtype=np.float64), []
+    with np.errstate(all="ignore"):
+        for _ in range(num_steps):
+            x = x - lr * grad(x)
+            if not np.all(np.isfinite(x)):
+                break
+            margins.append(float(np.linalg.norm(x)) - max_norm)
+            if margins[-1] > 0:
+                break
+    return margins
+
+
+#: The gradient of -|x|^2 / 2: gradient descent runs away from the maximum at 0, |x| grows by (1 + lr) a step.
+_RUN_AWAY = _Named(lambda x: -np.asarray(x, dtype=np.float64), "grad of -|x|^2/2 (runs away)")
 
 _q1 = quadratic_1d(2.0)
 _q2 = ill_conditioned(10.0, angle=0.5)
@@ -157,8 +193,17 @@ gradient_descent = Exercise(
              note="the gradient overflows to inf at the first step"),
         Case(dict(grad=_grad_of(_q1, "grad of 2*x^2/2"), x0=_arr(1.0), lr=0.1, num_steps=0, max_norm=1e6),
              note="num_steps=0"),
+        Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=20.0),
+             note="a 2x2 point whose norm doubles: 5, 10, then exactly max_norm=20, then 40"),
+        Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=36.0),
+             note="the norm is np.linalg.norm(x), here 40 > 36 while the largest entry is 32"),
+        Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, 4.0), lr=0.5, num_steps=3, max_norm=1e6),
+             note="a vector; not diverged within num_steps"),
+        Case(dict(grad=_RUN_AWAY, x0=_arr(-5.0), lr=1.0, num_steps=6, max_norm=20.0),
+             note="one coordinate: |x| is 10, then exactly max_norm=20, then 40"),
     ],
     compare=_compare_run,
+    bounds=(Bound("np.linalg.norm(x) > max_norm", lambda case: _norm_margins(**case.kwargs)),),
     hint_text="""
         Start with points = [x0]. Repeat num_steps times: x = x - lr * grad(x); if x is not
         finite (np.all(np.isfinite(x)) is False) or np.linalg.norm(x) > max_norm, set
@@ -172,6 +217,14 @@ gradient_descent = Exercise(
                 "It looks like the loop never checks for divergence (non-finite or norm > max_norm)."),
         Mistake(_gd_without_x0, "Did you leave x0 out of points? points[0] must be the start."),
         Mistake(_gd_one_step_short, "Off by one: take num_steps steps, giving num_steps + 1 points."),
+        Mistake(_gd_norm_variant(lambda x: np.max(np.abs(x))),
+                "Measure the iterate with np.linalg.norm(x), the Euclidean length; the largest entry is smaller, "
+                "so your run goes on past max_norm."),
+        Mistake(_gd_norm_variant(lambda x: np.sum(np.abs(x))),
+                "Measure the iterate with np.linalg.norm(x), the Euclidean length; the sum of the entries' sizes "
+                "is larger, so your run stops too early."),
+        Mistake(_gd_norm_variant(np.linalg.norm, at_bound=True),
+                "An iterate exactly at max_norm has not diverged: stop only when np.linalg.norm(x) > max_norm."),
     ],
 )
 
@@ -189,6 +242,7 @@ max_stable_lr = Exercise(
         Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note="not diagonal: eigenvalues 1 and 3"),
         Case(dict(H=_spd3), note="3x3"),
     ],
+    exempt={"bounds": "a formula of H's eigenvalues: no threshold is applied to the cases"},
     hint_text="""
         GD on a quadratic is stable iff |1 - lr * lambda| < 1 for every eigenvalue lambda of H.
         The largest eigenvalue L is the binding one: lr < 2 / L. np.linalg.eigvalsh(H)
@@ -214,7 +268,8 @@ def _compare_pair(actual: Any, expected: Any) -> str | None:
     for name, a, e in zip(("lr", "rate"), actual, expected, strict=True):
         problem = compare_close(a, e)
         if problem is not None:
-            return f"{name} is {fmt(a)}, expected {fmt(e)}" + (f": {problem}" if problem else "")
+            mine, want = fmt_pair(a, e)
+            return f"{name} is {mine}, expected {want}" + (f": {problem}" if problem else "")
     return None
 
 
@@ -235,6 +290,7 @@ optimal_lr = Exercise(
         Case(dict(H=_spd3), note="3x3"),
     ],
     compare=_compare_pair,
+    exempt={"bounds": "a formula of H's eigenvalues: no threshold is applied to the cases"},
     hint_text="""
         With L the largest and mu the smallest eigenvalue of H, the best constant step
         balances the fastest and the slowest direction: |1 - lr*mu| = |1 - lr*L|.
@@ -273,7 +329,44 @@ def _regime_with(div, osc, slow):
     return fn
 
 
-lr_regime = Exercise(
+def _regime_margins(bound: float) -> Callable[[Case], list]:
+    return lambda case: [case.kwargs["lr"] * case.kwargs["a"] - bound]
+
+
+def _product_probe(fn: Callable, call: Callable) -> str:
+    """Feedback when the learner's regime changes while lr * a stays the same."""
+    for h in (0.05, 0.5, 1.5, 3.0):
+        pairs = [(a, h / a) for a in (0.5, 1.0, 4.0)]  # exact: a is a power of 2
+        answers = []
+        for a, lr in pairs:
+            try:
+                answers.append(call(fn, [a, lr]))
+            except Exception:
+                return ""
+        for (a, lr), answer in zip(pairs[1:], answers[1:]):
+            if answer != answers[0]:
+                return (f" Your answer changes while lr * a stays {fmt(h)}: lr_regime(a={fmt(pairs[0][0])}, "
+                        f"lr={fmt(pairs[0][1])}) gives {fmt(answers[0])} but lr_regime(a={fmt(a)}, lr={fmt(lr)}) "
+                        f"gives {fmt(answer)}. Every step multiplies x by 1 - lr * a, so the regime depends on "
+                        f"the product h = lr * a alone: compute h first and test only h.")
+    return ""
+
+
+@dataclass
+class ProbedExercise(Exercise):
+    """When no known mistake fits, ``probe(fn, call)`` may still name the cause (or return '')."""
+
+    probe: Callable[[Callable, Callable], str] | None = None
+
+    def _diagnose(self, case: Case | None = None, actual: Any = None) -> str:
+        known = super()._diagnose(case, actual)
+        fn = getattr(self, "_fn", None)
+        if known or fn is None or self.probe is None:
+            return known
+        return self.probe(fn, self._learner)
+
+
+lr_regime = ProbedExercise(
     name="lr_regime",
     points=2,
     reference=_lr_regime_reference,
@@ -287,8 +380,14 @@ lr_regime = Exercise(
         Case(dict(a=2.0, lr=0.5), note="edge: lr * a exactly 1, one step to the minimum"),
         Case(dict(a=4.0, lr=0.5), note="edge: lr * a exactly 2, bounces forever"),
         Case(dict(a=4.0, lr=0.3)),
+        Case(dict(a=0.25, lr=2.0), note="a flat loss with a big step: lr * a = 0.5"),
+        Case(dict(a=8.0, lr=0.25), note="edge: lr * a exactly 2 again, from other numbers"),
     ],
     compare=compare_choice(ref.REGIMES),
+    probe=_product_probe,
+    bounds=(Bound("lr * a < 0.1 (slow)", _regime_margins(0.1)),
+            Bound("lr * a > 1 (oscillating)", _regime_margins(1.0)),
+            Bound("lr * a >= 2 (divergent)", _regime_margins(2.0))),
     hint_text="""
         Everything depends on h = lr * a, because x_t = (1 - h)**t * x0.
         h >= 2: |1 - h| >= 1, it never converges -> "divergent".
@@ -331,8 +430,27 @@ def _basin_by_start(loss, x0, lr, num_steps=200):
     return ref.nearest_minimum(loss, float(np.asarray(x0).reshape(-1)[0]))
 
 
+def _basin_on_default_loss(loss, x0, lr, num_steps=200):
+    return ref.basin_reached(TwoBasins(), x0, lr, num_steps)
+
+
+def _basin_with_tolerance(loss, x0, lr, num_steps=200):
+    traj = ref.run(loss, x0, lr, num_steps)
+    if traj.diverged:
+        return "diverged"
+    final = float(traj.final[0])
+    if abs(final - loss.local_min) < 1e-3:
+        return "local"
+    return "global" if abs(final - loss.global_min) < 1e-3 else "diverged"
+
+
+def _basin_fixed_steps(loss, x0, lr, num_steps=200):
+    return ref.basin_reached(loss, x0, lr, 200)
+
+
 _two = TwoBasins()
 _two_mirror = TwoBasins(x_global=-2.0, x_trap=1.0)
+_two_wide = TwoBasins(mu=0.5, x_global=4.0, x_trap=-1.0, depth=3.0, width=0.4)
 
 basin_reached = Exercise(
     name="basin_reached",
@@ -346,7 +464,16 @@ basin_reached = Exercise(
         Case(dict(loss=_two, x0=-0.5, lr=1.0, num_steps=200)),
         Case(dict(loss=_two_mirror, x0=1.5, lr=0.02, num_steps=200), note="another loss: the trap is at x=1"),
         Case(dict(loss=_two_mirror, x0=1.5, lr=0.5, num_steps=200), note="another loss: the trap is at x=1"),
+        Case(dict(loss=_two, x0=1.0, lr=0.05, num_steps=5),
+             note="5 steps: the run stops far from both minima, a little nearer the trap"),
+        Case(dict(loss=_two, x0=1.3, lr=0.05, num_steps=5),
+             note="5 steps: the run stops far from both minima, a little nearer the global one"),
+        Case(dict(loss=_two_wide, x0=1.0, lr=0.1, num_steps=400), note="a third loss: trap at x=-1"),
+        Case(dict(loss=_two_wide, x0=-0.8, lr=0.1, num_steps=400), note="a third loss: trap at x=-1"),
     ],
+    exempt={"bounds": "the text names no tie between the minima (a tie would be arbitrary); instead two cases "
+                      "stop after 5 steps just either side of the midpoint, far from both minima, so a fixed "
+                      "tolerance around a minimum fails"},
     compare=compare_choice(("local", "global", "diverged")),
     hint_text="""
         Run gradient descent from x0 (your gradient_descent with loss.grad and np.array([x0]),
@@ -361,6 +488,13 @@ basin_reached = Exercise(
                 "A run that diverged must return \"diverged\"."),
         Mistake(_basin_by_start,
                 "Use the final iterate, not the start point."),
+        Mistake(_basin_on_default_loss,
+                "Your answers are those of the notebook's loss (trap = losses.TwoBasins()), whatever loss is "
+                "passed: use the loss argument (loss.grad, loss.local_min, loss.global_min), not a global."),
+        Mistake(_basin_with_tolerance,
+                "A run that is still on its way is not \"diverged\": compare the final iterate's distance to "
+                "each minimum and return the nearer one, with no tolerance."),
+        Mistake(_basin_fixed_steps, "Take num_steps steps, not a fixed 200."),
     ],
 )
 

@@ -3,11 +3,13 @@
 The answers are about torch objects, so each check builds fresh ones
 (a :func:`lrcourse.models.small_resnet`, an optimizer), calls the learner's
 function and then inspects what it did: which parameters train, which group
-has which LR, what LR every group has at every step, how often the loop
-stepped the scheduler. A wrong answer is recognised by the same
-observations made on the known mistakes. ``fine_tune`` must also reach a
-stated accuracy on the held-out target images. Each exercise's ``grade_id``
-in the notebook equals its name here.
+has which LR, what LR every group has at every step, in which order the loop
+called zero_grad, backward, the optimizer and the scheduler, and which LR each
+update used. The model-surgery checks run on more than one architecture
+(torchvision's ResNet-18 among them), so nothing model-specific can be
+hard-coded. A wrong answer is recognised by the same observations made on the
+known mistakes. ``fine_tune`` must also reach a stated accuracy on the held-out
+target images. Each exercise's ``grade_id`` in the notebook equals its name here.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._core import Case, Exercise, Mistake, _silenced, fmt
+from ._core import CRASHED, Bound, Case, Exercise, Mistake, fmt
 
 __all__ = ["replace_head", "param_groups", "set_trainable", "warmup_cosine", "fine_tune", "FINE_TUNE_TARGET",
            "EXERCISES"]
@@ -26,10 +28,30 @@ __all__ = ["replace_head", "param_groups", "set_trainable", "warmup_cosine", "fi
 STAGES = ("stem", "layer1", "layer2", "layer3", "fc")
 
 
-def _model(seed: int = 0, frozen: bool = False):
+#: The architectures the model-surgery cases are built on, by the name feedback shows.
+ARCHITECTURES = {
+    "small ResNet": lambda seed: _models().small_resnet(num_classes=5, seed=seed),
+    "deeper, narrower small ResNet": lambda seed: _models().small_resnet(num_classes=5, widths=(8, 16, 32),
+                                                                        layers=(2, 1, 1), seed=seed),
+    "ResNet-18": lambda seed: _models().resnet18(num_classes=1000, seed=seed),
+}
+
+
+def _models():
     from .. import models
 
-    model = models.small_resnet(num_classes=5, seed=seed)
+    return models
+
+
+_BUILT: dict = {}
+
+
+def _model(seed: int = 0, frozen: bool = False, arch: str = "small ResNet"):
+    """A fresh copy of the case's model (each architecture is built once, then copied: ResNet-18 takes a second)."""
+    key = (arch, seed)
+    if key not in _BUILT:
+        _BUILT[key] = ARCHITECTURES[arch](seed)
+    model = copy.deepcopy(_BUILT[key])
     if frozen:
         for p in model.parameters():
             p.requires_grad_(False)
@@ -43,10 +65,11 @@ def _stage(name: str) -> str:
 
 @dataclass(frozen=True)
 class ModelCase(Case):
-    """Build ``small_resnet(seed=seed)`` (all frozen if ``frozen``), then call with ``kwargs``."""
+    """Build the ``arch`` model from ``seed`` (all frozen if ``frozen``), then call with ``kwargs``."""
 
     seed: int = 0
     frozen: bool = False
+    arch: str = "small ResNet"
 
 
 @dataclass
@@ -60,26 +83,26 @@ class ObservedExercise(Exercise):
 
     observe: Callable = None  # type: ignore[assignment]
     problems: Callable = None  # type: ignore[assignment]
-    model_text: str = "a small ResNet"
 
     def _call_text(self, case: Case) -> str:
-        shown = [f"model=<{self.model_text}{', all frozen' if getattr(case, 'frozen', False) else ''}>"]
+        arch = getattr(case, "arch", "small ResNet")
+        shown = [f"model=<{'a' if arch[0] not in 'AEIOU' else 'an'} {arch}"
+                 f"{', all frozen' if getattr(case, 'frozen', False) else ''}>"]
         shown += [f"{k}={fmt(v)}" for k, v in case.kwargs.items()]
         return f"{self.name}({', '.join(shown)})"
 
     def _run(self, fn: Callable, case: Case) -> dict:
         __tracebackhide__ = True
         try:
-            return _silenced(lambda: self.observe(fn, case), ())
+            return self._learner(lambda: self.observe(fn, case), ())
         except NotImplementedError:
             raise self._not_attempted() from None
         except Exception as err:
             raise AssertionError(f"{self._call_text(case)} raised {type(err).__name__}: {err}. "
                                  f"{self._hint_ref()}") from err
 
-    def check(self, fn: Callable) -> None:
+    def _check(self, fn: Callable) -> None:
         __tracebackhide__ = True
-        self._require_callable(fn)
         for case in self.cases:
             expected = self.observe(self.reference, case)
             seen = self._run(fn, case)
@@ -87,18 +110,21 @@ class ObservedExercise(Exercise):
             if found:
                 note = f" [{case.note}]" if case.note else ""
                 raise AssertionError(f"{self._call_text(case)}{note}: {found[0]}; expected {expected['summary']}."
-                                     f"{self._known(case, seen)} {self._hint_ref()}")
+                                     f"{self._diagnose()} {self._hint_ref()}")
         self._passed(len(self.cases))
 
-    def _known(self, case: Case, seen: dict) -> str:
-        for mistake in self.mistakes:
-            try:
-                theirs = _silenced(lambda m=mistake: self.observe(m.fn, case), ())
-            except Exception:
-                continue
-            if _same_observations(seen, theirs):
-                return " " + mistake.message
-        return ""
+    def _answer(self, fn: Callable, case: Case, call: Callable) -> Any:
+        try:
+            return call(lambda: self.observe(fn, case), ())
+        except Exception:
+            return CRASHED
+
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        return _same_observations(mine, theirs)
+
+    def _diagnosis_cases(self) -> list:
+        """The cases whose observations are cheap: a run measured for accuracy is not repeated per mistake."""
+        return [c for c in self.cases if not getattr(c, "measure", False)]
 
 
 def _same_observations(a: dict, b: dict) -> bool:
@@ -128,9 +154,10 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     import torch
     from torch import nn
 
-    model = _model(case.seed, case.frozen)
+    model = _model(case.seed, case.frozen, case.arch)
     body = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
     old_head = model.fc.weight.detach().clone()
+    in_features, in_channels = model.fc.in_features, model.conv1.in_channels
     result = fn(model, **copy.deepcopy(case.kwargs))
     num_classes = case.kwargs["num_classes"]
     if not isinstance(result, nn.Module) or not hasattr(result, "layer1"):
@@ -139,6 +166,7 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     seen = {"returns": "model", "head": type(head).__name__}
     if isinstance(head, nn.Linear):
         seen["shape"] = (head.in_features, head.out_features)
+        seen["weight shape"] = tuple(head.weight.shape)
         seen["trainable"] = all(p.requires_grad for p in head.parameters())
         seen["fresh"] = head.weight.shape != old_head.shape or not torch.equal(head.weight.detach(), old_head)
     state = result.state_dict()
@@ -147,12 +175,12 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     result.eval()
     try:
         with torch.no_grad():
-            seen["output"] = tuple(result(torch.zeros(2, 1, 16, 16)).shape)
+            seen["output"] = tuple(result(torch.zeros(2, in_channels, 32, 32)).shape)
     except Exception as err:
         seen["output"] = f"{type(err).__name__}: {err}"
     result.train(was_training)
-    seen["summary"] = (f"the same model back, with a new trainable fc = nn.Linear(64, {num_classes}) and its "
-                       f"body untouched")
+    seen["summary"] = (f"the same model back, with a new trainable fc = nn.Linear({in_features}, {num_classes}) "
+                       f"and its body untouched")
     return seen
 
 
@@ -162,6 +190,10 @@ def _head_problems(seen: dict, expected: dict) -> list[str]:
     problems = []
     if seen.get("head") != "Linear":
         problems.append(f"model.fc is a {seen.get('head')}, not an nn.Linear")
+    elif seen["weight shape"] != seen["shape"][::-1]:
+        problems.append(f"model.fc.out_features says {seen['shape'][1]}, but its weight still has shape "
+                        f"{seen['weight shape']}: setting the attribute does not resize the layer, so the old head "
+                        f"was kept, with its old weights and outputs")
     elif seen["shape"] != expected["shape"]:
         problems.append(f"model.fc maps {seen['shape'][0]} features to {seen['shape'][1]}, expected "
                         f"{expected['shape'][0]} to {expected['shape'][1]}")
@@ -202,6 +234,18 @@ def _head_new_model(model, num_classes):
     return models.small_resnet(num_classes=num_classes, seed=99)
 
 
+def _head_sets_out_features(model, num_classes):
+    model.fc.out_features = num_classes
+    return model
+
+
+def _head_hard_coded(model, num_classes):
+    from torch import nn
+
+    model.fc = nn.Linear(64, num_classes)
+    return model
+
+
 def _head_swapped(model, num_classes):
     from torch import nn
 
@@ -217,7 +261,9 @@ replace_head = ObservedExercise(
         ModelCase({"num_classes": 5}, "the same number of classes as the source task", seed=0),
         ModelCase({"num_classes": 3}, seed=1, frozen=True),
         ModelCase({"num_classes": 10}, seed=2),
+        ModelCase({"num_classes": 7}, "torchvision's ResNet-18: 512 features into the head", seed=0, arch="ResNet-18"),
     ],
+    exempt={"bounds": "no threshold: the new head is checked by its shape, freshness and the untouched body"},
     hint_text="""
         The head is the last layer, model.fc, an nn.Linear(in_features, classes). Make a new one with
         the same in_features (model.fc.in_features) and num_classes outputs, assign it to model.fc,
@@ -237,6 +283,13 @@ replace_head = ObservedExercise(
                 "That is a new, untrained model: the pretrained body must be kept; replace only model.fc."),
         Mistake(_head_swapped,
                 "nn.Linear takes (in_features, out_features): nn.Linear(model.fc.in_features, num_classes)."),
+        Mistake(_head_sets_out_features,
+                "Changing model.fc.out_features only changes a number stored on the layer: its weight keeps its "
+                "shape and the model its old outputs. Replace the layer: "
+                "model.fc = nn.Linear(model.fc.in_features, num_classes)."),
+        Mistake(_head_hard_coded,
+                "The head's input size was hard-coded as 64, the small ResNet's; read it from the model, "
+                "model.fc.in_features (512 for ResNet-18), so the same code fits any backbone."),
     ],
 )
 
@@ -251,9 +304,19 @@ def _param_groups(model, head_lr, factor):
     return [{"params": groups[name], "lr": head_lr * factor ** (depth - i)} for i, name in enumerate(STAGES)]
 
 
+def _batchnorm_names(model) -> set:
+    from torch import nn
+
+    return {f"{name}.{p}" for name, module in model.named_modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) for p in ("weight", "bias")}
+
+
 def _observe_groups(fn: Callable, case: Case) -> dict:
-    model = _model(case.seed)
+    import torch
+
+    model = _model(case.seed, arch=case.arch)
     names = {id(p): n for n, p in model.named_parameters()}
+    batchnorm = _batchnorm_names(model)
     result = fn(model, **copy.deepcopy(case.kwargs))
     seen: dict = {"summary": "five groups (stem, layer1, layer2, layer3, fc) with LRs " + ", ".join(
         f"{case.kwargs['head_lr'] * case.kwargs['factor'] ** (4 - i):.3g}" for i in range(5))}
@@ -263,16 +326,26 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
     seen["form"] = "groups"
     count: dict = {}
     by_stage: dict = {}
+    strangers: list = []
     for g in result:
-        params = list(g["params"])
-        stages = sorted({_stage(names.get(id(p), "?")) for p in params})
+        params = g["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)  # torch accepts one bare tensor
         lr = g.get("lr", None)
         for p in params:
-            count[names.get(id(p), "?")] = count.get(names.get(id(p), "?"), 0) + 1
-        for stage in stages:
-            by_stage.setdefault(stage, set()).add(None if lr is None else round(float(lr), 15))
+            name = names.get(id(p))
+            if name is None:
+                shape = tuple(p.shape) if hasattr(p, "shape") else None
+                strangers.append(f"a {type(p).__name__}" + (f" of shape {shape}" if shape is not None else ""))
+                continue
+            count[name] = count.get(name, 0) + 1
+            by_stage.setdefault(_stage(name), set()).add(None if lr is None else round(float(lr), 15))
+    seen["strangers"] = strangers
     seen["twice"] = sorted(n for n, c in count.items() if c > 1)
-    seen["missing"] = sorted({_stage(n) for n in names.values() if n not in count})
+    missing = [n for n in names.values() if n not in count]
+    seen["missing"] = missing
+    seen["missing stages"] = [s for s in STAGES if any(_stage(n) == s for n in names.values())
+                              and all(_stage(n) != s or n in missing for n in names.values())]
+    seen["missing batchnorm only"] = bool(missing) and all(n in batchnorm for n in missing)
     seen["lrs"] = {stage: sorted(v, key=lambda x: -1 if x is None else x) for stage, v in by_stage.items()}
     return seen
 
@@ -280,10 +353,22 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
 def _groups_problems(seen: dict, expected: dict) -> list[str]:
     if seen["form"] != "groups":
         return [f"it returned a {seen['form']}; return a list of dicts, each {{'params': [...], 'lr': ...}}"]
+    if seen["strangers"]:
+        return [f"a group holds {seen['strangers'][0]} that is not one of the model's parameters: each 'params' "
+                f"must be a list of the model's own parameters (the tensors model.named_parameters() gives), not "
+                f"their rows or copies"]
     if seen["twice"]:
         return [f"{seen['twice'][0]} is in more than one group (torch refuses a parameter in two groups)"]
-    if seen["missing"]:
-        return [f"the parameters of {', '.join(seen['missing'])} are in no group: they would not train"]
+    missing = seen["missing"]
+    if missing:
+        whole = seen["missing stages"]
+        if whole and all(_stage(n) in whole for n in missing):
+            return [f"the parameters of {', '.join(whole)} are in no group: they would not train"]
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        why = (" Every one of them belongs to a BatchNorm layer: its weight and bias are trainable parameters "
+               "too, and a filter on the names (such as 'conv' or 'weight') leaves them out; sort every "
+               "parameter by its stage instead." if seen["missing batchnorm only"] else "")
+        return [f"{len(missing)} parameters are in no group, so they would not train: {shown}.{why}"]
     for stage in STAGES:
         got, want = seen["lrs"].get(stage), expected["lrs"][stage]
         if got is None or len(got) != 1 or got[0] is None:
@@ -293,12 +378,13 @@ def _groups_problems(seen: dict, expected: dict) -> list[str]:
     return []
 
 
-def _groups_variant(order="head-first", exponent_shift=0, skip_stem=False, all_in_head=False, one_lr=False):
+def _groups_variant(order="head-first", exponent_shift=0, skip_stem=False, all_in_head=False, one_lr=False,
+                    skip_batchnorm=False):
     def groups_fn(model, head_lr, factor):
         groups = {name: [] for name in STAGES}
         for name, param in model.named_parameters():
             stage = _stage(name)
-            if skip_stem and stage == "stem":
+            if (skip_stem and stage == "stem") or (skip_batchnorm and ".bn" in f".{name}"):
                 continue
             groups[stage].append(param)
         out = []
@@ -319,7 +405,9 @@ param_groups = ObservedExercise(
         ModelCase({"head_lr": 0.01, "factor": 0.5}),
         ModelCase({"head_lr": 0.1, "factor": 0.25}, seed=1),
         ModelCase({"head_lr": 0.003, "factor": 1.0}, "factor 1: one LR for all", seed=2),
+        ModelCase({"head_lr": 0.02, "factor": 0.3}, "two blocks in layer1", seed=3, arch="deeper, narrower small ResNet"),
     ],
+    exempt={"bounds": "no threshold: each stage's LR is a formula"},
     hint_text="""
         Walk model.named_parameters() and sort each parameter into its stage by the first part of its
         name: 'layer1', 'layer2', 'layer3', 'fc', and everything else ('conv1', 'bn1') is the stem.
@@ -344,6 +432,9 @@ param_groups = ObservedExercise(
                 "group only its own stage's parameters."),
         Mistake(_groups_variant(exponent_shift=1),
                 "Every LR is one factor too small: the head gets head_lr itself, layer3 head_lr * factor."),
+        Mistake(_groups_variant(skip_batchnorm=True),
+                "The BatchNorm parameters (bn1.weight, bn1.bias, ...) are in no group: they are trainable "
+                "parameters too; sort every parameter of model.named_parameters() into its stage."),
     ],
 )
 
@@ -358,7 +449,7 @@ def _set_trainable(model, stages):
 
 
 def _observe_trainable(fn: Callable, case: Case) -> dict:
-    model = _model(case.seed, case.frozen)
+    model = _model(case.seed, case.frozen, case.arch)
     result = fn(model, **copy.deepcopy(case.kwargs))
     target = result if result is not None else model
     stages = case.kwargs["stages"]
@@ -380,12 +471,13 @@ def _trainable_problems(seen: dict, expected: dict) -> list[str]:
     return []
 
 
-def _trainable_variant(from_bottom=False, head=True, refreeze=True, shift=0, stem=True):
+def _trainable_variant(from_bottom=False, head=True, refreeze=True, shift=0, stem=True, slice_from_end=False):
     def set_fn(model, stages):
-        order = list(STAGES[:-1]) if from_bottom else list(reversed(STAGES[:-1]))
+        order = list(STAGES[:-1]) if from_bottom or slice_from_end else list(reversed(STAGES[:-1]))
         if not stem:
             order = [s for s in order if s != "stem"]
-        unfrozen = set(order[:max(stages + shift, 0)]) | ({"fc"} if head else set())
+        chosen = order[-stages:] if slice_from_end else order[:max(stages + shift, 0)]
+        unfrozen = set(chosen) | ({"fc"} if head else set())
         for name, param in model.named_parameters():
             if _stage(name) in unfrozen:
                 param.requires_grad = True
@@ -404,7 +496,11 @@ set_trainable = ObservedExercise(
         ModelCase({"stages": 1}, "unfreeze the last stage", seed=1, frozen=True),
         ModelCase({"stages": 2}, seed=2),
         ModelCase({"stages": 4}, "everything", seed=3, frozen=True),
+        ModelCase({"stages": 0}, "head only, on a model whose layers were all trainable", seed=4,
+                  arch="deeper, narrower small ResNet"),
+        ModelCase({"stages": 3}, "all but the stem", seed=5, frozen=True, arch="deeper, narrower small ResNet"),
     ],
+    exempt={"bounds": "stages counts whole stages: the cases run from 0 to all 4"},
     hint_text="""
         The stages from the top are fc, layer3, layer2, layer1, stem (conv1 and bn1). The head always
         trains; `stages` more are unfrozen counting down from layer3. Set requires_grad on *every*
@@ -424,6 +520,10 @@ set_trainable = ObservedExercise(
         Mistake(_trainable_variant(shift=1), "One stage too many was unfrozen: stages=0 means the head only."),
         Mistake(_trainable_variant(stem=False),
                 "The stem (conv1, bn1) never unfreezes: with stages=4 everything trains."),
+        Mistake(_trainable_variant(slice_from_end=True),
+                "With stages=0 everything was unfrozen: order[-stages:] is order[0:] when stages is 0 (-0 == 0), "
+                "the whole list. Count from the head down and slice from the start, "
+                "['layer3', 'layer2', 'layer1', 'stem'][:stages], or handle 0 on its own."),
     ],
 )
 
@@ -457,6 +557,15 @@ class SchedulerExercise(ObservedExercise):
                 f"total_steps={kw['total_steps']})")
 
 
+def _observed_steps(case: Case) -> int:
+    """Steps 0 .. total_steps + 5: past the end the LR must stay at 0."""
+    return case.kwargs["total_steps"] + 6
+
+
+def _schedule_margins(key: str) -> Callable[[Case], list]:
+    return lambda case: [t - case.kwargs[key] for t in range(_observed_steps(case))]
+
+
 def _observe_schedule(fn: Callable, case: Case) -> dict:
     import torch
 
@@ -466,14 +575,14 @@ def _observe_schedule(fn: Callable, case: Case) -> dict:
     if not hasattr(scheduler, "step"):
         return {"lrs": None, "kind": type(scheduler).__name__, "summary": ""}
     history = []
-    for _ in range(case.kwargs["total_steps"] + 1):
+    for _ in range(_observed_steps(case)):
         history.append(tuple(g["lr"] for g in optimizer.param_groups))
         optimizer.step()
         scheduler.step()
     w, t = case.kwargs["warmup_steps"], case.kwargs["total_steps"]
     return {"lrs": np.array(history), "kind": "scheduler",
             "summary": f"each group's LR rising linearly from 0 over {w} steps to its own lr, then falling "
-                       f"along a cosine to 0 at step {t}"}
+                       f"along a cosine to 0 at step {t}, and staying at 0 after it"}
 
 
 def _schedule_problems(seen: dict, expected: dict) -> list[str]:
@@ -487,7 +596,7 @@ def _schedule_problems(seen: dict, expected: dict) -> list[str]:
     return []
 
 
-def _schedule_variant(warmup="linear", cosine_over="rest", absolute=False, end=0.0):
+def _schedule_variant(warmup="linear", cosine_over="rest", absolute=False, end=0.0, clamp=True):
     def make(optimizer, warmup_steps, total_steps):
         from torch.optim.lr_scheduler import LambdaLR
 
@@ -499,7 +608,8 @@ def _schedule_variant(warmup="linear", cosine_over="rest", absolute=False, end=0
             elif warmup == "none" or step >= warmup_steps:
                 span = total_steps - warmup_steps if cosine_over == "rest" else total_steps
                 start = 0 if warmup == "none" or cosine_over != "rest" else warmup_steps
-                progress = min((step - start) / span, 1.0) if cosine_over == "rest" else min(step / span, 1.0)
+                progress = (step - start) / span if cosine_over == "rest" else step / span
+                progress = min(progress, 1.0) if clamp else progress
                 f = end + (1 - end) * 0.5 * (1 + math.cos(math.pi * progress))
             else:
                 f = step / warmup_steps
@@ -518,6 +628,8 @@ warmup_cosine = SchedulerExercise(
         SchedulerCase({"warmup_steps": 1, "total_steps": 10}, lrs=(0.05,)),
         SchedulerCase({"warmup_steps": 20, "total_steps": 60}, lrs=(0.001, 0.004, 0.016)),
     ],
+    bounds=(Bound("the end of the warmup, step == warmup_steps", _schedule_margins("warmup_steps")),
+            Bound("the end of the cosine, step == total_steps", _schedule_margins("total_steps"))),
     hint_text="""
         torch.optim.lr_scheduler.LambdaLR(optimizer, factor) multiplies each group's own lr by
         factor(step), so one function serves every group. factor(step) = step / warmup_steps while
@@ -540,6 +652,9 @@ warmup_cosine = SchedulerExercise(
                 "group's LR was scaled by the first group's. Return the multiplier."),
         Mistake(_schedule_variant(end=0.1),
                 "The cosine ends at a tenth of the LR instead of 0 at total_steps."),
+        Mistake(_schedule_variant(clamp=False),
+                "After total_steps the LR climbs back up: the cosine goes on past its end. Clamp the progress, "
+                "min(p, 1.0), so the factor stays at 0 if the loop runs longer than planned."),
     ],
 )
 
@@ -568,38 +683,60 @@ def _fine_tune(model, optimizer, scheduler, batches, epochs):
 
 @dataclass(frozen=True)
 class LoopCase(Case):
-    """Fine-tune the pretrained model on the target task with ``shots`` images per class."""
+    """Fine-tune ``model`` on the target task with ``shots`` images per class, with the named optimizer and schedule."""
 
     shots: int = 5
     epochs: int = 3
     measure: bool = False  # also evaluate on the held-out target images
+    model: str = "pretrained small ResNet, new head"
+    optimizer: str = "SGD"
+    schedule: str = "warmup + cosine"
 
 
 def _loop_setup(case: LoopCase):
     import torch
+    from torch import nn
 
     from .. import data, finetune, models
+    from .._seeding import seeded
 
     target = data.digits_target(shots=case.shots, seed=0)
-    model = finetune.replace_head(models.pretrained_small_resnet(num_classes=5), 5, seed=0)
+    if case.model == "MLP":
+        model = seeded(0, lambda: nn.Sequential(nn.Flatten(), nn.Linear(256, 32), nn.ReLU(), nn.Linear(32, 5)))
+    else:
+        model = finetune.replace_head(models.pretrained_small_resnet(num_classes=5), 5, seed=0)
     X, y = torch.as_tensor(target.X_train), torch.as_tensor(target.y_train)
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
     batches = [(X[order[i:i + 16]], y[order[i:i + 16]]) for i in range(0, len(y), 16)]
     return target, model, batches
 
 
-class _Counting:
-    """Counts calls to an object's ``step`` (and ``zero_grad``) while delegating everything to it."""
+def _loop_tools(case: LoopCase, model, total: int):
+    import torch
 
-    def __init__(self, inner: Any):
-        self._inner, self.steps, self.zero_grads = inner, 0, 0
+    if case.optimizer == "AdamW":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.01)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9)
+    if case.schedule == "StepLR":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    else:
+        scheduler = _warmup_cosine(optimizer, max(1, total // 10), total)
+    return optimizer, scheduler
+
+
+class _Spy:
+    """Logs calls to an object's ``step`` and ``zero_grad`` in a shared event list, delegating everything."""
+
+    def __init__(self, inner: Any, events: list, label: str, on_step: Callable | None = None):
+        self._inner, self._events, self._label, self._on_step = inner, events, label, on_step
 
     def step(self, *args, **kwargs):
-        self.steps += 1
+        self._events.append((self._label, self._on_step() if self._on_step else None))
         return self._inner.step(*args, **kwargs)
 
     def zero_grad(self, *args, **kwargs):
-        self.zero_grads += 1
+        self._events.append(("zero_grad", None))
         return self._inner.zero_grad(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -612,27 +749,43 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
     from .. import finetune
 
     target, model, batches = _loop_setup(case)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9)
     total = case.epochs * len(batches)
-    scheduler = _warmup_cosine(optimizer, max(1, total // 10), total)
-    spy_opt, spy_sched = _Counting(optimizer), _Counting(scheduler)
-    # model.zero_grad() resets the gradients as well as optimizer.zero_grad() does: count it too
-    spy_model = _Counting(type("Resetter", (), {"zero_grad": staticmethod(model.zero_grad)})())
-    model.zero_grad = spy_model.zero_grad  # type: ignore[method-assign]
+    optimizer, scheduler = _loop_tools(case, model, total)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+
+    def update():  # what the optimizer is about to use: the LR of the first group, and whether any gradient is set
+        with torch.no_grad():
+            no_gradient = all(p.grad is None or not bool(p.grad.any()) for p in params)
+        return optimizer.param_groups[0]["lr"], no_gradient
+
+    events: list = []
+    spy_opt = _Spy(optimizer, events, "optimizer", update)
+    spy_sched = _Spy(scheduler, events, "scheduler")
+    # model.zero_grad() resets the gradients as well as optimizer.zero_grad() does: log it too
+    model.zero_grad = _Spy(type("Resetter", (), {"zero_grad": staticmethod(model.zero_grad)})(), events,
+                           "model").zero_grad  # type: ignore[method-assign]
     modes: list = []
     hook = model.register_forward_pre_hook(lambda m, args: modes.append(m.training))
-    before = model.layer3[0].conv1.weight.detach().clone()
+    first = next(iter(model.parameters()))
+    before = first.detach().clone()
     try:
         losses = fn(model, spy_opt, spy_sched, batches, case.epochs)
     finally:
         hook.remove()
-    seen = {"steps": spy_opt.steps, "scheduler steps": spy_sched.steps,
-            "zero_grads": spy_opt.zero_grads + spy_model.zero_grads >= spy_opt.steps,
+    updates = [info for label, info in events if label == "optimizer"]
+    kinds = [label for label, _ in events]
+    seen = {"steps": len(updates), "scheduler steps": kinds.count("scheduler"),
+            "scheduler first": "scheduler" in kinds and ("optimizer" not in kinds
+                                                         or kinds.index("scheduler") < kinds.index("optimizer")),
+            "update lrs": np.array([lr for lr, _ in updates], dtype=np.float64),
+            "blind updates": sum(blind for _, blind in updates),
+            "zero_grads": kinds.count("zero_grad") >= len(updates),
             "train mode": bool(modes) and all(modes),
             "losses": len(losses) if isinstance(losses, (list, tuple, np.ndarray)) else None,
-            "body moved": not torch.equal(model.layer3[0].conv1.weight.detach(), before),
+            "body moved": not torch.equal(first.detach(), before),
             "summary": f"{total} optimizer and scheduler steps (one per batch: {len(batches)} batches x "
-                       f"{case.epochs} epochs), in train mode, returning {total} losses"}
+                       f"{case.epochs} epochs), each optimizer.step() before its scheduler.step(), in train mode, "
+                       f"returning {total} losses"}
     if case.measure:
         seen["accuracy"] = finetune.evaluate(model, target.X_test, target.y_test)[1]
     return seen
@@ -645,6 +798,22 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
                         f"{expected['scheduler steps']} (once per batch)")
     if seen["steps"] != expected["steps"]:
         problems.append(f"the optimizer stepped {seen['steps']} times, expected {expected['steps']}")
+    if not problems:
+        got, want = seen["update lrs"], expected["update lrs"]
+        bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-15))
+        if seen["scheduler first"]:
+            problems.append(f"scheduler.step() ran before optimizer.step(), so every update used the *next* "
+                            f"step's LR: update 1 used {fmt(float(got[0]))} instead of the schedule's first value "
+                            f"{fmt(float(want[0]))}, which was skipped. Call optimizer.step() first, then "
+                            f"scheduler.step() (torch warns about the other order)")
+        elif bad.size:
+            k = int(bad[0])
+            problems.append(f"update {k + 1} used LR {fmt(float(got[k]))}, expected {fmt(float(want[k]))}, the "
+                            f"schedule's value at step {k}")
+    if seen["blind updates"]:
+        problems.append(f"{seen['blind updates']} of the {seen['steps']} updates saw only zero gradients: the "
+                        f"gradients were reset between loss.backward() and optimizer.step(), so the update could "
+                        f"not use them. Reset them before the forward pass (zero_grad(), then loss, backward, step)")
     if not seen["zero_grads"]:
         problems.append("the gradients were never reset, so they pile up from batch to batch")
     if not seen["train mode"]:
@@ -658,7 +827,7 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
 
 
 def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=False, no_scheduler=False,
-                  reset_through_model=False, backward=True):
+                  reset_through_model=False, backward=True, scheduler_first=False, zero_after_backward=False):
     def loop(model, optimizer, scheduler, batches, epochs):
         from torch.nn import functional as F
 
@@ -667,13 +836,17 @@ def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=
             model.eval() if eval_mode else model.train()
             epoch = []
             for inputs, targets in batches:
-                if not no_zero:
+                if not no_zero and not zero_after_backward:
                     (model if reset_through_model else optimizer).zero_grad()
                 loss = F.cross_entropy(model(inputs), targets)
                 if backward:
                     loss.backward()
+                if zero_after_backward:
+                    optimizer.zero_grad()
+                if scheduler_first and not per_epoch and not no_scheduler:
+                    scheduler.step()
                 optimizer.step()
-                if not per_epoch and not no_scheduler:
+                if not scheduler_first and not per_epoch and not no_scheduler:
                     scheduler.step()
                 epoch.append(loss.item())
             if per_epoch:
@@ -688,8 +861,8 @@ class LoopExercise(ObservedExercise):
     """The structure is checked first (cheap); the accuracy last, on the case that measures it."""
 
     def _call_text(self, case: Case) -> str:
-        return (f"{self.name}(model=<pretrained small ResNet, new head>, optimizer=<SGD>, "
-                f"scheduler=<warmup + cosine>, batches=<{case.shots}-shot digits 5-9>, epochs={case.epochs})")
+        return (f"{self.name}(model=<{case.model}>, optimizer=<{case.optimizer}>, "
+                f"scheduler=<{case.schedule}>, batches=<{case.shots}-shot digits 5-9>, epochs={case.epochs})")
 
 
 fine_tune = LoopExercise(
@@ -698,8 +871,11 @@ fine_tune = LoopExercise(
     reference=_fine_tune,
     cases=[
         LoopCase({}, "the loop's bookkeeping", shots=5, epochs=3),
+        LoopCase({}, "another model, optimizer and schedule", shots=4, epochs=3, model="MLP", optimizer="AdamW",
+                 schedule="StepLR"),
         LoopCase({}, f"a real run: at least {FINE_TUNE_TARGET} held-out accuracy", shots=5, epochs=30, measure=True),
     ],
+    exempt={"bounds": "a loop applies no threshold of its own; the accuracy target is checked on the real run"},
     hint_text="""
         For each epoch: model.train(), then for each (inputs, targets) in batches: optimizer.zero_grad(),
         loss = F.cross_entropy(model(inputs), targets), loss.backward(), optimizer.step(), and
@@ -718,6 +894,12 @@ fine_tune = LoopExercise(
         Mistake(_loop_variant(eval_mode=True),
                 "The model trained in eval mode: call model.train() (the notebook evaluates in eval mode)."),
         Mistake(_loop_variant(epoch_losses=True), "Return every batch's loss, not one mean per epoch."),
+        Mistake(_loop_variant(scheduler_first=True),
+                "scheduler.step() comes after optimizer.step(): stepped first, it moves the LR on before the "
+                "update that should use it (notebook 02, section 4)."),
+        Mistake(_loop_variant(zero_after_backward=True),
+                "zero_grad() between loss.backward() and optimizer.step() wipes the gradients the update needs: "
+                "reset them at the start of the batch."),
     ],
 )
 

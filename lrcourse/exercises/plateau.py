@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import plateau as P
-from ._core import Case, Exercise, Mistake, _silenced, compare_close, fmt
+from ._core import CRASHED, Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["is_improvement", "PlateauScheduler", "first_cut_epoch", "EarlyStopping", "plateau_settings",
            "SETTINGS_STREAM", "SETTINGS_GOALS", "settings_report", "EXERCISES"]
@@ -68,24 +68,8 @@ class TableExercise(Exercise):
             return fmt(v)
         return f"{self.name}({', '.join(f'{k}={show(v)}' for k, v in case.kwargs.items())})"
 
-    def check(self, fn: Callable) -> None:
-        __tracebackhide__ = True
-        self._require_callable(fn)
-        expected = [self.expected(case) for case in self.cases]
-        self._answers = [self._call(fn, case, want) for case, want in zip(self.cases, expected, strict=True)]
-        for case, actual, want in zip(self.cases, self._answers, expected, strict=True):
-            self._verify(case, actual, want)
-        self._passed(len(self.cases))
-
-    def _diagnose(self, case: Case, actual: Any) -> str:
-        for mistake in self.mistakes:
-            try:
-                theirs = [_silenced(mistake.fn, copy.deepcopy(list(c.kwargs.values()))) for c in self.cases]
-            except Exception:
-                continue
-            if all(_same(a, t) for a, t in zip(self._answers, theirs, strict=True)):
-                return " " + mistake.message
-        return ""
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        return _same(mine, theirs)
 
 
 @dataclass(frozen=True)
@@ -112,40 +96,35 @@ class StreamExercise(Exercise):
         args = ", ".join(f"{k}={fmt(v)}" for k, v in case.kwargs.items())
         return f"{self.name}({args})"
 
-    def _run(self, cls: Any, case: StreamCase, upto: int) -> list[tuple] | None:
-        """A mistake's answers and attributes for the first ``upto`` epochs (None if it crashes)."""
+    def _answer(self, cls: Any, case: StreamCase, call: Callable) -> Any:
+        """The returned values and attributes after every epoch of ``case``."""
         try:
-            obj = cls(**copy.deepcopy(case.kwargs))
+            obj = call(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
             found = []
-            for metric in case.metrics[:upto]:
-                out = _silenced(obj.step, [metric])
+            for metric in case.metrics:
+                out = call(obj.step, [metric])
                 found.append((out, *(getattr(obj, a, _MISSING) for a in self.attributes)))
             return found
         except Exception:
-            return None
+            return CRASHED
 
-    def _history_diagnosis(self, case: StreamCase, history: list[tuple]) -> str:
-        for mistake in self.mistakes:
-            theirs = self._run(mistake.fn, case, len(history))
-            if theirs is not None and all(_same(a, b) for mine, th in zip(history, theirs, strict=True)
-                                          for a, b in zip(mine, th, strict=True)):
-                return " " + mistake.message
-        return ""
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        return len(mine) == len(theirs) and all(_same(a, b) for m, t in zip(mine, theirs, strict=True)
+                                                for a, b in zip(m, t, strict=True))
 
     def _so_far(self, case: StreamCase, epoch: int) -> str:
         shown = case.metrics[:epoch]
         text = ", ".join(fmt(m, 4) for m in shown[-8:])
         return ("metrics " if len(shown) <= 8 else f"metrics (epochs {epoch - 7}-{epoch}) ...") + text
 
-    def check(self, cls: Any) -> None:
+    def _check(self, cls: Any) -> None:
         """Build ``cls`` for every case and step it through the case's metrics."""
         __tracebackhide__ = True
-        self._require_callable(cls)
         for case in self.cases:
             call = self._call_text(case)
             note = f" [{case.note}]" if case.note else ""
             try:
-                obj = _silenced(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
+                obj = self._learner(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
             except NotImplementedError:
                 raise self._not_attempted() from None
             except Exception as err:
@@ -155,7 +134,7 @@ class StreamExercise(Exercise):
             for epoch, metric in enumerate(case.metrics, start=1):
                 want = (ref.step(metric), *(getattr(ref, a) for a in self.attributes))
                 try:
-                    out = _silenced(obj.step, [metric])
+                    out = self._learner(obj.step, [metric])
                 except NotImplementedError:
                     raise self._not_attempted() from None
                 except Exception as err:
@@ -168,7 +147,7 @@ class StreamExercise(Exercise):
                 if problem is not None:
                     raise AssertionError(
                         f"{call}{note}, {self._so_far(case, epoch)}: at epoch {epoch} (metric {fmt(metric, 4)}) "
-                        f"{problem}.{self._history_diagnosis(case, history)} "
+                        f"{problem}.{self._diagnose()} "
                         f"{self._hint_ref()}")
         self._passed(len(self.cases))
 
@@ -184,12 +163,13 @@ class StreamExercise(Exercise):
                 return (f"your object has no attribute {name!r}; expected {fmt(theirs)}, what {self.source} has: "
                         f"keep it as self.{name}")
             if not _same(mine, theirs):
-                return (f"step returned {fmt(out)} as expected, but {name} is {fmt(mine)}; expected {fmt(theirs)}, "
+                mine_text, theirs_text = fmt_pair(mine, theirs)
+                return (f"step returned {fmt(out)} as expected, but {name} is {mine_text}; expected {theirs_text}, "
                         f"what {self.source} has")
         return None
 
     def _state_text(self, got: tuple, want: tuple) -> str:
-        parts = [f"{name}: yours {fmt(m)}, expected {fmt(t)}"
+        parts = [f"{name}: yours {fmt_pair(m, t)[0]}, expected {fmt_pair(m, t)[1]}"
                  for name, m, t in zip(self.attributes, got[1:], want[1:], strict=True) if not _same(m, t)]
         return f" [{'; '.join(parts)}]" if parts else ""
 
@@ -260,6 +240,8 @@ is_improvement = TableExercise(
         Case(dict(current=math.nan, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4),
              note="a NaN metric"),
     ],
+    bounds=(Bound("current against the bar", lambda case: [
+        m for m in [_bar_margin(**case.kwargs)] if math.isfinite(m)]),),
     hint_text="""
         Compute the bar first: in min mode best * (1 - threshold) (rel) or best - threshold (abs); in max
         mode best * (1 + threshold) or best + threshold. Then current must be strictly below the bar (min)
@@ -412,6 +394,53 @@ class _BestIsRunningMin(_Plateau):
         self.num_bad_epochs = 0 if better else self.num_bad_epochs + 1
 
 
+class _Margins(_Plateau):
+    """The notebook's solution, recording where each of its rules lands against its bound."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patience_margins, self.eps_margins, self.floor_margins, self.bar_margins = [], [], [], []
+
+    def _better(self, metric):
+        self.bar_margins.append(_bar_margin(metric, self.best, self.mode, self.threshold_mode, self.threshold))
+        return super()._better(metric)
+
+    def _too_many(self):
+        self.patience_margins.append(self.num_bad_epochs - self.patience)
+        return super()._too_many()
+
+    def _new_lr(self):
+        self.floor_margins.append(self.lr * self.factor - self.min_lr)
+        self.eps_margins.append((self.lr - max(self.lr * self.factor, self.min_lr)) - self.eps)
+        return super()._new_lr()
+
+
+def _bar_margin(current, best, mode, threshold_mode, threshold):
+    """current - the bar it must pass (torch's rule), or NaN where that is not a number (a NaN, an inf best)."""
+    if mode == "min":
+        bar = best * (1 - threshold) if threshold_mode == "rel" else best - threshold
+    else:
+        bar = best * (1 + threshold) if threshold_mode == "rel" else best + threshold
+    with np.errstate(all="ignore"):
+        margin = float(current) - float(bar)
+    return margin if math.isfinite(margin) else math.nan
+
+
+def _plateau_margins(kind: str) -> Callable[[Case], list]:
+    def margins(case: Case) -> list:
+        if isinstance(case, StreamCase):
+            sched, metrics = _Margins(**case.kwargs), case.metrics
+        else:  # first_cut_epoch: a scheduler at lr 1.0, stopped at the first cut
+            kw = dict(case.kwargs)
+            metrics = kw.pop("metrics")
+            sched = _Margins(1.0, **kw)
+        for metric in metrics:
+            if sched.step(metric) < 1.0 and not isinstance(case, StreamCase):
+                break
+        return [m for m in getattr(sched, kind) if math.isfinite(m)]
+    return margins
+
+
 #: A validation loss that improves until epoch 4, then wobbles above its best.
 _FLAT = _stream(1.0, 0.8, 0.7, 0.65, 0.66, 0.652, 0.67, 0.655, 0.651, 0.66, 0.653, 0.66, 0.654, 0.67)
 
@@ -435,7 +464,17 @@ PlateauScheduler = StreamExercise(
         StreamCase(dict(lr=0.01, patience=2), metrics=_stream(-1.0, -1.2, -1.19995, -1.1999, -1.19993, -1.25,
                                                               -1.2, -1.2, -1.2, -1.2),
                    note="negative metrics in rel mode"),
+        StreamCase(dict(lr=1.0, factor=0.75, patience=0, eps=0.25), metrics=_stream(1.0, 1.1, 1.2, 1.3),
+                   note="edge: the cut, 1.0 - 0.75, is exactly eps: not applied"),
+        StreamCase(dict(lr=1.0, factor=0.5, patience=0, min_lr=0.25), metrics=_stream(1.0, 1.1, 1.2, 1.3, 1.4),
+                   note="edge: the second cut lands exactly on min_lr"),
+        StreamCase(dict(lr=0.1, patience=1, threshold=0.5), metrics=_stream(2.0, 1.0, 0.75, 0.5, 0.4, 0.25),
+                   note="edge: 1.0 is exactly on the bar 2.0 * (1 - 0.5)"),
     ],
+    bounds=(Bound("num_bad_epochs > patience", _plateau_margins("patience_margins")),
+            Bound("lr - new_lr > eps", _plateau_margins("eps_margins")),
+            Bound("max(lr * factor, min_lr)", _plateau_margins("floor_margins")),
+            Bound("metric beyond the threshold's bar", _plateau_margins("bar_margins"))),
     hint_text="""
         In __init__ start best at math.inf (or -math.inf in max mode), num_bad_epochs and cooldown_counter at 0.
         step(metric): if is_improvement(metric, self.best, ...) set best and zero the count, else add one bad
@@ -494,7 +533,14 @@ first_cut_epoch = TableExercise(
         Case(dict(metrics=[0.5, 0.6, 0.6, 0.6, 0.6], patience=2, mode="max"), note="accuracy"),
         Case(dict(metrics=[1.0, 0.99995, 0.9999, 0.99992, 0.99991], patience=2),
              note="gains below the 1e-4 threshold"),
+        Case(dict(metrics=[1.0, 0.95, 0.92, 0.91, 0.905, 0.9], patience=1, mode="min", threshold=0.05,
+                  threshold_mode="abs"),
+             note="an absolute threshold of 0.05: 0.95 only ties the bar"),
+        Case(dict(metrics=[0.5, 0.52, 0.53, 0.54, 0.545, 0.55], patience=1, mode="max", threshold=0.05),
+             note="accuracy must rise 5 % above its best"),
     ],
+    bounds=(Bound("num_bad_epochs > patience", _plateau_margins("patience_margins")),
+            Bound("metric beyond the threshold's bar", _plateau_margins("bar_margins"))),
     hint_text="""
         Run your PlateauScheduler (lr=1.0 and the given arguments) over the metrics, counting epochs from 1,
         and return the first epoch after which its LR is below 1.0; None if there is none.
@@ -545,6 +591,20 @@ class _EarlyStopping:
         return self.epoch
 
 
+def _stopping_margins(kind: str) -> Callable[[Case], list]:
+    """Where the stopping rule (``"stop"``) or the improvement rule (``"bar"``) lands against its bound."""
+    def margins(case: Case) -> list:
+        stopper, found = _EarlyStopping(**case.kwargs), []
+        for metric in case.metrics:
+            if kind == "bar":
+                found.append(_bar_margin(metric, stopper.best, stopper.mode, "abs", stopper.min_delta))
+            stopper.step(metric)
+            if kind == "stop":
+                found.append(stopper.num_bad_epochs - stopper.patience)
+        return [m for m in found if math.isfinite(m)]
+    return margins
+
+
 class _StopsAfterExceeding(_EarlyStopping):
     def _stop(self):
         return self.num_bad_epochs > self.patience
@@ -593,6 +653,8 @@ EarlyStopping = StreamExercise(
         StreamCase(dict(patience=2, mode="max"), metrics=_stream(0.5, 0.7, 0.7, 0.75, 0.6, 0.74, 0.76)),
         StreamCase(dict(patience=1, min_delta=0.05), metrics=_stream(2.0, 1.92, 1.9, 1.0)),
     ],
+    bounds=(Bound("num_bad_epochs >= patience", _stopping_margins("stop")),
+            Bound("an improvement of more than min_delta", _stopping_margins("bar"))),
     hint_text="""
         Like the plateau rule, but with an absolute min_delta: a metric improves if metric < best - min_delta
         (min mode) or metric > best + min_delta (max mode); use is_improvement with threshold_mode="abs".
@@ -685,11 +747,8 @@ class GoalExercise(Exercise):
                 f"{self._call_text(case)} returned {fmt(actual)}, which misses the goals: {problem}; the "
                 f"expected answer meets all three.{self._diagnose(case, actual)} {self._hint_ref()}")
 
-    def _diagnose(self, case: Case, actual: Any) -> str:
-        for mistake in self.mistakes:
-            if _same(actual, mistake.fn(**case.kwargs)):
-                return " " + mistake.message
-        return ""
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        return _same(mine, theirs)
 
 
 def settings_report(patience: int, factor: float) -> None:
@@ -704,6 +763,8 @@ plateau_settings = GoalExercise(
     reference=_plateau_settings,
     compare=_compare_settings,
     cases=[Case({})],
+    exempt={"bounds": "one answer is judged by three goals on a recorded curve; answers exactly on each goal's "
+                      "edge are tested in tests/test_exercises_plateau.py"},
     hint_text="""
         Count: the longest run of epochs without a new best in the descent sets the smallest safe
         patience (the cut needs num_bad_epochs > patience). The plateau starts after epoch 30, so the first

@@ -5,19 +5,21 @@ schedule's parameters and returns a function ``step -> lr``. A check calls the
 learner's factory, evaluates the schedule it returns step by step, and compares
 each LR with the one the matching ``torch.optim.lr_scheduler`` class sets on a
 real optimizer. The first step that differs is reported, with the known mistake
-it matches. Each exercise's ``grade_id`` in the notebook equals its name here.
+it matches. A schedule must be a pure function of the step: once its values are
+right in order, it is asked again out of order and twice, and must give the
+same LRs. Each exercise's ``grade_id`` in the notebook equals its name here.
 """
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import schedules as S
-from ._core import Case, Exercise, Mistake, _silenced, compare_close, fmt
+from ._core import CRASHED, Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["step_decay", "exponential", "cosine", "linear_warmup", "warmup_cosine", "cyclic",
            "ScheduleCase", "ScheduleExercise", "EXERCISES"]
@@ -64,14 +66,14 @@ class ScheduleExercise(Exercise):
     def describe(self, value: Any) -> str:
         return f"a schedule (a function step -> lr) starting {fmt(list(np.round(value[:3], 10)))}"
 
-    def _values(self, schedule: Callable, case: ScheduleCase) -> list[float]:
-        """The learner's LRs at steps 0 .. steps-1, or feedback on why there are none."""
+    def _values(self, schedule: Callable, case: ScheduleCase, order: Sequence[int] | None = None) -> list[float]:
+        """The learner's LRs at steps 0 .. steps-1 (or at ``order``), or feedback on why there are none."""
         __tracebackhide__ = True
         call = self._call_text(case)
         values = []
-        for t in range(case.steps):
+        for t in (range(case.steps) if order is None else order):
             try:
-                value = _silenced(schedule, [t])
+                value = self._learner(schedule, [t])
             except NotImplementedError:
                 raise self._not_attempted() from None
             except Exception as err:
@@ -88,20 +90,33 @@ class ScheduleExercise(Exercise):
             values.append(number)
         return values
 
-    def _mistake_values(self, mistake: Mistake, case: ScheduleCase) -> np.ndarray | None:
+    def _answer(self, fn: Callable, case: ScheduleCase, call: Callable) -> Any:
         try:
-            schedule = mistake.fn(**case.kwargs)
-            with np.errstate(all="ignore"):
-                return np.array([float(schedule(t)) for t in range(case.steps)])
-        except Exception:  # a mistake that crashes on this case says nothing about it
-            return None
+            schedule = call(fn, list(case.kwargs.values()))
+            return np.array([float(call(schedule, [t])) for t in range(case.steps)])
+        except Exception:
+            return CRASHED
 
-    def _diagnose(self, case: ScheduleCase, actual: list[float]) -> str:
-        for mistake in self.mistakes:
-            wrong = self._mistake_values(mistake, case)
-            if wrong is not None and compare_close(actual, wrong) is None:
-                return " " + mistake.message
-        return ""
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        return compare_close(mine, theirs) is None
+
+    def _check_pure(self, schedule: Callable, case: ScheduleCase, values: list[float]) -> None:
+        """Ask for every step again, last first, then each step twice: a pure schedule gives the same LRs."""
+        __tracebackhide__ = True
+        steps = case.steps
+        order = list(range(steps - 1, -1, -1)) + [t for t in (0, steps // 2, steps - 1) for _ in range(2)]
+        again = self._values(schedule, case, order)
+        for i, (t, value) in enumerate(zip(order, again, strict=True)):
+            if compare_close(value, values[t]) is not None:
+                before = f"right after step {order[i - 1]}" if i else "first"
+                first, later = fmt_pair(values[t], value)
+                raise AssertionError(
+                    f"The schedule returned by {self._call_text(case)} gives {first} at step {t} when the steps "
+                    f"are asked in order 0, 1, 2, ..., but {later} when step {t} is asked again ({before}): it "
+                    f"keeps state between calls (a counter, a running product, a cached value). A schedule must "
+                    f"be a pure function of step: compute the LR from step and the factory's arguments alone, "
+                    f"so that any step can be asked at any time (to plot it, or to resume a run). "
+                    f"{self._hint_ref()}")
 
     def _verify(self, case: ScheduleCase, actual: Any, expected: np.ndarray) -> None:
         __tracebackhide__ = True
@@ -116,10 +131,20 @@ class ScheduleExercise(Exercise):
         for t, (value, want) in enumerate(zip(values, expected, strict=True)):
             if compare_close(value, want) is not None:
                 note = f" [{case.note}]" if case.note else ""
+                mine, theirs = fmt_pair(value, want)
                 raise AssertionError(
-                    f"{call}{note}: at step {t} your schedule gives {fmt(value)}; expected {fmt(want)}, "
+                    f"{call}{note}: at step {t} your schedule gives {mine}; expected {theirs}, "
                     f"the LR torch's {self.torch_class} sets.{self._diagnose(case, values)} {self._hint_ref()}"
                 )
+        self._check_pure(actual, case, values)
+
+
+def _steps_from(key: str, minus: str | None = None) -> Callable[[ScheduleCase], list]:
+    """The margins ``step - kwargs[key]`` (less ``kwargs[minus]``) over the steps a case compares."""
+    def margins(case: ScheduleCase) -> list:
+        bound = case.kwargs[key] - (case.kwargs[minus] if minus else 0)
+        return [t - bound for t in range(case.steps)]
+    return margins
 
 
 # --------------------------------------------------------------------------- step_decay
@@ -136,6 +161,7 @@ step_decay = ScheduleExercise(
                      steps=8),
         ScheduleCase(dict(lr=0.2, step_size=7, gamma=0.3), steps=30),
     ],
+    bounds=(Bound("the first decay, at step == step_size", _steps_from("step_size")),),
     hint_text="""
         The LR is multiplied by gamma once per completed block of step_size steps, so the
         number of decays so far is the integer division step // step_size (floor, not round):
@@ -172,6 +198,7 @@ exponential = ScheduleExercise(
         ScheduleCase(dict(lr=0.01, gamma=1.05), note="gamma > 1 grows the LR (as an LR range test does)",
                      steps=15),
     ],
+    exempt={"bounds": "gamma ** step has no threshold: every step is alike"},
     hint_text="""
         Every step multiplies the LR by gamma, and step 0 uses lr itself:
         return lr * gamma ** step.
@@ -204,9 +231,11 @@ cosine = ScheduleExercise(
     cases=[
         ScheduleCase(dict(lr=0.1, total_steps=10), note="the default min_lr=0.0", steps=11),
         ScheduleCase(dict(lr=0.5, total_steps=20, min_lr=0.05), steps=21),
-        ScheduleCase(dict(lr=0.3, total_steps=7, min_lr=0.1), steps=8),
+        ScheduleCase(dict(lr=0.3, total_steps=7, min_lr=0.1), note="past total_steps the LR climbs back",
+                     steps=12),
         ScheduleCase(dict(lr=1.0, total_steps=1), note="edge: total_steps=1", steps=2),
     ],
+    bounds=(Bound("the end of the half cosine, step == total_steps", _steps_from("total_steps")),),
     hint_text="""
         The cosine factor (1 + cos(pi * step / total_steps)) / 2 goes from 1 at step 0 to 0 at
         step total_steps. Scale the *range* between lr and min_lr by it:
@@ -227,6 +256,9 @@ cosine = ScheduleExercise(
                 "Did you forget pi? cos(pi * step / total_steps) goes from 1 to -1 over the run."),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 - math.cos(math.pi * t / total_steps)) / 2,
                 "Your schedule rises from min_lr to lr: use (1 + cos(...)) / 2, which starts at 1."),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * _cos_factor(min(t, total_steps), total_steps),
+                "Your schedule stays at min_lr after total_steps; torch's formula goes on and the LR climbs back "
+                "up (section 3.3): use step itself, not min(step, total_steps)."),
     ],
 )
 
@@ -251,6 +283,7 @@ linear_warmup = ScheduleExercise(
                      note="end_factor < start_factor: a linear decay", steps=7),
         ScheduleCase(dict(lr=0.2, warmup_steps=1, start_factor=0.25), note="edge: warmup_steps=1", steps=4),
     ],
+    bounds=(Bound("the end of the warmup, step == warmup_steps", _steps_from("warmup_steps")),),
     hint_text="""
         The factor goes linearly from start_factor at step 0 to end_factor at step warmup_steps,
         then stays there. The fraction of the warmup done is min(step, warmup_steps) / warmup_steps:
@@ -295,8 +328,10 @@ warmup_cosine = ScheduleExercise(
                      steps=14),
         ScheduleCase(dict(lr=0.1, warmup_steps=5, total_steps=25, start_factor=0.1, min_lr=0.01), steps=26),
         ScheduleCase(dict(lr=1.0, warmup_steps=1, total_steps=4, start_factor=0.5, min_lr=0.2),
-                     note="edge: one warmup step", steps=5),
+                     note="edge: one warmup step; past total_steps the cosine climbs back", steps=7),
     ],
+    bounds=(Bound("the switch to the cosine, step == warmup_steps", _steps_from("warmup_steps")),
+            Bound("the end of the cosine, step == total_steps", _steps_from("total_steps"))),
     hint_text="""
         Compose the two schedules you wrote with schedules.join: the warmup runs for warmup_steps
         steps, then the cosine takes over and counts its own steps from 0, so it must last
@@ -354,6 +389,7 @@ cyclic = ScheduleExercise(
         ScheduleCase(dict(base_lr=0.001, max_lr=0.006, step_size=1), note="edge: step_size=1", steps=8),
         ScheduleCase(dict(base_lr=0.05, max_lr=0.2, step_size=3), steps=20),
     ],
+    bounds=(Bound("the top of the climb, step == step_size", _steps_from("step_size")),),
     hint_text="""
         One cycle lasts 2 * step_size steps: step_size up from base_lr to max_lr, step_size down.
         Smith's formula: cycle = floor(1 + step / (2 * step_size)), x = abs(step / step_size - 2 * cycle + 1),

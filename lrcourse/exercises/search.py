@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._core import Case, Exercise, Mistake, _silenced, compare_close, fmt
+from ._core import Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 from .plateau import TableExercise
 
 __all__ = ["log_grid", "kfold_indices", "cv_grid_search", "log_uniform", "smoothed_losses", "steepest_lr",
@@ -43,6 +43,7 @@ log_grid = Exercise(
         Case({"low": 1e-5, "high": 10.0, "num": 13}),
         Case({"low": 2e-3, "high": 0.5, "num": 2}, "just the two ends"),
     ],
+    exempt={"bounds": "a formula: no threshold is applied to the cases"},
     hint_text="""
         Space the *logarithms* evenly: np.linspace(np.log(low), np.log(high), num), then np.exp
         (or np.geomspace(low, high, num), which does the same). Each point is the previous one
@@ -166,18 +167,11 @@ class FoldsExercise(Exercise):
         raise AssertionError(f"{self._call_text(case)}{note}: {problem}; {self._expected_text(case)}."
                              f"{self._diagnose(case, actual)} {self._hint_ref()}")
 
-    def _diagnose(self, case: Case, actual: Any) -> str:
-        for mistake in self.mistakes:
-            try:
-                if _same_folds(actual, _silenced(mistake.fn, copy.deepcopy(list(case.kwargs.values())))):
-                    return " " + mistake.message
-            except Exception:
-                continue
-        return ""
+    def _same_answer(self, mine: Any, theirs: Any) -> bool:
+        return _same_folds(mine, theirs)
 
-    def check(self, fn: Callable) -> None:
+    def _check(self, fn: Callable) -> None:
         __tracebackhide__ = True
-        self._require_callable(fn)
         for case in self.cases:
             n, k, seed = case.kwargs["n"], case.kwargs["k"], case.kwargs["seed"]
             actual = self._call(fn, case, None)
@@ -212,6 +206,7 @@ kfold_indices = FoldsExercise(
         Case({"n": 7, "k": 7, "seed": 3}, "leave-one-out"),
         Case({"n": 100, "k": 5, "seed": 4}),
     ],
+    exempt={"bounds": "no threshold: the folds are checked by their properties"},
     hint_text="""
         Shuffle once: order = np.random.default_rng(seed).permutation(n). Cut order into k parts
         whose sizes differ by at most one: np.array_split(order, k) gives the first n % k parts one
@@ -322,6 +317,7 @@ cv_grid_search = CVExercise(
         Case({"train_and_validate": _ToyTraining(1.0, 0.8, 0.2, "toy U, best near lr=1"),
               "lrs": list(np.geomspace(1e-2, 30, 8)), "folds": _folds(17, 4, 2)}),
     ],
+    exempt={"bounds": "an argmin over mean scores: no threshold"},
     hint_text="""
         For each lr in lrs, call train_and_validate(lr, train_idx, val_idx) once per fold
         (for train_idx, val_idx in folds) and average those scores: that is mean_scores[i].
@@ -381,18 +377,13 @@ def _looks_log_uniform(values: Any, low: float, high: float) -> bool:
 class SamplerExercise(Exercise):
     """When the draws differ from the reference's, says whether they at least have the right distribution."""
 
-    def check(self, fn: Callable) -> None:
-        __tracebackhide__ = True
-        self._fn = fn
-        super().check(fn)
-
-    def _diagnose(self, case: Case, actual: Any) -> str:
+    def _diagnose(self, case: Case | None = None, actual: Any = None) -> str:
         known = super()._diagnose(case, actual)
-        if known:
+        if known or case is None:
             return known
         low, high = case.kwargs["low"], case.kwargs["high"]
         try:
-            many = _silenced(self._fn, (low, high, 2000, _Rng(12345)))
+            many = self._learner(self._fn, (low, high, 2000, _Rng(12345)))
         except Exception:
             return ""
         if _looks_log_uniform(many, low, high):
@@ -411,6 +402,7 @@ log_uniform = SamplerExercise(
         Case({"low": 0.05, "high": 0.2, "size": 3, "rng": _Rng(2)}, "less than a decade"),
         Case({"low": 1e-6, "high": 1e-2, "size": 200, "rng": _Rng(3)}, "many samples"),
     ],
+    exempt={"bounds": "a sampler: no threshold is applied to the cases"},
     hint_text="""
         A log-uniform sample is exp of a uniform sample on [log(low), log(high)):
         np.exp(rng.uniform(np.log(low), np.log(high), size)). Use the rng argument (not np.random),
@@ -448,7 +440,8 @@ def _smoothed_losses(losses, smooth_f=0.05, diverge_th=5.0):
 
 
 def _smooth_variant(correct=True, swapped=False, start_at_first=False, stop=True, raw_stop=False,
-                    keep_last=True, nan_stops=True, best_first=False):
+                    keep_last=True, nan_stops=True, best_first=False, correction_base="1 - smooth_f",
+                    at_bound=False):
     def smooth(losses, smooth_f=0.05, diverge_th=5.0):
         out, avg, best = [], 0.0, math.inf
         for t, loss in enumerate(losses, start=1):
@@ -456,14 +449,14 @@ def _smooth_variant(correct=True, swapped=False, start_at_first=False, stop=True
                 smoothed = avg = loss if t == 1 else (1 - smooth_f) * avg + smooth_f * loss
             else:
                 avg = smooth_f * avg + (1 - smooth_f) * loss if swapped else (1 - smooth_f) * avg + smooth_f * loss
-                beta = smooth_f if swapped else 1 - smooth_f
+                beta = smooth_f if (swapped or correction_base == "smooth_f") else 1 - smooth_f
                 smoothed = avg / (1 - beta ** t) if correct else avg
             if nan_stops and not math.isfinite(smoothed):
                 out.append(smoothed)
                 break
             best = smoothed if (best_first and t == 1) else (best if best_first else min(best, smoothed))
             watched = loss if raw_stop else smoothed
-            if stop and watched > diverge_th * best:
+            if stop and (watched > diverge_th * best or (at_bound and watched >= diverge_th * best)):
                 if keep_last:
                     out.append(smoothed)
                 break
@@ -480,6 +473,41 @@ def _range_curve(num: int = 60, seed: int = 0) -> list:
     return [round(float(v), 4) for v in base * (1 + 0.08 * rng.standard_normal(num))]
 
 
+def _divergence_margins(losses, smooth_f=0.05, diverge_th=5.0):
+    """smoothed - diverge_th * best at every step the reference takes."""
+    out, avg, best = [], 0.0, math.inf
+    for t, loss in enumerate(losses, start=1):
+        avg = (1 - smooth_f) * avg + smooth_f * loss
+        smoothed = avg / (1 - (1 - smooth_f) ** t)
+        if not math.isfinite(smoothed):
+            break
+        best = min(best, smoothed)
+        out.append(smoothed - diverge_th * best)
+        if out[-1] > 0:
+            break
+    return out
+
+
+def _compare_curve(actual: Any, expected: Any) -> str | None:
+    """Names the first value that differs (or the first missing or extra one), not only the lengths."""
+    try:
+        mine = np.asarray(actual, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return f"expected an array of numbers, got {type(actual).__name__}"
+    want = np.asarray(expected, dtype=np.float64)
+    for i in range(min(mine.size, want.size)):
+        if not np.isclose(mine[i], want[i], rtol=1e-9, atol=1e-12, equal_nan=True):
+            a, e = fmt_pair(mine[i], want[i])
+            return f"the first value that differs is at step {i + 1}: yours {a}, expected {e}"
+    if mine.size < want.size:
+        return (f"your {mine.size} values are right, then yours stop; expected {want.size} values, the next one "
+                f"{fmt(want[mine.size])}")
+    if mine.size > want.size:
+        return (f"your first {want.size} values are right, but the test should stop there: you go on with "
+                f"{fmt(mine[want.size])}")
+    return None
+
+
 smoothed_losses = Exercise(
     name="smoothed_losses",
     points=2,
@@ -493,7 +521,11 @@ smoothed_losses = Exercise(
              "a fast blow-up"),
         Case({"losses": [1.0, 0.9, 0.8, math.nan, 0.7, 0.6], "smooth_f": 0.1, "diverge_th": 5.0},
              "a NaN loss stops the test"),
+        Case({"losses": [1.0, 1.0, 2.75, 1.0, 1.0, 3.0, 9.0, 9.0], "smooth_f": 0.5, "diverge_th": 2.0},
+             "edge: step 3's smoothed loss is exactly 2.0 = diverge_th * best, which is not above it"),
     ],
+    compare=_compare_curve,
+    bounds=(Bound("smoothed > diverge_th * best", lambda case: _divergence_margins(**case.kwargs)),),
     hint_text="""
         Keep avg = 0 and best = inf. For step t = 1, 2, ...: avg = (1 - smooth_f) * avg + smooth_f * loss,
         smoothed = avg / (1 - (1 - smooth_f) ** t) (the bias correction: avg starts at 0), append it.
@@ -521,6 +553,13 @@ smoothed_losses = Exercise(
                 "math.isfinite(smoothed)."),
         Mistake(_smooth_variant(best_first=True),
                 "best stayed at the first smoothed value; it is the minimum of the smoothed losses so far."),
+        Mistake(_smooth_variant(correction_base="smooth_f"),
+                "The bias correction divides by 1 - (1 - smooth_f) ** t, not 1 - smooth_f ** t: the old "
+                "average keeps weight 1 - smooth_f each step, so (1 - smooth_f) ** t is what is left of the "
+                "starting 0."),
+        Mistake(_smooth_variant(at_bound=True),
+                "A smoothed loss exactly at diverge_th * best has not diverged: stop only when it is above it "
+                "(smoothed > diverge_th * best)."),
     ],
 )
 
@@ -564,6 +603,7 @@ steepest_lr = TableExercise(
     points=2,
     reference=_steepest_lr,
     cases=_steep_cases(),
+    exempt={"bounds": "an argmin over slopes: no threshold"},
     hint_text="""
         The slope of segment i is (losses[i+1] - losses[i]) / (log(lrs[i+1]) - log(lrs[i])): the loss
         against log LR, as the plot shows it. np.diff gives both differences at once. The steepest
