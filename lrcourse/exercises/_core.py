@@ -29,6 +29,7 @@ exercise from these declarations.
 from __future__ import annotations
 
 import copy
+import math
 import textwrap
 import warnings
 from dataclasses import dataclass, field
@@ -157,8 +158,9 @@ def dtype_note(actual: Any, expected: Any) -> str:
     except (TypeError, ValueError):  # a pair or a ragged list: nothing to say about one dtype
         return ""
     if kind.kind == "f" and kind.itemsize < 8 and wanted.kind == "f" and wanted.itemsize >= 8:
-        return (f"your result has dtype {kind.name}, which keeps only about {np.finfo(kind).precision} significant "
-                f"digits: keep float64, NumPy's default (do not convert with np.float32 or dtype=np.float32)")
+        digits = round((np.finfo(kind).nmant + 1) * math.log10(2))
+        return (f"your result has dtype {kind.name}, which keeps only about {digits} significant digits: keep "
+                f"float64, NumPy's default, and do not convert with np.float32 or dtype=np.float32")
     if kind.kind in "iub" and wanted.kind == "f":
         return f"your result has dtype {kind.name}: whole numbers, where the answer has fractions"
     return ""
@@ -210,7 +212,9 @@ class _Recorder:
         self.seen: list[str] = []
 
     def __call__(self, fn: Callable, args: Sequence) -> Any:
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        # NumPy's defaults, as in a notebook: overflow, division by zero and invalid values warn; underflow does not
+        with warnings.catch_warnings(record=True) as caught, \
+                np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"):
             warnings.simplefilter("always")
             try:
                 return fn(*args)

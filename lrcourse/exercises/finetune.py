@@ -367,8 +367,10 @@ def _groups_problems(seen: dict, expected: dict) -> list[str]:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         why = (" Every one of them belongs to a BatchNorm layer: its weight and bias are trainable parameters "
                "too, and a filter on the names (such as 'conv' or 'weight') leaves them out; sort every "
-               "parameter by its stage instead." if seen["missing batchnorm only"] else "")
-        return [f"{len(missing)} parameters are in no group, so they would not train: {shown}.{why}"]
+               "parameter by its stage instead" if seen["missing batchnorm only"] else "")
+        count = f"{len(missing)} parameters are" if len(missing) > 1 else "1 parameter is"
+        return [f"{count} in no group, so {'they' if len(missing) > 1 else 'it'} would not train: "
+                f"{shown}{'.' if why else ''}{why}"]
     for stage in STAGES:
         got, want = seen["lrs"].get(stage), expected["lrs"][stage]
         if got is None or len(got) != 1 or got[0] is None:
@@ -544,16 +546,19 @@ def _warmup_cosine(optimizer, warmup_steps, total_steps):
 
 @dataclass(frozen=True)
 class SchedulerCase(Case):
-    """An SGD optimizer with one group per LR in ``lrs``; the scheduler is stepped ``total_steps`` times."""
+    """An optimizer (``optimizer``: "SGD" or "Adam") with one group per LR in ``lrs``; the scheduler is stepped
+    ``total_steps + 5`` times."""
 
     lrs: tuple = (0.1,)
+    optimizer: str = "SGD"
 
 
 @dataclass
 class SchedulerExercise(ObservedExercise):
     def _call_text(self, case: Case) -> str:
         kw = case.kwargs
-        return (f"{self.name}(optimizer=<SGD, group lrs {fmt(list(case.lrs))}>, warmup_steps={kw['warmup_steps']}, "
+        return (f"{self.name}(optimizer=<{case.optimizer}, group lrs {fmt(list(case.lrs))}>, "
+                f"warmup_steps={kw['warmup_steps']}, "
                 f"total_steps={kw['total_steps']})")
 
 
@@ -570,7 +575,8 @@ def _observe_schedule(fn: Callable, case: Case) -> dict:
     import torch
 
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in case.lrs]
-    optimizer = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, case.lrs, strict=True)])
+    groups = [{"params": [p], "lr": lr} for p, lr in zip(params, case.lrs, strict=True)]
+    optimizer = getattr(torch.optim, case.optimizer)(groups)
     scheduler = fn(optimizer, **copy.deepcopy(case.kwargs))
     if not hasattr(scheduler, "step"):
         return {"lrs": None, "kind": type(scheduler).__name__, "summary": ""}
@@ -625,7 +631,7 @@ warmup_cosine = SchedulerExercise(
     reference=_warmup_cosine,
     cases=[
         SchedulerCase({"warmup_steps": 5, "total_steps": 40}, "two groups, discriminative LRs", lrs=(0.01, 0.1)),
-        SchedulerCase({"warmup_steps": 1, "total_steps": 10}, lrs=(0.05,)),
+        SchedulerCase({"warmup_steps": 1, "total_steps": 10}, lrs=(0.05,), optimizer="Adam"),
         SchedulerCase({"warmup_steps": 20, "total_steps": 60}, lrs=(0.001, 0.004, 0.016)),
     ],
     bounds=(Bound("the end of the warmup, step == warmup_steps", _schedule_margins("warmup_steps")),

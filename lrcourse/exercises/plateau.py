@@ -536,6 +536,8 @@ first_cut_epoch = TableExercise(
         Case(dict(metrics=[1.0, 0.95, 0.92, 0.91, 0.905, 0.9], patience=1, mode="min", threshold=0.05,
                   threshold_mode="abs"),
              note="an absolute threshold of 0.05: 0.95 only ties the bar"),
+        Case(dict(metrics=[10.0, 9.6, 9.5, 9.4, 9.39], patience=1, mode="min", threshold=0.05,
+                  threshold_mode="abs"), note="an absolute threshold on a loss near 10 (a relative one is 10x larger)"),
         Case(dict(metrics=[0.5, 0.52, 0.53, 0.54, 0.545, 0.55], patience=1, mode="max", threshold=0.05),
              note="accuracy must rise 5 % above its best"),
     ],
