@@ -640,7 +640,8 @@ warmup_cosine = SchedulerExercise(
         torch.optim.lr_scheduler.LambdaLR(optimizer, factor) multiplies each group's own lr by
         factor(step), so one function serves every group. factor(step) = step / warmup_steps while
         step < warmup_steps; after that, with p = (step - warmup_steps) / (total_steps - warmup_steps),
-        factor = 0.5 * (1 + cos(pi * p)), which is 1 at the end of warmup and 0 at total_steps.
+        factor = 0.5 * (1 + cos(pi * p)), which is 1 at the end of warmup and 0 at total_steps. Clamp p with
+        min(p, 1.0), so the factor stays at 0 past total_steps.
     """,
     observe=_observe_schedule,
     problems=_schedule_problems,

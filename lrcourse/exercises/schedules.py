@@ -240,6 +240,7 @@ cosine = ScheduleExercise(
         The cosine factor (1 + cos(pi * step / total_steps)) / 2 goes from 1 at step 0 to 0 at
         step total_steps. Scale the *range* between lr and min_lr by it:
         min_lr + (lr - min_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2.
+        Past total_steps the same formula goes on, and the LR climbs back up, as torch's does.
     """,
     mistakes=[
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: lr * _cos_factor(t, total_steps),
