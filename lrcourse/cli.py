@@ -1,5 +1,6 @@
 """The ``lrcourse`` command.
 
+    lrcourse start [FOLDER] [--no-browser] [--port N] [--lab-arg=ARG ...] [--update]
     lrcourse release [--source solutions] [--dest notebooks] [--check]
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
     lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
@@ -87,12 +88,55 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start(args: argparse.Namespace) -> int:
+    from . import start as st
+
+    if args.port is not None and not 0 < args.port < 65536:
+        print(f"lrcourse start: error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
+        return 2
+    try:
+        st.require_jupyterlab()
+        done = st.prepare(args.folder, update=args.update)
+    except st.StartError as err:
+        print(f"lrcourse start: error: {err}", file=sys.stderr)
+        return 2
+    folder = Path(args.folder).expanduser()
+    copied = [c.name for c in done if c.status == "copied"]
+    if copied:
+        print(f"copied {len(copied)} notebook{'s' if len(copied) > 1 else ''} into {folder}: {', '.join(copied)}")
+    kept = [c.name for c in done if c.status == "kept"]
+    if kept:
+        print(f"kept your {len(kept)} notebook{'s' if len(kept) > 1 else ''} in {folder} (never overwritten)")
+    for c in done:
+        if c.status == "outdated":
+            print(f"{c.name}: the course has a newer version ({c.detail}); your copy is kept as it is. "
+                  f"To carry your answers into the new version, run: lrcourse start --update {folder} "
+                  f"(your current file is kept beside it as a dated backup)")
+        elif c.status == "updated":
+            print(f"updated {c.name}: {c.detail}")
+    cmd = st.lab_command(folder, no_browser=args.no_browser, port=args.port, lab_args=tuple(args.lab_arg))
+    print(f"starting JupyterLab in {folder.resolve()} (Ctrl-C stops it)", flush=True)
+    return st.run_lab(cmd)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="lrcourse", description="The learning-rate course's tools.")
     parser.add_argument("--version", action="version", version=f"lrcourse {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("start", help="copy the course's notebooks into FOLDER and open JupyterLab there")
+    p.add_argument("folder", nargs="?", default="lrcourse-notebooks",
+                   help="your notebooks' folder, created if missing (default: ./lrcourse-notebooks)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser (print the URL only)")
+    p.add_argument("--port", type=int, help="JupyterLab's port (default: JupyterLab's, 8888 or the next free)")
+    p.add_argument("--lab-arg", action="append", default=[], metavar="ARG",
+                   help="one more argument for jupyter lab, e.g. --lab-arg=--ServerApp.ip=0.0.0.0 (repeatable)")
+    p.add_argument("--update", action="store_true",
+                   help="carry your answers into the course's newer notebooks, keeping your old files as "
+                        "dated backups")
+    p.set_defaults(func=_start)
 
     p = sub.add_parser("release", help="regenerate the student notebooks from the solution notebooks")
     p.add_argument("--source", default="solutions", help="folder of solution notebooks (default: solutions)")

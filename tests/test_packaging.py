@@ -74,7 +74,7 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_test_one():
     commands = _readme_commands()
     assert len(commands) == 2
     launch, test = commands
-    assert "jupyter lab notebooks" in launch
+    assert launch.endswith("&& lrcourse start")
     assert "pytest" in test
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in [line.strip() for line in ci], ".ci/run must run exactly the README's test command"
@@ -87,3 +87,20 @@ def test_console_script_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["lrcourse"] == "lrcourse.cli:main"
     assert project["requires-python"] == ">=3.10"
+
+
+def test_the_package_list_holds_every_package_and_the_course():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = sorted("lrcourse" + ("." + ".".join(p.relative_to(ROOT / "lrcourse").parts) if p != ROOT / "lrcourse" else "")
+                   for p in [ROOT / "lrcourse", *(d for d in (ROOT / "lrcourse").iterdir() if d.is_dir())]
+                   if (p / "__init__.py").is_file())
+    assert sorted(setuptools["packages"]) == sorted(found + ["lrcourse.course"])
+    assert setuptools["package-dir"] == {"lrcourse.course": "notebooks"}
+
+
+def test_learners_do_not_install_nbgrader_but_instructors_and_tests_do():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = lambda reqs: {_split(r)[0] for r in reqs}  # noqa: E731
+    assert "nbgrader" not in names(project["dependencies"])
+    assert "nbgrader" in names(project["optional-dependencies"]["instructor"])
+    assert "nbgrader" in names(project["optional-dependencies"]["test"])

@@ -31,8 +31,10 @@ from __future__ import annotations
 import copy
 import math
 import textwrap
+import traceback
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -240,6 +242,37 @@ def _inputs_changed(before: Sequence, after: Sequence) -> list[int]:
     return changed
 
 
+_CHECKS_DIR = str(Path(__file__).resolve().parent)
+
+
+def _learner_frames(err: BaseException) -> list[str]:
+    """The traceback of ``err`` without the frames of the checks themselves, as text lines."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__)
+              if not str(Path(f.filename).resolve()).startswith(_CHECKS_DIR)]
+    if not frames:
+        return []
+    lines = ["Traceback (most recent call last), your code's part:"]
+    lines += "".join(traceback.format_list(frames)).rstrip("\n").splitlines()
+    lines += "".join(traceback.format_exception_only(type(err), err)).rstrip("\n").splitlines()
+    return lines + [""]
+
+
+def _brief(err: AssertionError) -> AssertionError:
+    """``err``, made to show in IPython as its message alone (no frames of the checks).
+
+    IPython (and so Jupyter, nbclient and nbgrader) renders an exception through its
+    ``_render_traceback_`` when it has one: the output is still an error, scored zero,
+    but reads as the feedback. When the learner's own code raised, its frames come first.
+    """
+    def render() -> list[str]:
+        cause = err.__cause__
+        lines = _learner_frames(cause) if cause is not None and cause.__traceback__ is not None else []
+        return lines + f"{type(err).__name__}: {err}".splitlines()
+
+    err._render_traceback_ = render  # type: ignore[attr-defined]
+    return err
+
+
 @dataclass
 class Exercise:
     """A graded exercise: ``check(fn)`` for feedback, ``hint()`` when stuck.
@@ -415,13 +448,13 @@ class Exercise:
         try:
             self._require_callable(fn)
             self._check(fn)
-        except NotAttemptedError:
-            raise
+        except NotAttemptedError as err:
+            raise _brief(err)
         except AssertionError as err:
             warned = self._recorder.text()
             if not warned:
-                raise
-            raise AssertionError(f"{err} {warned}") from err.__cause__
+                raise _brief(err)
+            raise _brief(AssertionError(f"{err} {warned}")) from err.__cause__
         finally:
             self._fn = self._mine = None  # do not keep the learner's objects alive
 

@@ -17,12 +17,13 @@ The output is deterministic: the same solutions give the same bytes.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["release_notebook", "release", "stale_notebooks", "notebook_bytes", "ReleaseError"]
+__all__ = ["release_notebook", "release", "release_stamp", "stale_notebooks", "notebook_bytes", "ReleaseError"]
 
 
 class ReleaseError(RuntimeError):
@@ -30,8 +31,12 @@ class ReleaseError(RuntimeError):
 
 
 def _preprocessors():
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                        ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+    try:
+        from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                            ClearOutput, ClearSolutions, ComputeChecksums, LockCells)
+    except ImportError as err:
+        raise ReleaseError(f"releasing needs nbgrader ({err}); it is an instructor's tool: "
+                           f"pip install 'lrcourse[instructor]'") from err
 
     log = logging.getLogger("lrcourse.release")
     return [cls(log=log) for cls in (LockCells, ClearSolutions, ClearOutput, CheckCellMetadata,
@@ -50,7 +55,17 @@ def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
         raise ReleaseError(f"cannot release {name}: {err}") from err
     # Widget state saved by a previous run describes outputs that no longer exist.
     nb.metadata.pop("widgets", None)
+    nb.metadata.pop("lrcourse", None)
+    # A stamp of this version of the notebook: `lrcourse start` compares a learner's copy with it.
+    nb.metadata["lrcourse"] = {"release": release_stamp(nb)}
     return nb
+
+
+def release_stamp(nb: nbformat.NotebookNode) -> str:
+    """12 hex digits of the SHA-256 of the released notebook, its own stamp left out."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("lrcourse", None)
+    return hashlib.sha256(notebook_bytes(nb)).hexdigest()[:12]
 
 
 def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
