@@ -160,7 +160,11 @@ def require_jupyterlab() -> None:
 
 
 def run_lab(cmd: list[str]) -> int:
-    """Start JupyterLab and wait for it (Ctrl-C stops it)."""
+    """Start JupyterLab (Ctrl-C stops it). On POSIX it replaces this process, so signals reach it directly."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)
     proc = subprocess.Popen(cmd)
     try:
         return proc.wait()

@@ -1,0 +1,134 @@
+"""The course as a learner installs it: a wheel, in a fresh virtualenv, with no source tree beside it.
+
+The wheel is built from a copy of the project, installed (without its dependencies, which the
+virtualenv sees from this environment) into a new virtualenv, and used from an empty folder:
+`lrcourse start --no-browser` copies the course out and starts a real JupyterLab, and notebook 01
+runs up to its first check, which must report "not attempted" as its message alone.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import NOTEBOOKS, ROOT
+
+WHEEL_BUDGET = 2 * 1024 * 1024  # bytes
+_SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "lrcourse-notebooks",
+                               ".ipynb_checkpoints", "screenshots")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("source") / "lrcourse"
+    shutil.copytree(ROOT, source, ignore=_SKIP)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
+                    str(source)], check=True, capture_output=True, text=True)
+    (path,) = out.glob("lrcourse-*.whl")
+    return path
+
+
+@pytest.fixture(scope="module")
+def venv(wheel, tmp_path_factory) -> Path:
+    env = tmp_path_factory.mktemp("venv") / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(env)], check=True)
+    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+                   check=True, capture_output=True, text=True)
+    return env
+
+
+def test_the_wheel_carries_the_course_within_budget(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    course = sorted(n.split("/")[-1] for n in names if n.startswith("lrcourse/course/"))
+    assert course == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert "lrcourse/weights/small_resnet_digits04.pt" in names
+    for name in course:
+        assert zipfile.ZipFile(wheel).read(f"lrcourse/course/{name}") == (NOTEBOOKS / name).read_bytes()
+    assert wheel.stat().st_size < WHEEL_BUDGET, f"the wheel is {wheel.stat().st_size} bytes"
+
+
+def test_the_installed_package_is_the_wheels(venv, tmp_path):
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", "import lrcourse; print(lrcourse.__file__)"],
+                         cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+    assert Path(out).is_relative_to(venv), out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"JupyterLab exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"JupyterLab did not answer at {url} within {seconds} s")
+
+
+_RUN_TO_FIRST_CHECK = r"""
+import json, sys
+import nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+first = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+nb.cells = nb.cells[:first + 1]
+NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3").execute()
+errors = [o for c in nb.cells[:first] for o in c.get("outputs", []) if o["output_type"] == "error"]
+print(json.dumps({"errors_before": len(errors), "check": nb.cells[first].outputs}))
+"""
+
+
+def test_lrcourse_start_copies_the_course_and_notebook_01_runs_to_its_first_check(venv, tmp_path):
+    port = _free_port()
+    folder = tmp_path / "my-course"
+    proc = subprocess.Popen([str(venv / "bin" / "lrcourse"), "start", str(folder), "--no-browser", "--port", str(port),
+                             "--lab-arg=--IdentityProvider.token=", "--lab-arg=--ServerApp.password="],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/api/status", proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents", timeout=10) as response:
+            listed = sorted(item["name"] for item in json.load(response)["content"])
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # `lrcourse start` has become JupyterLab: it stops cleanly
+        try:
+            out = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out = proc.communicate()[0]
+    names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert listed == names  # JupyterLab serves the copied folder
+    assert f"copied 6 notebooks into {folder}" in out
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb") == names
+
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", _RUN_TO_FIRST_CHECK,
+                             str(folder / "01_gradient_descent.ipynb")], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["errors_before"] == 0
+    (error,) = [o for o in found["check"] if o["output_type"] == "error"]
+    assert error["ename"] == "NotAttemptedError"
+    assert error["evalue"].startswith("gd_step is not attempted yet")
+    traceback = "\n".join(error["traceback"])
+    assert "_core.py" not in traceback and "lrcourse/exercises" not in traceback
+    assert traceback.startswith("NotAttemptedError: gd_step is not attempted yet")
