@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 import zipfile
@@ -29,9 +30,15 @@ _SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    source = tmp_path_factory.mktemp("source") / "lrcourse"
-    shutil.copytree(ROOT, source, ignore=_SKIP)
+def source(tmp_path_factory) -> Path:
+    """A copy of the project, so that building leaves the working tree alone."""
+    path = tmp_path_factory.mktemp("source") / "lrcourse"
+    shutil.copytree(ROOT, path, ignore=_SKIP)
+    return path
+
+
+@pytest.fixture(scope="module")
+def wheel(source, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
                     str(source)], check=True, capture_output=True, text=True)
@@ -56,6 +63,18 @@ def test_the_wheel_carries_the_course_within_budget(wheel):
     for name in course:
         assert zipfile.ZipFile(wheel).read(f"lrcourse/course/{name}") == (NOTEBOOKS / name).read_bytes()
     assert wheel.stat().st_size < WHEEL_BUDGET, f"the wheel is {wheel.stat().st_size} bytes"
+
+
+def test_the_sdist_carries_the_course(source, tmp_path):
+    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(tmp_path)!r})"],
+                   cwd=source, check=True, capture_output=True, text=True)
+    (sdist,) = tmp_path.glob("lrcourse-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = tar.getnames()
+    top = names[0].split("/")[0]
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        assert f"{top}/notebooks/{path.name}" in names
+    assert f"{top}/lrcourse/weights/small_resnet_digits04.pt" in names
 
 
 def test_the_installed_package_is_the_wheels(venv, tmp_path):

@@ -1,0 +1,182 @@
+"""The notebooks as learners see them: in JupyterLab 4 (and once in Notebook 7), in Chromium.
+
+- every solution notebook: Run All finishes with no error output, every check cell shows its pass
+  line, every image has rendered, no widget failed to display, and every explorer redraws its figure
+  when one of its sliders moves;
+- every student notebook: it opens without a kernel dialog, and its first check cell says "not
+  attempted" with no frame of the checks' code;
+- one student notebook the same way in Notebook 7.
+
+The notebooks of a kind run at the same time, each in its own tab, workspace and kernel, which keeps
+the two cores busy; each test then reads its own tab. Screenshots go to tests/browser/screenshots/
+(git-ignored).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
+NAMES = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
+
+_KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!(k && k.status === 'idle' && w.content && w.content.widgets.length); }"""
+_ALL_RUN = """() => { const w = window.jupyterapp.shell.currentWidget;
+  if (w.sessionContext.session.kernel.status !== 'idle') return false;
+  return ![...w.node.querySelectorAll('.jp-InputArea-prompt')].some(e => e.textContent.includes('*')); }"""
+_FIRST_CHECK_OUTPUT = """() => { for (const c of window.jupyterapp.shell.currentWidget.content.widgets) {
+  const m = c.model.getMetadata('nbgrader'); if (m && m.grade) {
+    const out = c.node.querySelector('.jp-OutputArea'); return out ? out.innerText : ''; } } return null; }"""
+
+
+class Tab:
+    """One notebook open in its own page, run with Run All."""
+
+    def __init__(self, context, url: str):
+        self.page = context.new_page()
+        self.page.goto(url)
+        self.dialogs = None
+        self.panel = None
+        self.seconds = None
+
+    def start(self) -> None:
+        self.page.wait_for_function(_KERNEL_IDLE, timeout=120_000)
+        self.dialogs = self.page.locator(".jp-Dialog").count()
+        self.panel = "#" + self.page.evaluate("window.jupyterapp.shell.currentWidget.id")
+        self._started = time.monotonic()
+        self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+    def wait(self, seconds: int) -> None:
+        time.sleep(0.5)  # the cells are queued ([*]) before the kernel turns busy
+        self.page.wait_for_function(_ALL_RUN, timeout=seconds * 1000, polling=500)
+        self.seconds = time.monotonic() - self._started
+
+
+def _run_tabs(context, urls: dict, seconds: int) -> dict:
+    tabs = {name: Tab(context, url) for name, url in urls.items()}
+    for tab in tabs.values():
+        tab.start()
+    for tab in tabs.values():
+        tab.wait(seconds)
+    return tabs
+
+
+@pytest.fixture(scope="module")
+def solution_tabs(context, lab):
+    urls = {name: f"{lab}/lab/workspaces/solution-{i}/tree/solutions/{name}?reset" for i, name in enumerate(NAMES)}
+    tabs = _run_tabs(context, urls, 420)
+    yield tabs
+    for tab in tabs.values():
+        tab.page.close()
+
+
+_OPEN_ALL = """async (paths) => { const app = window.jupyterapp;
+  for (const path of paths) { await app.commands.execute('docmanager:open', {path}); } }"""
+_STUDENTS_IDLE = """(paths) => { const app = window.jupyterapp;
+  const panels = [...app.shell.widgets('main')].filter(w => paths.includes(w.context && w.context.path));
+  return panels.length === paths.length && panels.every(w => w.sessionContext.session && w.sessionContext.session.kernel
+    && w.sessionContext.session.kernel.status === 'idle' && w.content.widgets.length); }"""
+_RUN_EACH = """async (paths) => { const app = window.jupyterapp;
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  for (const w of [...app.shell.widgets('main')].filter(w => paths.includes(w.context && w.context.path))) {
+    app.shell.activateById(w.id);  // Run All acts on the current notebook
+    for (let i = 0; i < 100 && app.shell.currentWidget !== w; i++) await sleep(50);
+    app.commands.execute('notebook:run-all-cells');  // not awaited: the notebooks run side by side
+    await sleep(200); } }"""
+_STUDENTS_DONE = """(paths) => [...window.jupyterapp.shell.widgets('main')]
+  .filter(w => paths.includes(w.context && w.context.path))
+  .every(w => { const first = w.content.widgets.find(c => (c.model.getMetadata('nbgrader') || {}).grade);
+    return w.sessionContext.session.kernel.status === 'idle'
+      && ![...w.node.querySelectorAll('.jp-InputArea-prompt')].some(e => e.textContent.includes('*'))
+      && first.model.outputs.length > 0; })"""
+_FIRST_CHECK_OF = """(path) => { const w = [...window.jupyterapp.shell.widgets('main')].find(w => w.context.path === path);
+  for (const c of w.content.widgets) { const m = c.model.getMetadata('nbgrader'); if (m && m.grade) {
+    const out = c.node.querySelector('.jp-OutputArea'); return out ? out.innerText : ''; } } return null; }"""
+
+
+@pytest.fixture(scope="module")
+def student_tabs(context, lab):
+    """All student notebooks in one JupyterLab tab, run side by side; Notebook 7 in a tab of its own."""
+    paths = [f"notebooks/{name}" for name in NAMES]
+    seven = Tab(context, f"{lab}/notebooks/notebooks/{NAMES[1]}")
+    page = context.new_page()
+    page.goto(f"{lab}/lab/workspaces/students/tree/{paths[0]}?reset")
+    page.wait_for_function(_KERNEL_IDLE, timeout=120_000)
+    page.evaluate(_OPEN_ALL, paths[1:])
+    page.wait_for_function(_STUDENTS_IDLE, arg=paths, timeout=120_000)
+    dialogs = page.locator(".jp-Dialog").count()
+    seven.start()
+    page.evaluate(_RUN_EACH, paths)
+    time.sleep(0.5)
+    page.wait_for_function(_STUDENTS_DONE, arg=paths, timeout=240_000, polling=500)
+    seven.wait(240)  # each notebook stops at its first error: the first check
+    found = {name: (dialogs, page.evaluate(_FIRST_CHECK_OF, path)) for name, path in zip(NAMES, paths)}
+    found["notebook 7"] = (seven.dialogs, seven.page.evaluate(_FIRST_CHECK_OUTPUT))
+    yield found, page, seven.page
+    page.close()
+    seven.page.close()
+
+
+def _grade_ids(path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    return [c.metadata.nbgrader["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_solution_notebook_runs_in_jupyterlab_and_its_explorers_answer(name, solution_tabs, screenshots):
+    tab = solution_tabs[name]
+    page, panel = tab.page, tab.panel
+    assert tab.dialogs == 0
+    errors = page.locator(f"{panel} [data-mime-type='application/vnd.jupyter.stderr']")
+    assert errors.count() == 0, errors.first.inner_text()[:2000]
+    outputs = page.locator(f"{panel} .jp-OutputArea-output").all_inner_texts()
+    for grade_id in _grade_ids(SOLUTIONS / name):
+        assert any(t.startswith(f"✓ {grade_id.removesuffix('_test')}: ") for t in outputs), grade_id
+    widths = page.evaluate(f"[...document.querySelectorAll('{panel} img')].map(i => i.complete ? i.naturalWidth : 0)")
+    assert widths and all(w > 0 for w in widths), widths
+    assert "Error displaying widget" not in page.locator(panel).inner_text()
+
+    explorers = page.locator(f"{panel} .jp-OutputArea-output:has(.widget-slider):has(img.widget-image)")
+    for i in range(explorers.count()):
+        explorer = explorers.nth(i)
+        image = explorer.locator("img.widget-image").first
+        before = image.get_attribute("src")
+        handle = explorer.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        handle.press("ArrowRight")
+        page.wait_for_function("([img, src]) => img.getAttribute('src') !== src",
+                               arg=[image.element_handle(), before], timeout=30_000)
+    page.screenshot(path=str(screenshots / f"lab-{name}.png"), full_page=True)
+
+
+def test_the_explorers_are_in_the_notebooks_the_browser_runs():
+    using = [name for name in NAMES if any("Explorer(" in c.source for c in
+                                           nbformat.read(SOLUTIONS / name, as_version=4).cells if c.cell_type == "code")]
+    assert len(using) >= 3, using  # the test above moves a slider in each of their explorers
+
+
+def _check_not_attempted(found, name: str) -> None:
+    dialogs, text = found
+    assert dialogs == 0
+    first = _grade_ids(NOTEBOOKS / name)[0].removesuffix("_test")
+    assert text is not None and text.startswith(f"NotAttemptedError: {first} is not attempted yet"), text
+    assert "_core.py" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_student_notebook_opens_and_its_first_check_says_not_attempted(name, student_tabs, screenshots):
+    found, page, _ = student_tabs
+    _check_not_attempted(found[name], name)
+    if name == NAMES[-1]:
+        page.screenshot(path=str(screenshots / "students-in-one-lab.png"))
+
+
+def test_a_student_notebook_in_notebook_7(student_tabs, screenshots):
+    found, _, page = student_tabs
+    _check_not_attempted(found["notebook 7"], NAMES[1])
+    page.screenshot(path=str(screenshots / f"notebook7-{NAMES[1]}.png"))
