@@ -53,6 +53,8 @@ def _fingerprint(value):
         return ("array", value.shape, value.dtype.str, value.tobytes())
     if isinstance(value, torch.Tensor):
         return ("tensor", tuple(value.shape), str(value.dtype), value.detach().numpy().tobytes())
+    if isinstance(value, np.random.Generator):  # by its state: a copied generator prints with its address
+        return ("rng", repr(value.bit_generator.state))
     if isinstance(value, torch.nn.Module):
         return ("module", repr(value))
     if isinstance(value, torch.optim.Optimizer):
