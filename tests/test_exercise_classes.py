@@ -29,13 +29,10 @@ from lrcourse.exercises import optimizers as ex_optimizers
 from lrcourse.exercises import plateau as ex_plateau
 from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises import search as ex_search
+from test_exercise_properties import _counting as _counter  # a schedule that counts its calls
 
 _TRAP = losses.TwoBasins()
-
-
-def _stage(name):
-    top = name.split(".")[0]
-    return top if top in ("layer1", "layer2", "layer3", "fc") else "stem"
+_stage = ex_finetune._stage  # a parameter's stage from its name, as the checks sort them
 
 
 # --------------------------------------------------------------------------- 1. an argument never varied
@@ -284,13 +281,6 @@ def _running_exponential(lr, gamma):
         state["next"] *= gamma
         return value
     return schedule
-
-
-def _counter(factory):
-    def made(*args, **kwargs):
-        schedule, calls = factory(*args, **kwargs), itertools.count()
-        return lambda step: schedule(next(calls))
-    return made
 
 
 def _last_step_remembered(factory):

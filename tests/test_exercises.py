@@ -6,16 +6,13 @@ has notebook 02's wrong answers).
 """
 from __future__ import annotations
 
-import math
 import re
 
 import nbformat
 import numpy as np
 import pytest
-import torch
 
 from conftest import SOLUTIONS, solution_namespace
-from lrcourse import losses, optimizers, plateau, schedules
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
 from lrcourse.exercises import finetune as ex_finetune

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import descent as ref
 from ..losses import TwoBasins, ill_conditioned, quadratic_1d
-from ._core import Bound, Case, Exercise, Mistake, _silenced, compare_choice, compare_close, fmt, fmt_pair
+from ._core import Bound, Case, Exercise, Mistake, compare_choice, compare_close, fmt, fmt_pair
 
 __all__ = ["gd_step", "gradient_descent", "max_stable_lr", "optimal_lr", "lr_regime",
            "basin_reached", "EXERCISES"]

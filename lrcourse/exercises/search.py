@@ -12,7 +12,6 @@ equals its name here.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
