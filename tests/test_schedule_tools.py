@@ -212,3 +212,39 @@ def test_diabetes_split_is_standardized_on_the_training_set():
     assert len(reg.y_train) + len(reg.y_val) == 442 and reg.task == "regression"
     assert abs(reg.y_train.mean()) < 1e-12 and abs(reg.y_train.std() - 1) < 1e-12
     np.testing.assert_allclose(reg.X_train.mean(axis=0), 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (torch.optim.AdamW, lambda lr, i: {"lr": lr, "weight_decay": [0.0, 0.1, 1.0][i]}),
+    (torch.optim.Adam, lambda lr, i: {"lr": lr, "weight_decay": [0.0, 1e-3, 1e-2][i]}),
+    (torch.optim.SGD, lambda lr, i: {"lr": [0.05, 0.2, 0.5][i], "momentum": 0.9}),
+])
+def test_train_side_by_side_gives_each_model_exactly_its_own_run(split, cls, kwargs):
+    small = type(split)(split.X_train[:150], split.y_train[:150], split.X_val, split.y_val, "150 images")
+    lr = 3e-3
+    alone = [training.train(training.mlp(small.num_features, small.num_classes, hidden=16, seed=i), small,
+                            schedules.constant(kwargs(lr, i)["lr"]), epochs=4, batch_size=32, seed=5,
+                            optimizer=lambda params, lr, i=i: cls(params, **kwargs(lr, i))).final_val_loss
+             for i in range(3)]
+    models = [training.mlp(small.num_features, small.num_classes, hidden=16, seed=i) for i in range(3)]
+    optimizer = cls([{"params": m.parameters(), **kwargs(lr, i)} for i, m in enumerate(models)], lr=lr)
+    together = training.train_side_by_side(models, small, optimizer, epochs=4, batch_size=32, seed=5)
+    assert together == alone  # bit for bit
+    assert len(set(together)) == 3
+    model = training.mlp(small.num_features, small.num_classes, hidden=16, seed=0)
+    optimizer = cls([{"params": model.parameters(), **kwargs(lr, 0)}], lr=lr)
+    other_batches = training.train_side_by_side([model], small, optimizer, epochs=4, batch_size=32, seed=6)
+    assert other_batches[0] != together[0]  # the seed orders the batches
+
+
+def test_train_side_by_side_rejects_models_the_optimizer_does_not_hold(split):
+    a, b = (training.mlp(split.num_features, split.num_classes, hidden=8, seed=i) for i in range(2))
+    with pytest.raises(ValueError, match=r"optimizer: models\[1\]'s parameters 0.weight, 0.bias, 2.weight, 2.bias "
+                                         r"are in none of its param groups"):
+        training.train_side_by_side([a, b], split, torch.optim.SGD(a.parameters(), lr=0.1), epochs=1)
+    with pytest.raises(ValueError, match="models must be a non-empty list of torch modules"):
+        training.train_side_by_side([], split, torch.optim.SGD(a.parameters(), lr=0.1), epochs=1)
+    with pytest.raises(ValueError, match="optimizer must be a torch optimizer"):
+        training.train_side_by_side([a], split, lambda params, lr: None, epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        training.train_side_by_side([a], split, torch.optim.SGD(a.parameters(), lr=0.1), epochs=0)
