@@ -1,4 +1,4 @@
-"""Shared fixtures: paths of the course and a headless matplotlib."""
+"""Shared fixtures: paths of the course, a headless matplotlib, and strict claims of the text."""
 from __future__ import annotations
 
 import functools
@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The claims of the text are errors here: nbval's kernels (and every kernel a test starts) inherit this,
+# so a change that moves a number the prose quotes fails the suite (lrcourse.claims).
+os.environ["LRCOURSE_STRICT_CLAIMS"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"

@@ -1,6 +1,7 @@
 """Execute a notebook headless in a fresh kernel and time it (benchmarks, refreshing solutions)."""
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -11,14 +12,17 @@ __all__ = ["execute_notebook", "cell_seconds"]
 
 
 def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | None = None,
-                     allow_errors: bool = False, record_timing: bool = False) -> tuple[nbformat.NotebookNode, float]:
+                     allow_errors: bool = False, record_timing: bool = False,
+                     strict_claims: bool = True) -> tuple[nbformat.NotebookNode, float]:
     """Run every cell of the notebook at ``path`` in its own folder; return ``(notebook, seconds)``.
 
     The timing covers kernel start-up and every cell. Cell timing metadata
     (unless ``record_timing``, see :func:`cell_seconds`) and widget state are
     not kept, so re-executing a notebook changes only its outputs. (Widget state is recorded and then dropped: nbclient's Output-widget
-    support fails with ``store_widget_state=False``.)
+    support fails with ``store_widget_state=False``.) With ``strict_claims`` (the default: this runs the
+    maintainers' solutions) a false claim of the text is an error in the kernel (:mod:`lrcourse.claims`).
     """
+    from ..claims import ENV_VAR
     from nbclient import NotebookClient
 
     path = Path(path)
@@ -28,7 +32,10 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}},
                             **kwargs)
     start = time.perf_counter()
-    client.execute()
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    if strict_claims:
+        env[ENV_VAR] = "1"
+    client.execute(env=env)
     seconds = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
     return nb, seconds

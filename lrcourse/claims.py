@@ -1,0 +1,67 @@
+"""Claims of the text: the numbers and comparisons the prose quotes, checked in the cell that computes them.
+
+A notebook's text quotes figures from its own outputs ("validation picks 0.03 and 0.3"). Each such
+sentence is backed by a ``claim(condition, message)`` in the cell that computes the figure.
+
+- **Strict** (the environment variable ``LRCOURSE_STRICT_CLAIMS=1``: the test suite, ``lrcourse
+  execute`` and the benchmark set it): a false claim raises :class:`AssertionError`, so a change that
+  moves a quoted number cannot land.
+- **Otherwise** (a learner's Jupyter, the grader): a false claim prints a note and the notebook goes
+  on. The text's figures come from the course's reference runs; floating-point rounding differs
+  between processors, BLAS libraries and thread counts, and training magnifies it, so on another
+  machine the last digits, and now and then a close comparison, come out differently. That must not
+  stop a learner's notebook halfway.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import os
+
+__all__ = ["claim", "strict", "ENV_VAR", "REFERENCE"]
+
+#: The environment variable that makes a false claim an error.
+ENV_VAR = "LRCOURSE_STRICT_CLAIMS"
+#: Where the text's figures come from, as the note tells the learner.
+REFERENCE = "the course's reference runs (PyTorch 2.13 on a 2-core x86-64 CPU, 2 threads)"
+
+
+def strict() -> bool:
+    """Whether a false claim raises (``LRCOURSE_STRICT_CLAIMS`` is set to anything but ``""``/``0``)."""
+    return os.environ.get(ENV_VAR, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _caller_source(frame) -> str:
+    """The condition's code in the line that called :func:`claim` (cells are in ``linecache`` under IPython)."""
+    if frame is None:
+        return ""
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
+    try:
+        calls = [n for n in ast.walk(ast.parse(line)) if isinstance(n, ast.Call) and n.args
+                 and getattr(n.func, "id", getattr(n.func, "attr", None)) == "claim"]
+    except SyntaxError:  # a claim spread over lines: its first line
+        return line
+    return (ast.get_source_segment(line, calls[0].args[0]) if calls else None) or line
+
+
+def claim(condition: object, message: str | None = None) -> None:
+    """Check a claim of the text.
+
+    ``message`` says what the text claims. In strict mode a false claim raises ``AssertionError(message)``;
+    otherwise it prints a note naming the claim. Nothing is returned, so a claim that ends a cell shows
+    nothing.
+    """
+    if message is not None and not isinstance(message, str):
+        raise TypeError(f"message must be a str saying what the text claims, got {type(message).__name__}")
+    if condition:
+        return
+    frame = inspect.currentframe()
+    what = message or _caller_source(frame.f_back if frame is not None else None) or "a claim of the text"
+    if strict():
+        raise AssertionError(message) if message else AssertionError(what)
+    print(f"Note: the text claims \u201c{what}\u201d, and this run does not show it. The text's figures "
+          f"come from {REFERENCE}. Rounding differs between processors and thread counts, and training "
+          f"magnifies it, so on another machine the last digits, and now and then a close comparison, "
+          f"come out differently; your own outputs above are the ones to read. (If you changed the code "
+          f"above, that can be the reason too.)")

@@ -1,0 +1,74 @@
+"""lrcourse.claims: a claim of the text is an error in strict mode and a note (not a crash) elsewhere."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient.exceptions import CellExecutionError
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lrcourse import claims
+from lrcourse.claims import claim
+from lrcourse.grading.execute import execute_notebook
+
+
+def test_the_test_suite_runs_strict():
+    assert claims.strict()  # tests/conftest.py sets it, so nbval's kernels inherit it
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("yes", True), ("", False), ("0", False),
+                                             ("false", False), (" No ", False)])
+def test_strict_reads_the_environment_variable(monkeypatch, value, expected):
+    monkeypatch.setenv(claims.ENV_VAR, value)
+    assert claims.strict() is expected
+
+
+def test_strict_mode_raises_with_the_message():
+    assert claim(1 + 1 == 2, "arithmetic") is None  # nothing to display when a claim ends a cell
+    with pytest.raises(AssertionError, match="^validation picks 0.03$"):
+        claim(0.3 == 0.03, "validation picks 0.03")
+    with pytest.raises(AssertionError, match=r"^2 \+ 2 == 5"):  # no message: the claim's own code
+        claim(2 + 2 == 5)
+
+
+def test_outside_strict_mode_a_false_claim_prints_a_note_and_goes_on(monkeypatch, capsys):
+    monkeypatch.delenv(claims.ENV_VAR)
+    claim(True, "fine")
+    assert capsys.readouterr().out == ""
+    assert claim([], "the best LR is 0.03") is None
+    out = capsys.readouterr().out
+    assert out.startswith("Note: the text claims \u201cthe best LR is 0.03\u201d, and this run does not show it.")
+    assert claims.REFERENCE in out and "thread" in out
+    claim(2 + 2 == 5)
+    assert "\u201c2 + 2 == 5\u201d" in capsys.readouterr().out
+
+
+def test_a_note_without_a_message_quotes_the_claims_code(monkeypatch, capsys):
+    monkeypatch.delenv(claims.ENV_VAR)
+    claim(len("abc") == 4)
+    assert "\u201clen(\"abc\") == 4\u201d" in capsys.readouterr().out
+
+
+def test_the_message_must_be_text():
+    with pytest.raises(TypeError, match="message must be a str"):
+        claim(True, 3)
+
+
+def _notebook(tmp_path, sources):
+    path = tmp_path / "claims.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def test_in_a_kernel_a_false_claim_is_a_note_for_learners_and_an_error_for_maintainers(tmp_path):
+    path = _notebook(tmp_path, ["from lrcourse.claims import claim",
+                                "best = 0.1\nclaim(best == 0.03, 'validation picks 0.03')\nprint('went on')",
+                                "claim(best * 10 == 2)", "claim(best == 0.1)"])
+    nb, _ = execute_notebook(path, timeout=60, strict_claims=False)
+    text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert text.startswith("Note: the text claims \u201cvalidation picks 0.03\u201d") and text.endswith("went on\n")
+    assert all(o["output_type"] == "stream" and o["name"] == "stdout" for o in nb.cells[1].outputs)
+    assert "\u201cbest * 10 == 2\u201d" in nb.cells[2].outputs[0]["text"]  # the cell's code, from IPython's linecache
+    assert nb.cells[3].outputs == []  # a true claim ending a cell displays nothing
+    with pytest.raises(CellExecutionError) as info:
+        execute_notebook(path, timeout=60)  # strict by default: this is how solutions are refreshed
+    assert info.value.ename == "AssertionError" and info.value.evalue == "validation picks 0.03"
