@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"  # git-ignored, for a person to look at
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+KERNEL_THREADS = 1
 
 
 def pytest_collection_modifyitems(config, items):
@@ -60,11 +61,12 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def lab(chromium_path, tmp_path_factory) -> str:
-    """The base URL of a JupyterLab serving solutions/ and notebooks/ (copies)."""
+    """The base URL of a JupyterLab serving solutions/ and notebooks/ (copies; notebooks/ twice, for Notebook 7)."""
     base = tmp_path_factory.mktemp("lab")
     root, settings, workspaces = base / "root", base / "settings", base / "workspaces"
     shutil.copytree(SOLUTIONS, root / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(NOTEBOOKS, root / "notebook7", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for extension, values in {"notebook-extension/tracker": {"windowingMode": "none"},
                               "apputils-extension/notification": {"fetchNews": "false",
                                                                   "checkForUpdates": False}}.items():
@@ -82,9 +84,11 @@ def lab(chromium_path, tmp_path_factory) -> str:
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(base / "server.log", "w")
-    # No user configuration. (Not fewer threads per kernel: notebooks 05 and 06 assert numbers that
-    # change with torch's thread count.)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"))
+    # No user configuration; one torch thread per kernel (the tests run notebooks side by side, one per
+    # core), and the claims of the text as a learner has them: numbers that differ from the text's with
+    # another thread count give a note, not an error (lrcourse.claims; nbval holds them strictly).
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"), OMP_NUM_THREADS=str(KERNEL_THREADS))
+    env.pop("LRCOURSE_STRICT_CLAIMS", None)
     env.pop("MPLBACKEND", None)  # the kernel's own inline backend, as a learner has it
     proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
