@@ -106,3 +106,17 @@ def test_an_unreadable_submission_scores_zero_with_its_reason(tiny, tmp_path):
     path.write_bytes(b"")
     result = G.grade_notebook(path, releases)
     assert result.error == "the file is empty" and result.checks == [] and result.total == 0
+
+
+def test_a_claim_the_machine_does_not_reproduce_is_a_note_when_grading(tiny, tmp_path):
+    """The suite runs with LRCOURSE_STRICT_CLAIMS=1; the grader's kernels still get the learner's behaviour."""
+    import os
+
+    assert os.environ.get("LRCOURSE_STRICT_CLAIMS") == "1"
+    releases, release_nb = tiny
+    claim = "from lrcourse.claims import claim\nclaim(0.1 == 0.03, 'validation picks 0.03')"
+    result = G.grade_notebook(_submit(tmp_path, release_nb, before_check=claim), releases, timeout=60)
+    assert _status(result)["gd_step_test"] == ("passed", 1.0)
+    outputs = next(c.outputs for c in result.notebook.cells if c.source == claim)
+    assert [o["output_type"] for o in outputs] == ["stream"]
+    assert outputs[0]["text"].startswith("Note: the text claims \u201cvalidation picks 0.03\u201d")
