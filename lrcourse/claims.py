@@ -19,7 +19,7 @@ import inspect
 import linecache
 import os
 
-__all__ = ["claim", "strict", "ENV_VAR", "REFERENCE"]
+__all__ = ["claim", "strict", "kernel_env", "ENV_VAR", "REFERENCE"]
 
 #: The environment variable that makes a false claim an error.
 ENV_VAR = "LRCOURSE_STRICT_CLAIMS"
@@ -30,6 +30,14 @@ REFERENCE = "the course's reference runs (PyTorch 2.13 on a 2-core x86-64 CPU, 2
 def strict() -> bool:
     """Whether a false claim raises (``LRCOURSE_STRICT_CLAIMS`` is set to anything but ``""``/``0``)."""
     return os.environ.get(ENV_VAR, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def kernel_env(strict: bool) -> dict:
+    """This process's environment for a kernel to start with, claims strict or not whatever it says now."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    if strict:
+        env[ENV_VAR] = "1"
+    return env
 
 
 def _caller_source(frame) -> str:
@@ -59,7 +67,7 @@ def claim(condition: object, message: str | None = None) -> None:
     frame = inspect.currentframe()
     what = message or _caller_source(frame.f_back if frame is not None else None) or "a claim of the text"
     if strict():
-        raise AssertionError(message) if message else AssertionError(what)
+        raise AssertionError(what)
     print(f"Note: the text claims \u201c{what}\u201d, and this run does not show it. The text's figures "
           f"come from {REFERENCE}. Rounding differs between processors and thread counts, and training "
           f"magnifies it, so on another machine the last digits, and now and then a close comparison, "

@@ -72,3 +72,12 @@ def test_in_a_kernel_a_false_claim_is_a_note_for_learners_and_an_error_for_maint
     with pytest.raises(CellExecutionError) as info:
         execute_notebook(path, timeout=60)  # strict by default: this is how solutions are refreshed
     assert info.value.ename == "AssertionError" and info.value.evalue == "validation picks 0.03"
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_kernel_env_sets_or_removes_the_variable_and_keeps_the_rest(monkeypatch, strict):
+    monkeypatch.setenv("LRCOURSE_SOMETHING_ELSE", "kept")
+    env = claims.kernel_env(strict)
+    assert env["LRCOURSE_SOMETHING_ELSE"] == "kept"
+    assert env.get(claims.ENV_VAR) == ("1" if strict else None)
+    assert claims.strict()  # this process's own environment is left as it was

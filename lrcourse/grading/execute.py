@@ -1,7 +1,6 @@
 """Execute a notebook headless in a fresh kernel and time it (benchmarks, refreshing solutions)."""
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
     support fails with ``store_widget_state=False``.) With ``strict_claims`` (the default: this runs the
     maintainers' solutions) a false claim of the text is an error in the kernel (:mod:`lrcourse.claims`).
     """
-    from ..claims import ENV_VAR
+    from ..claims import kernel_env
     from nbclient import NotebookClient
 
     path = Path(path)
@@ -32,10 +31,7 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}},
                             **kwargs)
     start = time.perf_counter()
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    if strict_claims:
-        env[ENV_VAR] = "1"
-    client.execute(env=env)
+    client.execute(env=kernel_env(strict_claims))
     seconds = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
     return nb, seconds

@@ -19,8 +19,6 @@ zero whatever it prints.
 """
 from __future__ import annotations
 
-import os
-
 import re
 import shutil
 import tempfile
@@ -31,6 +29,7 @@ from typing import Any
 
 import nbformat
 
+from ..claims import kernel_env
 from .submission import Prepared, prepare, test_cells
 
 __all__ = ["CheckResult", "GradeResult", "grade_notebook", "OUTPUT_LIMIT"]
@@ -86,14 +85,6 @@ def _reload_prefix(release: nbformat.NotebookNode) -> str:
             "if __n.startswith('lrcourse.exercises')]:\n"
             "    del __lrcourse_sys.modules[__lrcourse_name]\n"
             f"from lrcourse.exercises import {module} as ex\n")
-
-
-def _kernel_env() -> dict:
-    """The grader's environment, less LRCOURSE_STRICT_CLAIMS: a claim of the text that a student's machine
-    (or this one) does not reproduce is a note, never an error that could stop the notebook's checks."""
-    from ..claims import ENV_VAR
-
-    return {k: v for k, v in os.environ.items() if k != ENV_VAR}
 
 
 def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit: int, kernel_name: str | None):
@@ -170,7 +161,8 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
     try:
         client = _client(nb, scratch, timeout, output_limit, kernel_name)
         try:
-            with client.setup_kernel(env=_kernel_env()):
+            # never strict: a claim of the text that this machine does not reproduce is a note, not an error
+            with client.setup_kernel(env=kernel_env(strict=False)):
                 for index, cell in enumerate(nb.cells):
                     try:
                         client.execute_cell(cell, index)

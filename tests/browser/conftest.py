@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from lrcourse.claims import kernel_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
@@ -87,8 +88,7 @@ def lab(chromium_path, tmp_path_factory) -> str:
     # No user configuration; one torch thread per kernel (the tests run notebooks side by side, one per
     # core), and the claims of the text as a learner has them: numbers that differ from the text's with
     # another thread count give a note, not an error (lrcourse.claims; nbval holds them strictly).
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"), OMP_NUM_THREADS=str(KERNEL_THREADS))
-    env.pop("LRCOURSE_STRICT_CLAIMS", None)
+    env = dict(kernel_env(strict=False), JUPYTER_CONFIG_DIR=str(base / "config"), OMP_NUM_THREADS=str(KERNEL_THREADS))
     env.pop("MPLBACKEND", None)  # the kernel's own inline backend, as a learner has it
     proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
