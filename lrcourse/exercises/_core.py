@@ -39,6 +39,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import _record
+
 __all__ = ["Bound", "Case", "Exercise", "Mistake", "NotAttemptedError", "PROPERTIES", "fmt", "fmt_pair",
            "compare_close", "compare_choice"]
 
@@ -448,6 +450,7 @@ class Exercise:
         try:
             self._require_callable(fn)
             self._check(fn)
+            _record.passed(self.name)  # the grader's positive evidence (nothing outside grading)
         except NotAttemptedError as err:
             raise _brief(err)
         except AssertionError as err:

@@ -13,13 +13,20 @@ in a temporary copy of the submission's folder, with
 * a kernel that dies (``os._exit``, a segfault) failing the cell that killed
   it and the check cells after it, with the message "the kernel died".
 
-Scores are nbgrader's: a check cell with an error output scores zero,
-otherwise full points. A voided check cell (edited, deleted, retyped) scores
-zero whatever it prints.
+Scores come from positive evidence, never from the mere absence of an error
+output (a submission can stop errors from being shown): a check cell earns its
+points only when the check itself wrote a *pass record* for that cell of this
+run (:mod:`lrcourse.exercises._record`: a line carrying an HMAC under a key the
+grader drew for the cell) **and** the kernel's reply to the cell is ``ok``. A
+check cell that fails gets the error of the kernel's reply as its message,
+whether or not the error was displayed. A voided check cell (edited, deleted,
+retyped) scores zero whatever it prints.
 """
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -30,6 +37,7 @@ from typing import Any
 import nbformat
 
 from ..claims import kernel_env
+from ..exercises import _record
 from .submission import Prepared, prepare, test_cells
 
 __all__ = ["CheckResult", "GradeResult", "grade_notebook", "OUTPUT_LIMIT"]
@@ -70,24 +78,50 @@ class GradeResult:
         return sum(c.max_points for c in self.checks)
 
 
-def _reload_prefix(release: nbformat.NotebookNode) -> str:
-    """Code run before every check cell: forget every lrcourse.exercises module, import the checks again."""
-    module = None
+def _exercise_module(release: nbformat.NotebookNode) -> str | None:
+    """The ``lrcourse.exercises`` module the release imports as ``ex``."""
     for cell in release.cells:
         match = _MODULE.search(cell.source) if cell.cell_type == "code" else None
         if match:
-            module = match.group(1)
-            break
+            return match.group(1)
+    return None
+
+
+def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: str, records: Path) -> str:
+    """Code run before a check cell: import the checks afresh and untouched, and arm the cell's pass record.
+
+    Every ``lrcourse.exercises`` module is forgotten and imported again, so a solution that replaced
+    ``ex.gd_step.check`` (or anything in the checks) changes nothing. The import must give new module
+    objects from the installed package through the interpreter's own ``__import__``; otherwise the cell
+    raises, and scores zero, with the reason.
+    """
     if module is None:
         return ""
-    return ("import sys as __lrcourse_sys\n"
-            "for __lrcourse_name in [__n for __n in list(__lrcourse_sys.modules) "
-            "if __n.startswith('lrcourse.exercises')]:\n"
-            "    del __lrcourse_sys.modules[__lrcourse_name]\n"
-            f"from lrcourse.exercises import {module} as ex\n")
+    package = str(Path(__file__).resolve().parents[1] / "exercises")
+    return (
+        "import sys as __lrcourse_sys, builtins as __lrcourse_builtins, types as __lrcourse_types\n"
+        "__lrcourse_old = [__m for __n, __m in list(__lrcourse_sys.modules.items()) "
+        "if __n.startswith('lrcourse.exercises')]  # held, so a new module cannot reuse an old one's id\n"
+        "for __lrcourse_name in [__n for __n in list(__lrcourse_sys.modules) if __n.startswith('lrcourse.exercises')]:\n"
+        "    del __lrcourse_sys.modules[__lrcourse_name]\n"
+        "if not isinstance(__lrcourse_builtins.__import__, __lrcourse_types.BuiltinFunctionType):\n"
+        "    raise RuntimeError('the checks cannot be loaded untouched: __import__ was replaced')\n"
+        f"from lrcourse.exercises import {module} as ex\n"
+        "from lrcourse.exercises import _record as __lrcourse_record\n"
+        "for __m in (ex, __lrcourse_record):\n"
+        f"    if any(__m is __o for __o in __lrcourse_old) or not str(getattr(__m, '__file__', '')).startswith({package!r}):\n"
+        "        raise RuntimeError('the checks cannot be loaded untouched: the import of '\n"
+        "                           + __m.__name__ + ' did not give the installed module afresh')\n"
+        "del __lrcourse_old, __m\n"
+        f"__lrcourse_record.arm({grade_id!r}, {exercise!r}, {key!r}, {str(records)!r})\n"
+    )
 
 
-def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit: int, kernel_name: str | None):
+_CHECKED = re.compile(r"^\s*ex\.(\w+)\.check\(", re.MULTILINE)
+
+
+def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit: int, kernel_name: str | None,
+            replies: dict):
     from nbclient import NotebookClient
 
     class LimitedClient(NotebookClient):
@@ -106,7 +140,12 @@ def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit:
             return out
 
     kwargs = {"kernel_name": kernel_name} if kernel_name else {}
+
+    def on_cell_executed(cell, cell_index, execute_reply):  # the kernel's own word on each cell
+        replies[cell_index] = (execute_reply or {}).get("content", {})
+
     return LimitedClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+                         on_cell_executed=on_cell_executed,
                          error_on_timeout={"ename": "CellTimeoutError",
                                            "evalue": f"the cell ran longer than {timeout} s and was interrupted",
                                            "traceback": []},
@@ -150,16 +189,24 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
         result.seconds = time.perf_counter() - start
         return result
     release = releases[prepared.release]
-    prefix = _reload_prefix(release)
+    module = _exercise_module(release)
     nb = prepared.nb
-    check_ids = {id(cell): gid for gid, cell in test_cells(nb)}
-    for cell in nb.cells:
-        if id(cell) in check_ids and cell.cell_type == "code" and prefix:
-            cell.source = prefix + cell.source
+    records = Path(tempfile.mkdtemp(prefix="lrcourse-records-")) / "passes"
+    keys: dict[str, tuple[str, str | None]] = {}  # grade_id -> (this run's key, the exercise it checks)
+    originals: dict[int, str] = {}
+    released_source = {gid: cell.source for gid, cell in test_cells(release)}
+    for gid, cell in test_cells(nb):
+        if cell.cell_type != "code" or module is None:
+            continue
+        found = _CHECKED.findall(released_source.get(gid, cell.source))
+        keys[gid] = (secrets.token_hex(32), found[0] if len(found) == 1 else None)
+        originals[id(cell)] = cell.source
+        cell.source = _check_prefix(module, gid, keys[gid][1], keys[gid][0], records) + cell.source
     scratch, target = _scratch(path, nb)
     died_at: int | None = None
+    replies: dict[int, dict] = {}
     try:
-        client = _client(nb, scratch, timeout, output_limit, kernel_name)
+        client = _client(nb, scratch, timeout, output_limit, kernel_name, replies)
         try:
             # never strict: a claim of the text that this machine does not reproduce is a note, not an error
             with client.setup_kernel(env=kernel_env(strict=False)):
@@ -178,8 +225,13 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
                 died_at = 0
             elif died_at is None:
                 result.error = f"the notebook could not be run ({type(err).__name__}: {err})"
+        passes = _read_records(records)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(records.parent, ignore_errors=True)
+    for cell in nb.cells:
+        if id(cell) in originals:
+            cell.source = originals[id(cell)]  # the graded notebook shows the check as released
 
     released_points = {gid: float(cell.metadata.nbgrader.get("points", 0)) for gid, cell in test_cells(release)}
     positions = {id(cell): i for i, cell in enumerate(nb.cells)}
@@ -194,13 +246,42 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
         if died_at is not None and positions[id(cell)] >= died_at:
             result.checks.append(CheckResult(gid, 0.0, points, "kernel died", "the kernel died"))
             continue
-        message = _error_message(cell.get("outputs", []))
-        if message is None:
-            note = "; ".join(prepared.flags.get(gid, []))
-            result.checks.append(CheckResult(gid, points, points, "passed", note))
+        status, message = _judge(gid, keys.get(gid), replies.get(positions[id(cell)]), cell.get("outputs", []), passes)
+        if status == "passed":
+            result.checks.append(CheckResult(gid, points, points, "passed", "; ".join(prepared.flags.get(gid, []))))
         else:
-            status = "not attempted" if message.startswith("NotAttemptedError") else "failed"
             result.checks.append(CheckResult(gid, 0.0, points, status, message))
     result.notebook = nb
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _read_records(records: Path) -> set[tuple[str, str, str]]:
+    """The pass records the checks wrote in this run: ``(grade_id, exercise, mac)``."""
+    try:
+        text = records.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    return {tuple(line.split()) for line in text.splitlines() if len(line.split()) == 3}  # type: ignore[misc]
+
+
+def _judge(gid: str, key: tuple[str, str | None] | None, reply: dict | None, outputs: list,
+           passes: set) -> tuple[str, str]:
+    """``(status, message)`` of one check cell, from the kernel's reply and the cell's pass record."""
+    if reply is not None and reply.get("status") == "error":
+        message = f"{reply.get('ename', 'Error')}: {reply.get('evalue', '')}".strip()
+    else:
+        message = _error_message(outputs)  # an interrupted cell (timeout) has no reply, only its error
+    if message is not None:
+        return ("not attempted" if message.startswith("NotAttemptedError") else "failed"), message
+    if key is None:
+        return "failed", "the check cell could not be armed for a pass record (the release has no `ex` import)"
+    secret, exercise = key
+    recorded = any(g == gid and (exercise is None or name == exercise) and hmac.compare_digest(
+        mac, _record.mac(bytes.fromhex(secret), gid, name)) for g, name, mac in passes)
+    if reply is None or reply.get("status") != "ok":
+        return "failed", "the kernel gave no reply to the check cell"
+    if not recorded:
+        return "failed", ("the check did not report a pass in this run: the cell ran without an error, but the "
+                          "check's own pass record is missing (was the check replaced, skipped or silenced?)")
+    return "passed", ""
