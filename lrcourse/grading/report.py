@@ -1,19 +1,20 @@
 """Grade many submissions (in parallel if asked) and report: a terminal table, CSV and JSON.
 
 ``lrcourse grade`` is :func:`grade_all` followed by :func:`table`, :func:`write_csv`
-and :func:`write_json`. A submission that crashes the grader itself is
-reported as an error row; the others are graded regardless.
+and :func:`write_json`. Each submission is graded in a process of its own
+(:mod:`lrcourse.grading.worker`): a submission that kills or crashes the process
+grading it scores zero with the reason, and the others are graded regardless.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Iterable
 
-from .grade import GradeResult, grade_notebook
+from .grade import GradeResult
 from .submission import test_cells
 
 __all__ = ["find_submissions", "grade_all", "columns", "table", "write_csv", "write_json"]
@@ -43,53 +44,93 @@ def find_submissions(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
-def _share_cores(jobs: int) -> None:
-    """Give each of ``jobs`` parallel kernels its share of the cores (torch, NumPy's BLAS and OpenMP read these
+def _thread_env(jobs: int) -> dict:
+    """Each of ``jobs`` parallel kernels gets its share of the cores (torch, NumPy's BLAS and OpenMP read these
     when a kernel starts): two kernels with two threads each on two cores run several times slower than one."""
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = threads
+    return {name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
-def _grade_safely(path: Path, releases: dict, timeout: int, jobs: int = 1) -> GradeResult:
-    if jobs > 1:
-        _share_cores(jobs)  # in the worker process: its kernels inherit it
+def _lost(path: Path, releases: dict, reason: str) -> GradeResult:
+    """The result of a submission whose grading process did not come back: every check zero, with the reason."""
+    from .grade import CheckResult
+    from .submission import prepare
+
     try:
-        result = grade_notebook(path, releases, timeout=timeout)
-    except Exception as err:  # a grader bug on one submission must not stop the others
-        result = GradeResult(path, None, error=f"the grader failed on this submission ({type(err).__name__}: {err})")
-    result.notebook = None  # not needed for reports, and heavy to send between processes
+        release = prepare(path, releases).release
+    except Exception:
+        release = None
+    result = GradeResult(path, release, error=reason)
+    if release is not None:
+        result.checks = [CheckResult(gid, 0.0, float(cell.metadata.nbgrader.get("points", 0)), "failed", reason)
+                         for gid, cell in test_cells(releases[release])]
     return result
+
+
+def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folder: Path, index: int) -> GradeResult:
+    """Grade ``path`` in a process of its own (:mod:`lrcourse.grading.worker`), then stop whatever it left running."""
+    import pickle
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    from .worker import MARKER, stop_marked
+
+    job, out = folder / f"{index}.job", folder / f"{index}.result"
+    job.write_bytes(pickle.dumps((path, releases, timeout)))
+    token = uuid.uuid4().hex
+    env = dict(os.environ, **(_thread_env(jobs) if jobs > 1 else {}), **{MARKER: token})
+    log = folder / f"{index}.log"  # a file, not a pipe: a submission that floods stderr cannot fill memory
+    try:
+        with open(log, "wb") as stderr:
+            done = subprocess.run([sys.executable, "-m", "lrcourse.grading.worker", str(job), str(out)], env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                  start_new_session=True)
+    finally:
+        stop_marked(token)  # the kernel and anything it started, even when the worker was killed
+    if out.exists():
+        return pickle.loads(out.read_bytes())
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        reason = (f"the process grading this submission was killed ({name}) while it ran: its own code may "
+                  f"have killed it; no other submission was affected")
+    else:
+        with open(log, "rb") as f:
+            f.seek(max(0, log.stat().st_size - 2000))
+            tail = f.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+        reason = f"the process grading this submission failed (exit status {done.returncode}) {tail[0]}".strip()
+    return _lost(path, releases, reason)
 
 
 def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 1,
               progress: bool = True) -> list[GradeResult]:
-    """Grade every path, ``jobs`` at a time; results in the order of ``paths``."""
+    """Grade every path, ``jobs`` at a time, each in a process of its own; results in the order of ``paths``."""
+    import shutil
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(paths), desc="grading", unit="notebook")
     results: dict[int, GradeResult] = {}
+    folder = Path(tempfile.mkdtemp(prefix="lrcourse-jobs-"))
     try:
-        if jobs <= 1:
-            for i, path in enumerate(paths):
-                results[i] = _grade_safely(path, releases, timeout)
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i): i
+                       for i, path in enumerate(paths)}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except Exception as err:  # the grader's own failure to start a process
+                    results[i] = _lost(paths[i], releases, f"grading could not run ({type(err).__name__}: {err})")
                 if bar is not None:
                     bar.update(1)
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_grade_safely, path, releases, timeout, jobs): i
-                           for i, path in enumerate(paths)}
-                for future in as_completed(futures):
-                    i = futures[future]
-                    try:
-                        results[i] = future.result()
-                    except Exception as err:  # a worker process that died
-                        results[i] = GradeResult(paths[i], None, error=f"grading crashed ({type(err).__name__})")
-                    if bar is not None:
-                        bar.update(1)
     finally:
+        shutil.rmtree(folder, ignore_errors=True)
         if bar is not None:
             bar.close()
     return [results[i] for i in range(len(paths))]

@@ -1,0 +1,61 @@
+"""Grade one submission in a process of its own: ``python -m lrcourse.grading.worker JOB RESULT``.
+
+:func:`lrcourse.grading.report.grade_all` starts one such process per submission, so that whatever a
+submission's code does to the process that grades it (``os.kill(os.getppid(), 9)``, a crash) costs that
+submission alone: the run, its reports and the other submissions go on. ``JOB`` is a pickle of
+``(path, releases, timeout)``; the :class:`~lrcourse.grading.grade.GradeResult` is pickled to ``RESULT``
+(without the executed notebook).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from pathlib import Path
+
+#: The environment variable that marks every process started for one submission (the kernel and anything
+#: it starts inherit it), so that the grader can stop them all when the submission is done.
+MARKER = "LRCOURSE_GRADING_JOB"
+
+
+def main(argv: list[str]) -> int:
+    from .grade import GradeResult, grade_notebook
+
+    job, out = Path(argv[0]), Path(argv[1])
+    path, releases, timeout = pickle.loads(job.read_bytes())
+    try:
+        result = grade_notebook(path, releases, timeout=timeout)
+    except Exception as err:  # a grader bug on one submission must not stop the others
+        result = GradeResult(path, None, error=f"the grader failed on this submission ({type(err).__name__}: {err})")
+    result.notebook = None  # not needed for reports, and heavy to send between processes
+    tmp = out.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(result))
+    os.replace(tmp, out)
+    return 0
+
+
+def stop_marked(token: str) -> int:
+    """SIGKILL every process (Linux: read from /proc) whose environment carries ``MARKER=token``; how many."""
+    wanted, killed = f"{MARKER}={token}".encode(), 0
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if wanted in environ.split(b"\0"):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
