@@ -5,6 +5,8 @@ import functools
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 # The claims of the text are errors here: nbval's kernels (and every kernel a test starts) inherit this,
 # so a change that moves a number the prose quotes fails the suite (lrcourse.claims).
@@ -47,3 +49,16 @@ def tiny_release():
     nb = nbformat.read(NOTEBOOKS / "01_gradient_descent.ipynb", as_version=4)
     nb.cells = nb.cells[:10]
     return nb
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """``(releases, release notebook)``: a release folder holding :func:`tiny_release`."""
+    import nbformat
+
+    from lrcourse.grading import submission
+
+    nb = tiny_release()
+    folder = tmp_path_factory.mktemp("release")
+    nbformat.write(nb, folder / "tiny.ipynb")
+    return submission.load_releases(folder), nb

@@ -5,23 +5,11 @@ import copy
 import time
 
 import nbformat
-import pytest
 
-from conftest import tiny_release
 from lrcourse.grading import grade as G
-from lrcourse.grading import submission as S
 
 SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad"
 WRONG = "def gd_step(x, grad, lr):\n    return x + lr * grad"
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A release folder holding the tiny release."""
-    nb = tiny_release()
-    folder = tmp_path_factory.mktemp("release")
-    nbformat.write(nb, folder / "tiny.ipynb")
-    return S.load_releases(folder), nb
 
 
 def _submit(tmp_path, release_nb, solution=SOLUTION, extra=None, before_check=None):

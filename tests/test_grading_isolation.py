@@ -10,20 +10,10 @@ import time
 import nbformat
 import pytest
 
-from conftest import tiny_release
 from lrcourse.grading import report
-from lrcourse.grading import submission as S
 from lrcourse.grading.worker import MARKER, stop_marked
 
 SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad"
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    nb = tiny_release()
-    folder = tmp_path_factory.mktemp("release")
-    nbformat.write(nb, folder / "tiny.ipynb")
-    return S.load_releases(folder), nb
 
 
 def _student(root, name, release_nb, code=None, solution=SOLUTION):
@@ -43,8 +33,8 @@ def _scores(results):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_killing_the_grading_process_costs_only_the_killer(release, tmp_path, jobs):
-    releases, release_nb = release
+def test_killing_the_grading_process_costs_only_the_killer(tiny, tmp_path, jobs):
+    releases, release_nb = tiny
     honest = [("gd_step_test", "passed", 1.0), ("lr_regime_test", "not attempted", 0.0)]
     paths = [_student(tmp_path, "alice", release_nb),
              _student(tmp_path, "mallory", release_nb, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
@@ -59,8 +49,8 @@ def test_killing_the_grading_process_costs_only_the_killer(release, tmp_path, jo
     assert all("killed (SIGKILL)" in c.message for c in mallory.checks)
 
 
-def test_what_a_submission_leaves_running_is_stopped(release, tmp_path):
-    releases, release_nb = release
+def test_what_a_submission_leaves_running_is_stopped(tiny, tmp_path):
+    releases, release_nb = tiny
     pid_file = tmp_path / "pid"
     code = ("import subprocess, sys\n"
             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"

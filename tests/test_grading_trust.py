@@ -10,10 +10,8 @@ import copy
 import nbformat
 import pytest
 
-from conftest import tiny_release
 from lrcourse.exercises import _record
 from lrcourse.grading import grade as G
-from lrcourse.grading import submission as S
 
 FORGED = "print('✓ gd_step: all 4 cases pass (1/1 point)')"
 NO_OP_CHECKS = ("for __e in (ex.gd_step, ex.lr_regime):\n"
@@ -57,14 +55,6 @@ TAMPERING = {
 }
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    nb = tiny_release()
-    folder = tmp_path_factory.mktemp("release")
-    nbformat.write(nb, folder / "tiny.ipynb")
-    return S.load_releases(folder), nb
-
-
 def _submission(tmp_path, release_nb, code: str, solution: str | None = None):
     nb = copy.deepcopy(release_nb)
     index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "gd-step")
@@ -80,8 +70,8 @@ def _submission(tmp_path, release_nb, code: str, solution: str | None = None):
 
 
 @pytest.mark.parametrize("how", TAMPERING)
-def test_tampering_scores_zero_with_a_reason(how, release, tmp_path):
-    releases, release_nb = release
+def test_tampering_scores_zero_with_a_reason(how, tiny, tmp_path):
+    releases, release_nb = tiny
     result = G.grade_notebook(_submission(tmp_path, release_nb, TAMPERING[how]), releases, timeout=60)
     assert result.error is None
     assert [c.grade_id for c in result.checks] == ["gd_step_test", "lr_regime_test"]
@@ -95,9 +85,9 @@ def test_tampering_scores_zero_with_a_reason(how, release, tmp_path):
         assert first.startswith("NotAttemptedError: gd_step is not attempted yet"), first
 
 
-def test_a_right_answer_still_scores_with_print_and_errors_silenced(release, tmp_path):
+def test_a_right_answer_still_scores_with_print_and_errors_silenced(tiny, tmp_path):
     """The pass record does not depend on what is displayed."""
-    releases, release_nb = release
+    releases, release_nb = tiny
     code = ("import builtins\nget_ipython().showtraceback = lambda *a, **k: None\n"
             "builtins.print = lambda *a, **k: None")
     path = _submission(tmp_path, release_nb, code, solution="def gd_step(x, grad, lr):\n    return x - lr * grad")
