@@ -38,6 +38,7 @@ import nbformat
 
 from ..claims import kernel_env
 from ..exercises import _record
+from .integrity import scan
 from .submission import Prepared, prepare, test_cells
 
 __all__ = ["CheckResult", "GradeResult", "grade_notebook", "OUTPUT_LIMIT"]
@@ -67,6 +68,7 @@ class GradeResult:
     checks: list[CheckResult] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    integrity: list[str] = field(default_factory=list)  # code that reaches for the checks (grading.integrity)
     notebook: Any = field(default=None, repr=False)  # the executed copy, check cells restored
 
     @property
@@ -92,14 +94,15 @@ def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: 
 
     Every ``lrcourse.exercises`` module is forgotten and imported again, so a solution that replaced
     ``ex.gd_step.check`` (or anything in the checks) changes nothing. The import must give new module
-    objects from the installed package through the interpreter's own ``__import__``; otherwise the cell
-    raises, and scores zero, with the reason.
+    objects, from one folder, through the interpreter's own ``__import__``; otherwise the cell
+    raises, and scores zero, with the reason. (The kernel's lrcourse may be another install than the
+    grader's, e.g. a kernelspec of another environment: the check module and the pass-record module must
+    come from one folder.)
     """
     if module is None:
         return ""
-    package = str(Path(__file__).resolve().parents[1] / "exercises")
     return (
-        "import sys as __lrcourse_sys, builtins as __lrcourse_builtins, types as __lrcourse_types\n"
+        "import sys as __lrcourse_sys, builtins as __lrcourse_builtins, types as __lrcourse_types, os as __lrcourse_os\n"
         "__lrcourse_old = [__m for __n, __m in list(__lrcourse_sys.modules.items()) "
         "if __n.startswith('lrcourse.exercises')]  # held, so a new module cannot reuse an old one's id\n"
         "for __lrcourse_name in [__n for __n in list(__lrcourse_sys.modules) if __n.startswith('lrcourse.exercises')]:\n"
@@ -109,7 +112,8 @@ def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: 
         f"from lrcourse.exercises import {module} as ex\n"
         "from lrcourse.exercises import _record as __lrcourse_record\n"
         "for __m in (ex, __lrcourse_record):\n"
-        f"    if any(__m is __o for __o in __lrcourse_old) or not str(getattr(__m, '__file__', '')).startswith({package!r}):\n"
+        "    if any(__m is __o for __o in __lrcourse_old) or __lrcourse_os.path.dirname(str(getattr(__m, '__file__', \"\"))) \\\n"
+        "            != __lrcourse_os.path.dirname(str(getattr(__lrcourse_record, '__file__', '?'))):\n"
         "        raise RuntimeError('the checks cannot be loaded untouched: the import of '\n"
         "                           + __m.__name__ + ' did not give the installed module afresh')\n"
         "del __lrcourse_old, __m\n"
@@ -191,6 +195,7 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
     release = releases[prepared.release]
     module = _exercise_module(release)
     nb = prepared.nb
+    result.integrity = scan(nb, release)  # flags for the instructor; they never change a score
     records = Path(tempfile.mkdtemp(prefix="lrcourse-records-")) / "passes"
     keys: dict[str, tuple[str, str | None]] = {}  # grade_id -> (this run's key, the exercise it checks)
     originals: dict[int, str] = {}

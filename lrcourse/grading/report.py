@@ -162,6 +162,9 @@ def _rows(results: list[GradeResult], releases: dict) -> tuple[list[str], list[l
     rows = []
     for r in results:
         note = r.error or ""
+        if r.integrity:
+            flagged = f"integrity flags ({len(r.integrity)}): {r.integrity[0]}" + ("; …" if len(r.integrity) > 1 else "")
+            note = f"{note}; {flagged}" if note else flagged
         total = f"{r.total:g}/{r.max_total:g}" if r.checks else "0"
         rows.append([_name(r), r.release or ""] + [_points(r, gid) if r.release == rel else "" for rel, gid in cols]
                     + [total, note])
@@ -191,7 +194,7 @@ def write_csv(results: list[GradeResult], releases: dict, path: str | Path) -> N
 def write_json(results: list[GradeResult], path: str | Path) -> None:
     """Scores and the feedback of every check that did not pass, for returning to students."""
     data = [{"submission": str(r.path), "notebook": r.release, "total": r.total, "max_total": r.max_total,
-             "error": r.error, "seconds": round(r.seconds, 2),
+             "error": r.error, "seconds": round(r.seconds, 2), "integrity": r.integrity,
              "checks": [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
                          "message": c.message} for c in r.checks]}
             for r in results]
