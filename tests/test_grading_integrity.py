@@ -10,7 +10,6 @@ import pytest
 from conftest import tiny_release
 from lrcourse.grading import grade as G
 from lrcourse.grading import report
-from lrcourse.grading import submission as S
 from lrcourse.grading.integrity import _flags_in, scan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,12 +79,8 @@ def test_released_cells_are_not_read_and_flags_name_the_cell():
     assert scan(nb, release) == ["cell mine, line 1: introspects code (inspect)"]
 
 
-def test_calling_the_reference_scores_and_is_flagged_in_every_report(tmp_path):
-    release = tiny_release()
-    folder = tmp_path / "release"
-    folder.mkdir()
-    nbformat.write(release, folder / "tiny.ipynb")
-    releases = S.load_releases(folder)
+def test_calling_the_reference_scores_and_is_flagged_in_every_report(tmp_path, tiny):
+    releases, release = tiny
     nb = copy.deepcopy(release)
     cell = next(c for c in nb.cells if c.get("id") == "gd-step")
     cell.source = cell.source.split("def gd_step")[0] + (
