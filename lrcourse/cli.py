@@ -4,6 +4,8 @@
     lrcourse release [--source solutions] [--dest notebooks] [--check]
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
     lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
+                   [--sandbox auto|bwrap|none] [--memory 3G] [--max-procs 512] [--max-file-size 1G]
+                   [--notebook-timeout 900]
 """
 from __future__ import annotations
 
@@ -61,7 +63,7 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import report
+    from .grading import confine, report
     from .grading.submission import load_releases
 
     if args.jobs < 1:
@@ -79,13 +81,43 @@ def _grade(args: argparse.Namespace) -> int:
     if not paths:
         print("lrcourse grade: error: no notebooks found in the submissions given", file=sys.stderr)
         return 2
-    results = report.grade_all(paths, releases, timeout=args.timeout, jobs=args.jobs, progress=not args.quiet)
+    try:
+        limits = _limits(args)
+        confinement = confine.plan(args.sandbox, limits)
+    except (ValueError, RuntimeError) as err:
+        print(f"lrcourse grade: error: {err}", file=sys.stderr)
+        return 2
+    print(confinement.line(), file=sys.stderr)
+    for note in confinement.notes:
+        print(f"  note: {note}", file=sys.stderr)
+    results = report.grade_all(paths, releases, timeout=args.timeout, jobs=args.jobs, progress=not args.quiet,
+                               confinement=confinement)
     print(report.table(results, releases))
+    print(confinement.line())
     if args.csv:
         report.write_csv(results, releases, args.csv)
     if args.json:
-        report.write_json(results, args.json)
+        report.write_json(results, args.json, run={"in force": confinement.describe()})
     return 0
+
+
+def _limits(args: argparse.Namespace):
+    """The per-kernel limits from the command line; ``none`` turns one off."""
+    from .grading import confine
+
+    def size(value: str, name: str) -> int | None:
+        return None if value.strip().lower() in ("none", "off") else confine.parse_size(value, name)
+
+    def count(value: str, name: str) -> int | None:
+        if value.strip().lower() in ("none", "off"):
+            return None
+        if not value.strip().isdigit() or int(value) < 1:
+            raise ValueError(f"{name} must be a whole number >= 1 or 'none', got {value!r}")
+        return int(value)
+
+    return confine.Limits(memory=size(args.memory, "--memory"), max_procs=count(args.max_procs, "--max-procs"),
+                          max_file_size=size(args.max_file_size, "--max-file-size"),
+                          notebook_timeout=count(args.notebook_timeout, "--notebook-timeout"))
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -121,6 +153,7 @@ def _start(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .grading import confine
 
     parser = argparse.ArgumentParser(prog="lrcourse", description="The learning-rate course's tools.")
     parser.add_argument("--version", action="version", version=f"lrcourse {__version__}")
@@ -158,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="also write the scores to this CSV file")
     p.add_argument("--json", help="also write scores and feedback to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    d = confine.DEFAULT_LIMITS
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
+                   help="run each kernel in a bubblewrap sandbox: auto (where it works, the default), bwrap "
+                        "(required), none")
+    p.add_argument("--memory", default=f"{d.memory // 2**30}G",
+                   help=f"memory per kernel, e.g. 3G or 512M, or none (default: {d.memory // 2**30}G)")
+    p.add_argument("--max-procs", default=str(d.max_procs),
+                   help=f"processes and threads per kernel, or none (default: {d.max_procs})")
+    p.add_argument("--max-file-size", default=f"{d.max_file_size // 2**30}G",
+                   help=f"size of any file a kernel writes, or none (default: {d.max_file_size // 2**30}G)")
+    p.add_argument("--notebook-timeout", default=str(d.notebook_timeout),
+                   help=f"seconds per notebook, all cells together, or none (default: {d.notebook_timeout})")
     p.set_defaults(func=_grade)
     return parser
 

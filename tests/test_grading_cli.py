@@ -69,7 +69,7 @@ def test_grade_a_folder_into_a_table_csv_and_json(course, tmp_path, capsys, jobs
     with open(out_csv, encoding="utf-8") as f:
         sheet = list(csv.DictReader(f))
     assert {r["total"] for r in sheet if r["submission"].endswith("alice/tiny.ipynb")} == {"1/3"}
-    feedback = {item["submission"].split("/")[-2]: item for item in json.loads(out_json.read_text())}
+    feedback = {item["submission"].split("/")[-2]: item for item in json.loads(out_json.read_text())["submissions"]}
     bob = {c["grade_id"]: c for c in feedback["bob"]["checks"]}
     assert bob["gd_step_test"]["status"] == "not attempted"
     assert bob["gd_step_test"]["message"].startswith("NotAttemptedError: gd_step is not attempted yet")

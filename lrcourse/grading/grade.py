@@ -25,6 +25,8 @@ retyped) scores zero whatever it prints.
 from __future__ import annotations
 
 import hmac
+import math
+import os
 import re
 import secrets
 import shutil
@@ -38,6 +40,7 @@ import nbformat
 
 from ..claims import kernel_env
 from ..exercises import _record
+from .confine import Cgroups, Plan, format_size, wrap
 from .integrity import scan
 from .submission import Prepared, prepare, test_cells
 
@@ -50,7 +53,7 @@ _MODULE = re.compile(r"from\s+lrcourse\.exercises\s+import\s+(\w+)\s+as\s+ex\b")
 
 @dataclass
 class CheckResult:
-    """The score of one check cell: ``status`` is passed, failed, not attempted, voided or kernel died."""
+    """The score of one check cell: ``status`` is passed, failed, not attempted, voided, kernel died or timed out."""
 
     grade_id: str
     points: float
@@ -124,8 +127,36 @@ def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: 
 _CHECKED = re.compile(r"^\s*ex\.(\w+)\.check\(", re.MULTILINE)
 
 
+def _kernel_manager(kernel_name: str | None, p: Plan, writable: list[str], cwd: str, home: str, conn: Path,
+                    cgroup_files: list[str]):
+    """A kernel manager whose kernel starts behind :func:`lrcourse.grading.confine.wrap`.
+
+    In the sandbox the kernel has no network: it talks to the grader over Unix sockets in ``conn``
+    (ZeroMQ's ipc transport), and is interrupted by a message, since a signal to its process group would
+    reach bubblewrap rather than the kernel.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ConfinedKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):  # type: ignore[override]
+            return wrap(super().format_kernel_cmd(extra_arguments), p, writable, cwd, home, cgroup_files)
+
+        def write_connection_file(self, **kwargs):  # type: ignore[override]
+            super().write_connection_file(**kwargs)
+            if p.user is not None:
+                os.chown(self.connection_file, *p.user)
+
+    kwargs: dict[str, Any] = {"kernel_name": kernel_name} if kernel_name else {}
+    if p.sandbox == "bwrap":
+        kwargs.update(transport="ipc", ip=str(conn / "k"))
+    km = ConfinedKernelManager(connection_file=str(conn / "kernel.json"), **kwargs)
+    if p.sandbox == "bwrap" and km.kernel_spec is not None:
+        km.kernel_spec.interrupt_mode = "message"
+    return km
+
+
 def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit: int, kernel_name: str | None,
-            replies: dict):
+            replies: dict, km=None):
     from nbclient import NotebookClient
 
     class LimitedClient(NotebookClient):
@@ -143,7 +174,9 @@ def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit:
                 out.text = out.text[:max(0, output_limit - used)]
             return out
 
-    kwargs = {"kernel_name": kernel_name} if kernel_name else {}
+    kwargs: dict[str, Any] = {"kernel_name": kernel_name} if kernel_name else {}
+    if km is not None:
+        kwargs = {"km": km}
 
     def on_cell_executed(cell, cell_index, execute_reply):  # the kernel's own word on each cell
         replies[cell_index] = (execute_reply or {}).get("content", {})
@@ -183,8 +216,12 @@ def _error_message(outputs: list) -> str | None:
 
 
 def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_limit: int = OUTPUT_LIMIT,
-                   kernel_name: str | None = None) -> GradeResult:
-    """Grade the notebook at ``path`` against ``releases`` (from :func:`~lrcourse.grading.submission.load_releases`)."""
+                   kernel_name: str | None = None, confinement: Plan | None = None) -> GradeResult:
+    """Grade the notebook at ``path`` against ``releases`` (from :func:`~lrcourse.grading.submission.load_releases`).
+
+    ``confinement`` (from :func:`lrcourse.grading.confine.plan`) limits and sandboxes the kernel; ``None``
+    runs it as a plain child of this process, with the per-cell ``timeout`` only.
+    """
     path = Path(path)
     start = time.perf_counter()
     prepared: Prepared = prepare(path, releases)
@@ -209,13 +246,27 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
         cell.source = _check_prefix(module, gid, keys[gid][1], keys[gid][0], records) + cell.source
     scratch, target = _scratch(path, nb)
     died_at: int | None = None
+    stopped_at: int | None = None  # the first cell not run because the notebook ran out of time
+    died_why = "the kernel died"
     replies: dict[int, dict] = {}
+    confined = _Confined(confinement, scratch, records.parent) if confinement is not None else None
     try:
-        client = _client(nb, scratch, timeout, output_limit, kernel_name, replies)
+        km = confined.kernel_manager(kernel_name) if confined is not None else None
+        client = _client(nb, scratch, timeout, output_limit, kernel_name, replies, km)
+        limit = confinement.limits.notebook_timeout if confinement is not None else None
+        deadline = time.monotonic() + limit if limit else math.inf
         try:
             # never strict: a claim of the text that this machine does not reproduce is a note, not an error
             with client.setup_kernel(env=kernel_env(strict=False)):
                 for index, cell in enumerate(nb.cells):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        stopped_at = index
+                        break
+                    if left < timeout:  # the notebook's time runs out before the cell's
+                        client.timeout = max(1, math.ceil(left))
+                        client.error_on_timeout = {"ename": "NotebookTimeoutError", "traceback": [],
+                                                   "evalue": f"the notebook ran longer than its limit of {limit} s"}
                     try:
                         client.execute_cell(cell, index)
                     except Exception as err:
@@ -225,13 +276,20 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
                         cell.setdefault("outputs", []).append(nbformat.v4.new_output(
                             "error", ename=type(err).__name__, evalue=str(err).splitlines()[0] if str(err) else "",
                             traceback=[]))
+                    if left < timeout and time.monotonic() >= deadline:
+                        stopped_at = index + 1
+                        break
         except Exception as err:  # the kernel could not start, or died while starting or stopping
             if died_at is None and type(err).__name__ == "DeadKernelError":
                 died_at = 0
             elif died_at is None:
                 result.error = f"the notebook could not be run ({type(err).__name__}: {err})"
         passes = _read_records(records)
+        if confined is not None:
+            died_why = confined.why_died() or died_why
     finally:
+        if confined is not None:
+            confined.close()
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(records.parent, ignore_errors=True)
     for cell in nb.cells:
@@ -249,16 +307,99 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
             result.checks.append(CheckResult(gid, 0.0, points, "failed", result.error))
             continue
         if died_at is not None and positions[id(cell)] >= died_at:
-            result.checks.append(CheckResult(gid, 0.0, points, "kernel died", "the kernel died"))
+            result.checks.append(CheckResult(gid, 0.0, points, "kernel died", died_why))
+            continue
+        if stopped_at is not None and positions[id(cell)] >= stopped_at:
+            result.checks.append(CheckResult(gid, 0.0, points, "timed out",
+                                             f"not run: the notebook ran longer than its limit of {limit} s"))
             continue
         status, message = _judge(gid, keys.get(gid), replies.get(positions[id(cell)]), cell.get("outputs", []), passes)
         if status == "passed":
             result.checks.append(CheckResult(gid, points, points, "passed", "; ".join(prepared.flags.get(gid, []))))
         else:
+            if message.startswith("NotebookTimeoutError"):
+                status = "timed out"
+            if confined is not None:
+                message = _explain(message, confinement, confined.procs_refused)
             result.checks.append(CheckResult(gid, 0.0, points, status, message))
     result.notebook = nb
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _explain(message: str, p: Plan, procs_refused: int | None) -> str:
+    """Name the limit behind an error that a limit causes (``procs_refused``: forks the pids cgroup refused)."""
+    lim = p.limits
+    if lim.memory is not None and "MemoryError" in message:
+        return f"{message} (memory limit of {format_size(lim.memory)} reached)"
+    if lim.max_file_size is not None and "File too large" in message:
+        return f"{message} (file size limit of {format_size(lim.max_file_size)} reached)"
+    if lim.max_procs is not None and "Resource temporarily unavailable" in message:
+        if procs_refused:
+            return f"{message} (limit of {lim.max_procs} processes and threads reached)"
+        if procs_refused is None:  # rlimits: the kernel does not count refusals
+            return f"{message} (perhaps the limit of {lim.max_procs} processes)"
+    return message
+
+
+class _Confined:
+    """One kernel's confinement: its cgroups, home and connection folders, owned by the kernel's user."""
+
+    def __init__(self, p: Plan, scratch: Path, records: Path):
+        self.plan, self.cgroups = p, None
+        self.home = Path(tempfile.mkdtemp(prefix="lrcourse-home-"))
+        self.conn = Path(tempfile.mkdtemp(prefix="lrcourse-conn-"))
+        self.scratch, self.records = scratch, records
+        _seed_matplotlib(self.home)
+        if p.cgroup is not None:
+            try:
+                self.cgroups = Cgroups.create(secrets.token_hex(8), p.limits, version=p.cgroup)
+            except OSError as err:  # probed at the start of the run, but the machine may have changed
+                raise RuntimeError(f"the cgroups for this kernel could not be made ({err})") from err
+        if p.user is not None:
+            for folder in (scratch, self.home, self.conn, records):
+                _chown_tree(folder, *p.user)
+
+    def kernel_manager(self, kernel_name: str | None):
+        writable = [str(self.scratch), str(self.home), str(self.conn), str(self.records)]
+        files = self.cgroups.procs_files() if self.cgroups else []
+        return _kernel_manager(kernel_name, self.plan, writable, str(self.scratch), str(self.home), self.conn, files)
+
+    procs_refused: int | None = None  # forks the pids cgroup refused; None without a cgroup
+
+    def why_died(self) -> str | None:
+        if self.cgroups is not None and self.cgroups.oom_kills() > 0 and self.plan.limits.memory is not None:
+            return f"the kernel died: memory limit of {format_size(self.plan.limits.memory)} exceeded"
+        return None
+
+    def close(self) -> None:
+        if self.cgroups is not None:
+            self.procs_refused = self.cgroups.pids_refused()
+            self.cgroups.remove()
+        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.conn, ignore_errors=True)
+
+
+def _chown_tree(folder: Path, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(folder):
+        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+            try:
+                os.lchown(name, uid, gid)
+            except OSError:
+                pass
+
+
+def _seed_matplotlib(home: Path) -> None:
+    """Copy the grader's matplotlib font list into the kernel's fresh home: it would rebuild it (~0.3 s)."""
+    cache = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
+    target = home / ".matplotlib"
+    target.mkdir()
+    try:
+        for font_list in Path(cache).glob("fontlist-*.json"):
+            shutil.copy(font_list, target / font_list.name)
+    except OSError:
+        pass
 
 
 def _read_records(records: Path) -> set[tuple[str, str, str]]:

@@ -67,7 +67,8 @@ def _lost(path: Path, releases: dict, reason: str) -> GradeResult:
     return result
 
 
-def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folder: Path, index: int) -> GradeResult:
+def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folder: Path, index: int,
+                      confinement=None) -> GradeResult:
     """Grade ``path`` in a process of its own (:mod:`lrcourse.grading.worker`), then stop whatever it left running."""
     import pickle
     import signal
@@ -78,19 +79,30 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
     from .worker import MARKER, stop_marked
 
     job, out = folder / f"{index}.job", folder / f"{index}.result"
-    job.write_bytes(pickle.dumps((path, releases, timeout)))
+    job.write_bytes(pickle.dumps((path, releases, timeout, confinement)))
+    limit = confinement.limits.notebook_timeout if confinement is not None else None
     token = uuid.uuid4().hex
     env = dict(os.environ, **(_thread_env(jobs) if jobs > 1 else {}), **{MARKER: token})
     log = folder / f"{index}.log"  # a file, not a pipe: a submission that floods stderr cannot fill memory
+    overran = False
     try:
         with open(log, "wb") as stderr:
-            done = subprocess.run([sys.executable, "-m", "lrcourse.grading.worker", str(job), str(out)], env=env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-                                  start_new_session=True)
+            worker = subprocess.Popen([sys.executable, "-m", "lrcourse.grading.worker", str(job), str(out)], env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                      start_new_session=True)
+            try:  # the worker keeps the notebook's time itself; this is the backstop should it hang
+                worker.wait(timeout=None if limit is None else limit + 120)
+            except subprocess.TimeoutExpired:
+                overran = True
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
     finally:
         stop_marked(token)  # the kernel and anything it started, even when the worker was killed
     if out.exists():
         return pickle.loads(out.read_bytes())
+    if overran:
+        return _lost(path, releases, f"the notebook ran longer than its limit of {limit} s and was stopped")
+    done = worker
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
         reason = (f"the process grading this submission was killed ({name}) while it ran: its own code may "
@@ -104,8 +116,12 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
 
 
 def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 1,
-              progress: bool = True) -> list[GradeResult]:
-    """Grade every path, ``jobs`` at a time, each in a process of its own; results in the order of ``paths``."""
+              progress: bool = True, confinement=None) -> list[GradeResult]:
+    """Grade every path, ``jobs`` at a time, each in a process of its own; results in the order of ``paths``.
+
+    ``confinement``: a :class:`~lrcourse.grading.confine.Plan` for every kernel, or ``None`` (no limits
+    but the per-cell ``timeout``).
+    """
     import shutil
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +135,7 @@ def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 
     folder = Path(tempfile.mkdtemp(prefix="lrcourse-jobs-"))
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i): i
+            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i, confinement): i
                        for i, path in enumerate(paths)}
             for future in as_completed(futures):
                 i = futures[future]
@@ -191,11 +207,18 @@ def write_csv(results: list[GradeResult], releases: dict, path: str | Path) -> N
         writer.writerows(rows)
 
 
-def write_json(results: list[GradeResult], path: str | Path) -> None:
-    """Scores and the feedback of every check that did not pass, for returning to students."""
+def write_json(results: list[GradeResult], path: str | Path, run: dict | None = None) -> None:
+    """Scores and the feedback of every check that did not pass, for returning to students.
+
+    ``run`` says how the run was made (what was in force: :meth:`lrcourse.grading.confine.Plan.describe`,
+    the seed of the hidden cases); it is written as the file's ``run``.
+    """
+    from .. import __version__
+
     data = [{"submission": str(r.path), "notebook": r.release, "total": r.total, "max_total": r.max_total,
              "error": r.error, "seconds": round(r.seconds, 2), "integrity": r.integrity,
              "checks": [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
                          "message": c.message} for c in r.checks]}
             for r in results]
-    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    document = {"lrcourse": __version__, "run": run or {}, "submissions": data}
+    Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
