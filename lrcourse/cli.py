@@ -5,7 +5,7 @@
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
     lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
                    [--sandbox auto|bwrap|none] [--memory 3G] [--max-procs 512] [--max-file-size 1G]
-                   [--notebook-timeout 900]
+                   [--notebook-timeout 900] [--seed S]
 """
 from __future__ import annotations
 
@@ -90,14 +90,18 @@ def _grade(args: argparse.Namespace) -> int:
     print(confinement.line(), file=sys.stderr)
     for note in confinement.notes:
         print(f"  note: {note}", file=sys.stderr)
+    if args.seed is not None and args.seed < 0:
+        print("lrcourse grade: error: --seed must be a whole number >= 0", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        print(f"hidden cases: drawn with seed {args.seed}", file=sys.stderr)
     results = report.grade_all(paths, releases, timeout=args.timeout, jobs=args.jobs, progress=not args.quiet,
-                               confinement=confinement)
+                               confinement=confinement, seed=args.seed)
     print(report.table(results, releases))
-    print(confinement.line())
     if args.csv:
         report.write_csv(results, releases, args.csv)
     if args.json:
-        report.write_json(results, args.json, run={"in force": confinement.describe()})
+        report.write_json(results, args.json, run={"in force": confinement.describe(), "seed": args.seed})
     return 0
 
 
@@ -203,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"size of any file a kernel writes, or none (default: {d.max_file_size // 2**30}G)")
     p.add_argument("--notebook-timeout", default=str(d.notebook_timeout),
                    help=f"seconds per notebook, all cells together, or none (default: {d.notebook_timeout})")
+    p.add_argument("--seed", type=int, default=None,
+                   help="every check also tries hidden cases drawn at random with this seed (recorded in the reports)")
     p.set_defaults(func=_grade)
     return parser
 

@@ -309,7 +309,7 @@ def test_the_report_says_what_was_in_force(tiny, tmp_path, capsys):
     assert run["memory"].startswith("1 GiB") and run["processes"].startswith("300 ")
     assert run["file size"] == "none" and run["notebook timeout"] == "200 s"
     assert run["sandbox"] == ("none" if shutil.which("bwrap") is None else run["sandbox"])
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # stdout is the table alone
     assert "in force: sandbox" in printed and "memory 1 GiB" in printed
 
 

@@ -29,7 +29,9 @@ exercise from these declarations.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+import zlib
 import textwrap
 import traceback
 import warnings
@@ -84,7 +86,11 @@ PROPERTIES = {
     "pure": "a returned function is evaluated out of order and twice",
     "loop order": "a training loop's optimizer and scheduler steps are checked in order, with the LR of each update",
     "warnings": "warnings raised by the learner's code are quoted in the feedback",
+    "hidden": "when graded with a seed, the check also tries cases drawn at random from the input space",
 }
+
+#: Hidden cases a graded check draws per exercise (``lrcourse grade --seed``).
+HIDDEN_CASES = 3
 
 
 @dataclass(frozen=True)
@@ -275,6 +281,44 @@ def _brief(err: AssertionError) -> AssertionError:
     return err
 
 
+def _draw_like(value: Any, rng: np.random.Generator) -> Any:
+    """A random value of the same kind as ``value``, near it: the input space around a visible case.
+
+    Numbers keep their sign and type (an ``int`` stays a whole number >= 1 when it was one, zeros stay
+    zero); arrays keep their shape, dtype and signs (a constant array stays constant); an increasing list
+    stays increasing; flags, strings and objects (a loss, a model) are kept.
+    """
+    if value is None or isinstance(value, (bool, np.bool_, str)) or callable(value):
+        return value
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        return v if v == 0 else int(np.sign(v)) * max(1, int(round(abs(v) * rng.uniform(0.6, 1.7))))
+    if isinstance(value, (float, np.floating)):
+        return float(value) * float(rng.uniform(0.6, 1.6))
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        if value.size > 1 and np.all(value == value.flat[0]):
+            return value * float(rng.uniform(0.5, 1.5))  # a constant array (a fresh state) stays constant
+        return value * rng.uniform(0.5, 1.5, value.shape)
+    if isinstance(value, (tuple, list)) and value and all(
+            isinstance(v, (float, np.floating)) or (isinstance(v, np.ndarray) and v.dtype.kind == "f") for v in value):
+        drawn = [_draw_like(v, rng) for v in value]
+        if all(isinstance(v, (float, np.floating)) for v in value) and list(value) == sorted(value):
+            drawn.sort()  # an increasing list (a grid of LRs) stays increasing
+        return type(value)(drawn)
+    if isinstance(value, tuple) and all(isinstance(v, (int, float, np.number)) for v in value):
+        return tuple(_draw_like(v, rng) for v in value)
+    return value
+
+
+def _usable(expected: Any) -> bool:
+    """Whether a drawn case's right answer is a plain, finite one (else the draw is outside the input space)."""
+    try:
+        arr = np.asarray(_as_array(expected), dtype=np.float64)
+    except (TypeError, ValueError):
+        return True  # not numbers (a class's stream, a choice): nothing to be finite
+    return bool(np.all(np.isfinite(arr)))
+
+
 @dataclass
 class Exercise:
     """A graded exercise: ``check(fn)`` for feedback, ``hint()`` when stuck.
@@ -297,6 +341,9 @@ class Exercise:
     module_alias: str = "ex"
     bounds: Sequence[Bound] = field(default_factory=tuple)
     exempt: dict = field(default_factory=dict)
+    #: Hidden cases: ``draw(rng) -> Case`` for one random case; None draws near a random visible case
+    #: (:func:`_draw_like`), keeping draws whose right answer the reference gives and is finite.
+    draw: Callable[[np.random.Generator], Case] | None = None
 
     def hint(self) -> None:
         """Print a hint for this exercise."""
@@ -427,8 +474,45 @@ class Exercise:
             )
 
     def _passed(self, num_cases: int) -> None:
+        if getattr(self, "_quiet", False):
+            return
         unit = "point" if self.points == 1 else "points"
-        print(f"✓ {self.name}: all {num_cases} cases pass ({self.points}/{self.points} {unit})")
+        hidden = getattr(self, "_hidden", 0)
+        extra = f" and {hidden} hidden cases" if hidden else ""
+        print(f"✓ {self.name}: all {num_cases} cases{extra} pass ({self.points}/{self.points} {unit})")
+
+    def hidden_cases(self, seed: int, n: int = HIDDEN_CASES) -> list[Case]:
+        """``n`` cases drawn at random for ``seed`` (the same for the same seed), never shown in the notebook.
+
+        Each is a case whose right answer the reference gives (and is finite); none equals a visible case.
+        An exercise exempt from ``"hidden"`` has none, and its ``exempt`` says why.
+        """
+        if "hidden" in self.exempt:
+            return []
+        rng = np.random.default_rng([int(seed), zlib.crc32(self.name.encode())])
+        visible = [self._call_text(c) for c in self.cases]
+        drawn: list[Case] = []
+        for _ in range(40 * n):
+            if len(drawn) == n:
+                break
+            if self.draw is not None:
+                case = self.draw(rng)
+            else:
+                template = self.cases[int(rng.integers(len(self.cases)))]
+                kwargs = {k: _draw_like(v, rng) for k, v in template.kwargs.items()}
+                more = {f.name: _draw_like(getattr(template, f.name), rng) for f in dataclasses.fields(template)
+                        if f.name not in ("kwargs", "note")}  # a case's own data: a run's later gradients, metrics
+                case = dataclasses.replace(template, kwargs=kwargs, **more)
+            case = dataclasses.replace(case, note="")  # a visible case's note ("edge: ...") no longer holds
+            if self._call_text(case) in visible or any(self._call_text(case) == self._call_text(d) for d in drawn):
+                continue
+            try:
+                expected = _silenced(lambda c: self.expected(c), [case])
+            except Exception:
+                continue  # outside the input space (the reference refuses it)
+            if _usable(expected):
+                drawn.append(case)
+        return drawn
 
     def _check(self, fn: Callable) -> None:
         """Run ``fn`` on every case; raise ``AssertionError`` at the first wrong answer."""
@@ -447,9 +531,24 @@ class Exercise:
         """
         __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
         self._recorder, self._fn, self._mine = _Recorder(), fn, None
+        seed = _record.seed()
+        visible = self.cases
+        hidden = self.hidden_cases(seed) if seed is not None else []
         try:
             self._require_callable(fn)
+            self._quiet = bool(hidden)
             self._check(fn)
+            if hidden:  # the grader's cases: the same checks on inputs the notebook never showed
+                self.cases, self._mine = hidden, None
+                try:
+                    self._check(fn)
+                except NotAttemptedError:
+                    raise
+                except AssertionError as err:
+                    raise AssertionError(f"On a hidden case the grader drew (seed {seed}), which the notebook "
+                                         f"never showed: {err}") from err.__cause__
+                self.cases, self._quiet, self._hidden = visible, False, len(hidden)
+                self._passed(len(visible))
             _record.passed(self.name)  # the grader's positive evidence (nothing outside grading)
         except NotAttemptedError as err:
             raise _brief(err)
@@ -460,6 +559,7 @@ class Exercise:
             raise _brief(AssertionError(f"{err} {warned}")) from err.__cause__
         finally:
             self._fn = self._mine = None  # do not keep the learner's objects alive
+            self.cases, self._quiet, self._hidden = visible, False, 0
 
     def __repr__(self) -> str:
         return f"<exercise {self.name}: {self.points} point(s), {len(self.cases)} cases>"

@@ -18,9 +18,10 @@ import hashlib
 import hmac
 import os
 
-__all__ = ["arm", "passed", "mac"]
+__all__ = ["arm", "passed", "mac", "seed"]
 
 _armed: tuple[str, str | None, bytes, str] | None = None
+_seed: int | None = None
 
 
 def mac(key: bytes, grade_id: str, exercise: str) -> str:
@@ -28,16 +29,25 @@ def mac(key: bytes, grade_id: str, exercise: str) -> str:
     return hmac.new(key, f"{grade_id}:{exercise}:passed".encode(), hashlib.sha256).hexdigest()
 
 
-def arm(grade_id: str, exercise: str | None, key_hex: str, path: str) -> None:
-    """Arm for one check cell (called by the grader's code before the cell); ``exercise`` None: any exercise."""
-    global _armed
+def arm(grade_id: str, exercise: str | None, key_hex: str, path: str, seed: int | None = None) -> None:
+    """Arm for one check cell (called by the grader's code before the cell); ``exercise`` None: any exercise.
+
+    ``seed``: the check also tries hidden cases drawn with it (``lrcourse grade --seed``).
+    """
+    global _armed, _seed
     _armed = (grade_id, exercise, bytes.fromhex(key_hex), path)
+    _seed = seed
+
+
+def seed() -> int | None:
+    """The seed of the hidden cases the armed check cell draws, or None (no grader, or no ``--seed``)."""
+    return _seed if _armed is not None else None
 
 
 def passed(exercise: str) -> None:
     """Record that ``exercise``'s check passed every case, if the grader armed this cell for it; then disarm."""
-    global _armed
-    armed, _armed = _armed, None
+    global _armed, _seed
+    armed, _armed, _seed = _armed, None, None
     if armed is None:
         return
     grade_id, expected, key, path = armed

@@ -232,6 +232,13 @@ gradient_descent = Exercise(
 # --------------------------------------------------------------------------- max_stable_lr
 _spd3 = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]])
 
+def _draw_hessian(rng: np.random.Generator) -> Case:
+    """A hidden case for the quadratic exercises: a random symmetric positive-definite H, 1x1 to 3x3."""
+    n = int(rng.integers(1, 4))
+    A = rng.normal(size=(n, n))
+    return Case(dict(H=A @ A.T + float(rng.uniform(0.05, 1.0)) * np.eye(n)))
+
+
 max_stable_lr = Exercise(
     name="max_stable_lr",
     points=1,
@@ -243,6 +250,7 @@ max_stable_lr = Exercise(
         Case(dict(H=_spd3), note="3x3"),
     ],
     exempt={"bounds": "a formula of H's eigenvalues: no threshold is applied to the cases"},
+    draw=_draw_hessian,
     hint_text="""
         GD on a quadratic is stable iff |1 - lr * lambda| < 1 for every eigenvalue lambda of H.
         The largest eigenvalue L is the binding one: lr < 2 / L. np.linalg.eigvalsh(H)
@@ -291,6 +299,7 @@ optimal_lr = Exercise(
     ],
     compare=_compare_pair,
     exempt={"bounds": "a formula of H's eigenvalues: no threshold is applied to the cases"},
+    draw=_draw_hessian,
     hint_text="""
         With L the largest and mu the smallest eigenvalue of H, the best constant step
         balances the fastest and the slowest direction: |1 - lr*mu| = |1 - lr*L|.

@@ -101,6 +101,10 @@ class ObservedExercise(Exercise):
             raise AssertionError(f"{self._call_text(case)} raised {type(err).__name__}: {err}. "
                                  f"{self._hint_ref()}") from err
 
+    def expected(self, case: Case) -> dict:
+        """What the reference does to fresh torch objects on ``case``."""
+        return self.observe(self.reference, case)
+
     def _check(self, fn: Callable) -> None:
         __tracebackhide__ = True
         for case in self.cases:
@@ -882,7 +886,9 @@ fine_tune = LoopExercise(
                  schedule="StepLR"),
         LoopCase({}, f"a real run: at least {FINE_TUNE_TARGET} held-out accuracy", shots=5, epochs=30, measure=True),
     ],
-    exempt={"bounds": "a loop applies no threshold of its own; the accuracy target is checked on the real run"},
+    exempt={"bounds": "a loop applies no threshold of its own; the accuracy target is checked on the real run",
+            "hidden": "it takes no input to draw: the check trains one fixed model on fixed data and "
+                      "watches every step, which a function that memorised answers cannot fake"},
     hint_text="""
         For each epoch: model.train(), then for each (inputs, targets) in batches: optimizer.zero_grad(),
         loss = F.cross_entropy(model(inputs), targets), loss.backward(), optimizer.step(), and

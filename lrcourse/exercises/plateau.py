@@ -112,6 +112,11 @@ class StreamExercise(Exercise):
         return len(mine) == len(theirs) and all(_same(a, b) for m, t in zip(mine, theirs, strict=True)
                                                 for a, b in zip(m, t, strict=True))
 
+    def expected(self, case: StreamCase) -> list:
+        """The reference's returned value and attributes after every epoch of ``case``."""
+        ref = self.reference(**copy.deepcopy(case.kwargs))
+        return [(ref.step(m), *(getattr(ref, a) for a in self.attributes)) for m in case.metrics]
+
     def _so_far(self, case: StreamCase, epoch: int) -> str:
         shown = case.metrics[:epoch]
         text = ", ".join(fmt(m, 4) for m in shown[-8:])
@@ -766,7 +771,9 @@ plateau_settings = GoalExercise(
     compare=_compare_settings,
     cases=[Case({})],
     exempt={"bounds": "one answer is judged by three goals on a recorded curve; answers exactly on each goal's "
-                      "edge are tested in tests/test_exercises_plateau.py"},
+                      "edge are tested in tests/test_exercises_plateau.py",
+            "hidden": "it takes no input to draw: the answer is a pair of settings judged by goals on one "
+                      "recorded curve, and any pair that meets them is right"},
     hint_text="""
         Count: the longest run of epochs without a new best in the descent sets the smallest safe
         patience (the cut needs num_bad_epochs > patience). The plateau starts after epoch 30, so the first

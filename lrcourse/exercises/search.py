@@ -194,6 +194,12 @@ class FoldsExercise(Exercise):
         return "a valid k-fold split"
 
 
+def _draw_folds(rng: np.random.Generator) -> Case:
+    """A hidden case: k from 2 to 8 folds of n >= k samples (k > n would leave a fold empty)."""
+    k = int(rng.integers(2, 9))
+    return Case({"n": int(rng.integers(k, 60)), "k": k, "seed": int(rng.integers(0, 10_000))})
+
+
 kfold_indices = FoldsExercise(
     name="kfold_indices",
     points=2,
@@ -206,6 +212,7 @@ kfold_indices = FoldsExercise(
         Case({"n": 100, "k": 5, "seed": 4}),
     ],
     exempt={"bounds": "no threshold: the folds are checked by their properties"},
+    draw=_draw_folds,
     hint_text="""
         Shuffle once: order = np.random.default_rng(seed).permutation(n). Cut order into k parts
         whose sizes differ by at most one: np.array_split(order, k) gives the first n % k parts one

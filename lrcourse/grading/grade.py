@@ -92,7 +92,8 @@ def _exercise_module(release: nbformat.NotebookNode) -> str | None:
     return None
 
 
-def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: str, records: Path) -> str:
+def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: str, records: Path,
+                  seed: int | None = None) -> str:
     """Code run before a check cell: import the checks afresh and untouched, and arm the cell's pass record.
 
     Every ``lrcourse.exercises`` module is forgotten and imported again, so a solution that replaced
@@ -120,7 +121,7 @@ def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: 
         "        raise RuntimeError('the checks cannot be loaded untouched: the import of '\n"
         "                           + __m.__name__ + ' did not give the installed module afresh')\n"
         "del __lrcourse_old, __m\n"
-        f"__lrcourse_record.arm({grade_id!r}, {exercise!r}, {key!r}, {str(records)!r})\n"
+        f"__lrcourse_record.arm({grade_id!r}, {exercise!r}, {key!r}, {str(records)!r}, seed={seed!r})\n"
     )
 
 
@@ -216,11 +217,13 @@ def _error_message(outputs: list) -> str | None:
 
 
 def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_limit: int = OUTPUT_LIMIT,
-                   kernel_name: str | None = None, confinement: Plan | None = None) -> GradeResult:
+                   kernel_name: str | None = None, confinement: Plan | None = None,
+                   seed: int | None = None) -> GradeResult:
     """Grade the notebook at ``path`` against ``releases`` (from :func:`~lrcourse.grading.submission.load_releases`).
 
     ``confinement`` (from :func:`lrcourse.grading.confine.plan`) limits and sandboxes the kernel; ``None``
-    runs it as a plain child of this process, with the per-cell ``timeout`` only.
+    runs it as a plain child of this process, with the per-cell ``timeout`` only. ``seed``: every check
+    also tries hidden cases drawn with it (:meth:`lrcourse.exercises.Exercise.hidden_cases`).
     """
     path = Path(path)
     start = time.perf_counter()
@@ -243,7 +246,7 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
         found = _CHECKED.findall(released_source.get(gid, cell.source))
         keys[gid] = (secrets.token_hex(32), found[0] if len(found) == 1 else None)
         originals[id(cell)] = cell.source
-        cell.source = _check_prefix(module, gid, keys[gid][1], keys[gid][0], records) + cell.source
+        cell.source = _check_prefix(module, gid, keys[gid][1], keys[gid][0], records, seed) + cell.source
     scratch, target = _scratch(path, nb)
     died_at: int | None = None
     stopped_at: int | None = None  # the first cell not run because the notebook ran out of time

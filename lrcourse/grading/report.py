@@ -68,7 +68,7 @@ def _lost(path: Path, releases: dict, reason: str) -> GradeResult:
 
 
 def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folder: Path, index: int,
-                      confinement=None) -> GradeResult:
+                      confinement=None, seed: int | None = None) -> GradeResult:
     """Grade ``path`` in a process of its own (:mod:`lrcourse.grading.worker`), then stop whatever it left running."""
     import pickle
     import signal
@@ -79,7 +79,7 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
     from .worker import MARKER, stop_marked
 
     job, out = folder / f"{index}.job", folder / f"{index}.result"
-    job.write_bytes(pickle.dumps((path, releases, timeout, confinement)))
+    job.write_bytes(pickle.dumps((path, releases, timeout, confinement, seed)))
     limit = confinement.limits.notebook_timeout if confinement is not None else None
     token = uuid.uuid4().hex
     env = dict(os.environ, **(_thread_env(jobs) if jobs > 1 else {}), **{MARKER: token})
@@ -116,11 +116,11 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
 
 
 def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 1,
-              progress: bool = True, confinement=None) -> list[GradeResult]:
+              progress: bool = True, confinement=None, seed: int | None = None) -> list[GradeResult]:
     """Grade every path, ``jobs`` at a time, each in a process of its own; results in the order of ``paths``.
 
     ``confinement``: a :class:`~lrcourse.grading.confine.Plan` for every kernel, or ``None`` (no limits
-    but the per-cell ``timeout``).
+    but the per-cell ``timeout``). ``seed``: the checks also try hidden cases drawn with it.
     """
     import shutil
     import tempfile
@@ -135,7 +135,7 @@ def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 
     folder = Path(tempfile.mkdtemp(prefix="lrcourse-jobs-"))
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i, confinement): i
+            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i, confinement, seed): i
                        for i, path in enumerate(paths)}
             for future in as_completed(futures):
                 i = futures[future]
