@@ -2,9 +2,11 @@
 
     python benchmarks/grading.py [--notebook solutions/01_gradient_descent.ipynb] [--copies 8]
 
-Budgets (issue "lrcourse grade"): grading one notebook costs at most 1.25x executing it plainly
-(``lrcourse execute``), and 8 submissions with ``--jobs 2`` on 2 cores take at most 0.65x the time of
-``--jobs 1``. Each figure is the fastest of ``--repeats`` runs. Exit status 1 when a budget is missed.
+Budgets (issue 18): grading one notebook as ``lrcourse grade`` does by default -- sandbox and limits as
+this machine allows (``confine.plan("auto")``) -- costs at most 1.15x executing it plainly (``lrcourse
+execute``), and 8 submissions with ``--jobs 2`` on 2 cores take at most 0.65x the time of ``--jobs 1``.
+Grading without confinement is shown too. Each figure is the fastest of ``--repeats`` runs. Exit
+status 1 when a budget is missed.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GRADE_BUDGET = 1.25
+GRADE_BUDGET = 1.15
 JOBS_BUDGET = 0.65
 
 
@@ -38,29 +40,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from lrcourse.grading import report
+    from lrcourse.grading import confine, report
     from lrcourse.grading.execute import execute_notebook
     from lrcourse.grading.grade import grade_notebook
     from lrcourse.grading.submission import load_releases
 
     releases = load_releases(ROOT / "notebooks")
     notebook = Path(args.notebook)
+    confinement = confine.plan("auto")
     plain = _best(lambda: execute_notebook(notebook, timeout=600), args.repeats)
-    graded = _best(lambda: grade_notebook(notebook, releases, timeout=600), args.repeats)
+    bare = _best(lambda: grade_notebook(notebook, releases, timeout=600), args.repeats)
+    graded = _best(lambda: grade_notebook(notebook, releases, timeout=600, confinement=confinement), args.repeats)
     folder = Path(tempfile.mkdtemp(prefix="lrcourse-bench-"))
     try:
         paths = []
         for i in range(args.copies):
             (folder / f"student{i}").mkdir()
             paths.append(Path(shutil.copy(notebook, folder / f"student{i}" / notebook.name)))
-        one = _best(lambda: report.grade_all(paths, releases, timeout=600, jobs=1, progress=False), 1)
-        two = _best(lambda: report.grade_all(paths, releases, timeout=600, jobs=2, progress=False), 1)
+        one = _best(lambda: report.grade_all(paths, releases, timeout=600, jobs=1, progress=False,
+                                             confinement=confinement), 1)
+        two = _best(lambda: report.grade_all(paths, releases, timeout=600, jobs=2, progress=False,
+                                             confinement=confinement), 1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     ok_grade, ok_jobs = graded / plain <= GRADE_BUDGET, two / one <= JOBS_BUDGET
     print(f"machine: {os.cpu_count()} CPU cores; notebook {notebook.name}")
+    print(confinement.line())
     print(f"grading one notebook: {graded:.1f} s against {plain:.1f} s executing it plainly: "
-          f"{graded / plain:.2f}x (budget {GRADE_BUDGET}x) {'ok' if ok_grade else 'OVER BUDGET'}")
+          f"{graded / plain:.2f}x (budget {GRADE_BUDGET}x) {'ok' if ok_grade else 'OVER BUDGET'}; "
+          f"without confinement {bare:.1f} s ({bare / plain:.2f}x)")
     print(f"{args.copies} submissions: --jobs 2 {two:.1f} s against --jobs 1 {one:.1f} s: {two / one:.2f}x "
           f"(budget {JOBS_BUDGET}x) {'ok' if ok_jobs else 'OVER BUDGET'}")
     return 0 if ok_grade and ok_jobs else 1

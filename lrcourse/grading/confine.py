@@ -96,6 +96,7 @@ class Plan:
     cgroup: str | None = None  # "v1", "v2" or None
     user: tuple[int, int] | None = None  # (uid, gid) to drop to, or None: the grader's own user
     notes: list[str] = field(default_factory=list)  # why a stronger mechanism is not in force
+    platform: str = sys.platform
 
     def describe(self) -> dict:
         """What is in force, in words, for the reports."""
@@ -104,12 +105,18 @@ class Plan:
             memory = "none"
         elif self.cgroup:
             memory = f"{format_size(lim.memory)} (cgroup {self.cgroup})"
+        elif self.platform == "win32":
+            memory = "none (no per-kernel limits on Windows)"
+        elif self.platform == "darwin":
+            memory = f"none enforced (macOS ignores the address-space rlimit; {format_size(lim.memory)} asked)"
         else:
             memory = f"{format_size(lim.memory)} of address space (rlimit)"
         if lim.max_procs is None:
             procs = "none"
         elif self.cgroup:
             procs = f"{lim.max_procs} processes and threads (cgroup {self.cgroup})"
+        elif self.platform != "linux":
+            procs = "none (no per-kernel process limit on this system)"
         else:
             procs = f"{lim.max_procs} processes of the kernel's user (rlimit)"
         user = ("the grader's own user" if self.user is None
@@ -120,7 +127,8 @@ class Plan:
             "kernel user": user,
             "memory": memory,
             "processes": procs,
-            "file size": "none" if lim.max_file_size is None else f"{format_size(lim.max_file_size)} (rlimit)",
+            "file size": ("none" if lim.max_file_size is None or self.platform == "win32"
+                          else f"{format_size(lim.max_file_size)} (rlimit)"),
             "notebook timeout": "none" if lim.notebook_timeout is None else f"{lim.notebook_timeout} s",
             "notes": list(self.notes),
         }
@@ -435,7 +443,9 @@ def plan(sandbox: str = "auto", limits: Limits = DEFAULT_LIMITS, python: str | N
 
 def wrap(cmd: list[str], p: Plan, writable: list[str], cwd: str, home: str,
          cgroup_files: list[str] | None = None) -> list[str]:
-    """The kernel command ``cmd`` behind the launcher, confined as ``p`` says."""
+    """The kernel command ``cmd`` behind the launcher, confined as ``p`` says (unchanged on Windows)."""
+    if os.name == "nt":
+        return list(cmd)
     spec = {"cgroups": list(cgroup_files or []), "limits": asdict(p.limits), "rlimit_memory": p.cgroup is None,
             "user": list(p.user) if p.user else None, "home": home}
     inner = list(cmd)
@@ -455,14 +465,21 @@ def _launch(spec: dict, cmd: list[str]) -> None:
         with open(procs, "w") as f:
             f.write(str(os.getpid()))
     limits = spec["limits"]
+
+    def limit(which: int, value: int) -> None:
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)  # never above what this process may have (an unprivileged grader)
+        resource.setrlimit(which, (value, value))
+
     if limits["max_file_size"] is not None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["max_file_size"], limits["max_file_size"]))
+        limit(resource.RLIMIT_FSIZE, limits["max_file_size"])
     if spec["rlimit_memory"] and limits["memory"] is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (limits["memory"], limits["memory"]))
-    if spec["rlimit_memory"] and limits["max_procs"] is not None:
+        limit(resource.RLIMIT_AS, limits["memory"])
+    if spec["rlimit_memory"] and limits["max_procs"] is not None and sys.platform == "linux":
         uid = spec["user"][0] if spec["user"] else os.getuid()
         already = _count_processes(uid)  # RLIMIT_NPROC counts every process of the user
-        resource.setrlimit(resource.RLIMIT_NPROC, (already + limits["max_procs"],) * 2)
+        limit(resource.RLIMIT_NPROC, already + limits["max_procs"])
     _drop_and_exec(spec, cmd)
 
 
