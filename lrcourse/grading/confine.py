@@ -361,7 +361,9 @@ def bwrap_args(writable: list[str], python_dirs: list[str], cwd: str) -> list[st
             args += parents(path) + ["--ro-bind", path, path]
     for path in writable:
         args += parents(path) + ["--bind", path, path]
-    args += ["--chdir", cwd, "--unsetenv", "JPY_PARENT_PID"]  # the kernel's parent is not visible inside
+    # The kernel's parent is not visible inside: its parent is the namespace's init, pid 1, which ipykernel
+    # does not poll (bubblewrap's --die-with-parent ends the kernel with the grader instead)
+    args += ["--chdir", cwd, "--setenv", "JPY_PARENT_PID", "1"]
     return args
 
 
