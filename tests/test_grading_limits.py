@@ -249,13 +249,15 @@ def test_cgroups_are_made_limited_and_removed(tmp_path, version):
         own = "0::/grader\n"
         (tmp_path / "grader").mkdir()
         (tmp_path / "cgroup.controllers").write_text("memory pids")
+        (tmp_path / "grader" / "cgroup.subtree_control").write_text("")  # nothing delegated to children yet
     original_mkdir = type(tmp_path).mkdir
 
     def mkdir(self, *a, **k):  # the kernel fills a new cgroup's files; imitate it
         original_mkdir(self, *a, **k)
         if self.name.startswith("lrcourse-"):
             (self / "cgroup.procs").write_text("")
-            (self / "cgroup.controllers").write_text("memory pids")
+            enabled = (self.parent / "cgroup.subtree_control").read_text() if version == "v2" else "+memory +pids"
+            (self / "cgroup.controllers").write_text(enabled.replace("+", ""))
             (self / ("memory.oom_control" if version == "v1" else "memory.events")).write_text("oom_kill 2\n")
 
     with pytest.MonkeyPatch.context() as mp:
@@ -267,14 +269,25 @@ def test_cgroups_are_made_limited_and_removed(tmp_path, version):
     else:
         assert (tmp_path / "grader/lrcourse-x/memory.max").read_text() == str(400 * 2**20)
         assert (tmp_path / "grader/lrcourse-x/pids.max").read_text() == "64"
+        # v2 delegation: the grader moved itself to a leaf, then handed the controllers to the children
+        assert (tmp_path / "grader/lrcourse-grader/cgroup.procs").read_text() == str(os.getpid())
+        assert (tmp_path / "grader/cgroup.subtree_control").read_text() == "+memory +pids"
     assert group.oom_kills() == 2 and len(group.procs_files()) == (2 if version == "v1" else 1)
     group.remove()
     assert not list(tmp_path.rglob("lrcourse-x"))
+    if version == "v2":  # once moved, the next cgroup is made beside the leaf, not inside it
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(type(tmp_path), "mkdir", mkdir)
+            again = C.Cgroups.create("y", SMALL, root=tmp_path, proc_cgroup="0::/grader/lrcourse-grader\n",
+                                     version="v2")
+        assert again.folders["unified"] == tmp_path / "grader" / "lrcourse-y"
+        again.remove()
 
 
 def test_v2_without_delegated_controllers_is_refused(tmp_path):
     (tmp_path / "grader").mkdir()
     (tmp_path / "cgroup.controllers").write_text("memory pids")
+    (tmp_path / "grader" / "cgroup.subtree_control").write_text("+memory +pids")
     original_mkdir = type(tmp_path).mkdir
 
     def mkdir(self, *a, **k):  # a new cgroup whose parent delegates no controller: an empty list
@@ -331,3 +344,20 @@ def test_bad_limits_are_usage_errors(tiny, tmp_path, capsys, flag, value, words)
     path = _student(tmp_path, "alice", release_nb)
     assert cli_main(["grade", str(path), "--release-dir", str(folder), flag, value]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_v2_where_the_grader_is_not_alone_in_its_cgroup_is_refused(tmp_path, monkeypatch):
+    """The kernel refuses to enable controllers for a cgroup that holds processes: fall back, say why."""
+    (tmp_path / "grader").mkdir()
+    (tmp_path / "cgroup.controllers").write_text("memory pids")
+    (tmp_path / "grader" / "cgroup.subtree_control").write_text("")
+    write_text = type(tmp_path).write_text
+
+    def refuse(self, data, *a, **k):
+        if self.name == "cgroup.subtree_control":
+            raise OSError(16, "Device or resource busy")
+        return write_text(self, data, *a, **k)
+
+    monkeypatch.setattr(type(tmp_path), "write_text", refuse)
+    with pytest.raises(OSError, match="other processes share the grader's cgroup"):
+        C.Cgroups.create("x", SMALL, root=tmp_path, proc_cgroup="0::/grader\n", version="v2")

@@ -227,6 +227,9 @@ class Cgroups:
                 if own is None or not (root / "cgroup.controllers").exists():
                     raise OSError(f"no cgroup v2 hierarchy at {root}")
                 base = root / own.lstrip("/")
+                if base.name == _LEAF:  # this process was moved to a leaf already (see _enable_v2)
+                    base = base.parent
+                _enable_v2(base)
                 folder = base / f"lrcourse-{name}"
                 folder.mkdir()
                 folders["unified"] = folder
@@ -315,6 +318,32 @@ class Cgroups:
                         shutil.rmtree(folder, ignore_errors=True)
                         break
                     time.sleep(0.02)  # EBUSY: its last processes are still exiting
+
+
+#: The cgroup v2 leaf the grader moves itself to, so that its own cgroup may hand controllers to children.
+_LEAF = "lrcourse-grader"
+
+
+def _enable_v2(base: Path) -> None:
+    """Give ``base``'s children the memory and pids controllers, the way cgroup v2 delegation asks.
+
+    A v2 cgroup that holds processes cannot enable controllers for its children ("no internal
+    processes"), so this process first moves itself into a leaf child of ``base``. That works where the
+    grader is alone in a delegated cgroup (``systemd-run --user --scope -p Delegate=yes lrcourse grade
+    ...``, or a container's own cgroup as root); elsewhere the write fails, and ``OSError`` says so.
+    """
+    control = base / "cgroup.subtree_control"
+    if {"memory", "pids"} <= set(control.read_text().split()):
+        return
+    leaf = base / _LEAF
+    if not leaf.is_dir():
+        leaf.mkdir()
+    (leaf / "cgroup.procs").write_text(str(os.getpid()))
+    try:
+        control.write_text("+memory +pids")
+    except OSError as err:
+        raise OSError(f"the memory and pids controllers cannot be enabled under {base} ({err}): other processes "
+                      f"share the grader's cgroup, or it is not delegated") from err
 
 
 # --------------------------------------------------------------------------------------------- planning
