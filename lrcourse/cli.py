@@ -5,7 +5,9 @@
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
     lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
                    [--sandbox auto|bwrap|none] [--memory 3G] [--max-procs 512] [--max-file-size 1G]
-                   [--notebook-timeout 900] [--seed S]
+                   [--notebook-timeout 900] [--seed S] [--shard K/N] [--feedback DIR] [--report FILE]
+    lrcourse grade --merge PART.json... [--csv FILE] [--json FILE] [--feedback DIR] [--report FILE]
+    lrcourse report GRADES.json [-o report.html]
 """
 from __future__ import annotations
 
@@ -63,45 +65,114 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import confine, report
+    from .grading import classbook, confine, report
     from .grading.submission import load_releases
 
+    def fail(message: str) -> int:
+        print(f"lrcourse grade: error: {message}", file=sys.stderr)
+        return 2
+
+    if args.merge:
+        return _merge(args, fail)
+    if not args.submissions:
+        return fail("name the submissions to grade (files or folders), or --merge the JSON of shards")
     if args.jobs < 1:
-        print("lrcourse grade: error: --jobs must be >= 1", file=sys.stderr)
-        return 2
+        return fail("--jobs must be >= 1")
     if args.timeout < 1:
-        print("lrcourse grade: error: --timeout must be >= 1 second", file=sys.stderr)
-        return 2
+        return fail("--timeout must be >= 1 second")
+    if args.seed is not None and args.seed < 0:
+        return fail("--seed must be a whole number >= 0")
     try:
+        shard = classbook.parse_shard(args.shard) if args.shard else None
         releases = load_releases(args.release_dir)
-        paths = report.find_submissions(args.submissions)
-    except FileNotFoundError as err:
-        print(f"lrcourse grade: error: {err}", file=sys.stderr)
-        return 2
-    if not paths:
-        print("lrcourse grade: error: no notebooks found in the submissions given", file=sys.stderr)
-        return 2
+        found = report.find(args.submissions)
+    except (FileNotFoundError, ValueError) as err:
+        return fail(str(err))
+    if shard is not None:
+        found = [s for s in found if classbook.shard_of(s.relative, shard[1]) == shard[0]]
+        print(f"shard {shard[0]}/{shard[1]}: {len(found)} submission{'s' if len(found) != 1 else ''}",
+              file=sys.stderr)
+    elif not found:
+        return fail("no notebooks found in the submissions given")
     try:
         limits = _limits(args)
         confinement = confine.plan(args.sandbox, limits)
     except (ValueError, RuntimeError) as err:
-        print(f"lrcourse grade: error: {err}", file=sys.stderr)
-        return 2
+        return fail(str(err))
     print(confinement.line(), file=sys.stderr)
     for note in confinement.notes:
         print(f"  note: {note}", file=sys.stderr)
-    if args.seed is not None and args.seed < 0:
-        print("lrcourse grade: error: --seed must be a whole number >= 0", file=sys.stderr)
-        return 2
     if args.seed is not None:
         print(f"hidden cases: drawn with seed {args.seed}", file=sys.stderr)
-    results = report.grade_all(paths, releases, timeout=args.timeout, jobs=args.jobs, progress=not args.quiet,
-                               confinement=confinement, seed=args.seed)
+    results = report.grade_all([s.path for s in found], releases, timeout=args.timeout, jobs=args.jobs,
+                               progress=not args.quiet, confinement=confinement, seed=args.seed,
+                               keep_notebooks=bool(args.feedback or args.json))
+    report.label(results, found, releases)
+    run = {"in force": confinement.describe(), "seed": args.seed, "releases": classbook.release_ids(releases),
+           "shard": list(shard) if shard else None}
+    return _outputs(args, results, releases, run)
+
+
+def _outputs(args: argparse.Namespace, results: list, releases: dict, run: dict) -> int:
+    from .grading import report
+
     print(report.table(results, releases))
     if args.csv:
         report.write_csv(results, releases, args.csv)
     if args.json:
-        report.write_json(results, args.json, run={"in force": confinement.describe(), "seed": args.seed})
+        report.write_json(results, args.json, run=run, notebooks=True)
+    if args.feedback:
+        from .grading import feedback
+
+        written = feedback.write_all(results, args.feedback)
+        print(f"feedback: {len(written)} files in {args.feedback}", file=sys.stderr)
+    if args.report:
+        from .grading import classreport
+
+        Path(args.report).write_text(classreport.render(results, run), encoding="utf-8")
+        print(f"class report: {args.report}", file=sys.stderr)
+    return 0
+
+
+def _merge(args: argparse.Namespace, fail) -> int:
+    """``lrcourse grade --merge part1.json part2.json ...``: the shards' JSON joined into one set of outputs."""
+    import json
+
+    from .grading import classbook
+    from .grading.submission import load_releases
+
+    if args.submissions:
+        return fail("--merge joins JSON files: give no submissions with it")
+    parts = []
+    for name in args.merge:
+        try:
+            parts.append((name, json.loads(Path(name).read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as err:
+            return fail(f"--merge: cannot read {name} ({err})")
+    try:
+        results, run = classbook.merge(parts)
+        releases = load_releases(args.release_dir)
+    except (classbook.MergeError, FileNotFoundError) as err:
+        return fail(str(err))
+    if run.get("releases") != classbook.release_ids(releases):
+        return fail(f"the parts were graded against other released notebooks than those in {args.release_dir}")
+    if run.get("missing shards"):
+        print(f"note: shards {run['missing shards']} are missing from the merge", file=sys.stderr)
+    return _outputs(args, results, releases, run)
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    from .grading import classbook, classreport
+
+    try:
+        results, run = classbook.from_document(json.loads(Path(args.json).read_text(encoding="utf-8")), args.json)
+    except (OSError, ValueError) as err:
+        print(f"lrcourse report: error: cannot read {args.json} ({err})", file=sys.stderr)
+        return 2
+    Path(args.output).write_text(classreport.render(results, run), encoding="utf-8")
+    print(f"class report: {args.output} ({len(results)} submissions)")
     return 0
 
 
@@ -187,8 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=120, help="per-cell timeout in seconds (default: 120)")
     p.set_defaults(func=_execute)
 
+    p = sub.add_parser("report", help="rebuild the class report from the JSON of `lrcourse grade --json`")
+    p.add_argument("json", help="the JSON written by lrcourse grade --json (or --merge)")
+    p.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default: report.html)")
+    p.set_defaults(func=_report)
+
     p = sub.add_parser("grade", help="grade submitted notebooks (files or folders); never modifies them")
-    p.add_argument("submissions", nargs="+", help="submitted notebooks, or folders of them")
+    p.add_argument("submissions", nargs="*", help="submitted notebooks, or folders of them")
     p.add_argument("--release-dir", default="notebooks", help="the released notebooks (default: notebooks)")
     p.add_argument("--timeout", type=int, default=60, help="per-cell timeout in seconds (default: 60)")
     p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1)")
@@ -209,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seconds per notebook, all cells together, or none (default: {d.notebook_timeout})")
     p.add_argument("--seed", type=int, default=None,
                    help="every check also tries hidden cases drawn at random with this seed (recorded in the reports)")
+    p.add_argument("--feedback", metavar="DIR",
+                   help="also write one self-contained HTML file of feedback per submission into DIR")
+    p.add_argument("--report", metavar="FILE", help="also write the class report (HTML) to FILE")
+    p.add_argument("--shard", metavar="K/N",
+                   help="grade only share K of N of the submissions (a stable hash of each path: shards 1..N "
+                        "partition the class on any machine)")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="join the --json files of shards into one set of outputs (table, --csv, --json)")
     p.set_defaults(func=_grade)
     return parser
 

@@ -68,12 +68,20 @@ def test_grade_a_folder_into_a_table_csv_and_json(course, tmp_path, capsys, jobs
     assert "not a notebook of this course" in rows["erin"]
     with open(out_csv, encoding="utf-8") as f:
         sheet = list(csv.DictReader(f))
-    assert {r["total"] for r in sheet if r["submission"].endswith("alice/tiny.ipynb")} == {"1/3"}
+    sheet = {r["student_id"]: r for r in sheet}
+    assert set(sheet) == {"alice", "bob", "carol", "dave", "homework", "frank", "gina", "hank"}
+    alice = sheet["alice"]
+    assert (alice["assignment"], alice["submission"], alice["status"]) == ("tiny", "alice/tiny.ipynb", "graded")
+    assert (float(alice["score"]), float(alice["max_score"])) == (1.0, 3.0)  # numbers, not "1/3"
+    assert (float(alice["gd_step_test"]), float(alice["lr_regime_test"])) == (1.0, 0.0)
+    assert sheet["carol"]["status"] == "not graded" and float(sheet["carol"]["score"]) == 0
+    assert "the file is empty" in sheet["carol"]["note"]
     feedback = {item["submission"].split("/")[-2]: item for item in json.loads(out_json.read_text())["submissions"]}
     bob = {c["grade_id"]: c for c in feedback["bob"]["checks"]}
     assert bob["gd_step_test"]["status"] == "not attempted"
     assert bob["gd_step_test"]["message"].startswith("NotAttemptedError: gd_step is not attempted yet")
-    assert feedback["carol"]["error"] == "the file is empty" and feedback["carol"]["total"] == 0
+    assert feedback["carol"]["error"] == "the file is empty" and feedback["carol"]["score"] == 0
+    assert feedback["alice"]["student_id"] == "alice" and feedback["alice"]["assignment"] == "tiny"
     checks = {name: {c["grade_id"]: c for c in feedback[name]["checks"]} for name in ("frank", "gina", "hank")}
     assert checks["frank"]["gd_step_test"]["status"] == "voided" and checks["frank"]["gd_step_test"]["points"] == 0
     assert "test cell was modified" in checks["frank"]["gd_step_test"]["message"]

@@ -126,8 +126,9 @@ def test_a_function_that_memorised_the_visible_cases_fails_the_hidden_ones(noteb
     with pytest.raises(AssertionError) as failed:
         _check(exercise, memorised, 7, tmp_path)
     message = str(failed.value)
-    assert message.startswith("On a hidden case the grader drew (seed 7), which the notebook never showed: "), message
-    assert f"{exercise.name}(" in message  # the hidden input is named
+    assert message.startswith("On a hidden case the grader drew (seed 7), which the notebook never showed, "), message
+    assert f"{exercise.name}(" in message  # the hidden input is named, its expected value is not:
+    assert "expected value is not shown" in message and "; expected" not in message and "expected [" not in message
     assert not (tmp_path / "passes").exists()
 
 
@@ -159,6 +160,7 @@ def test_grading_with_a_seed_zeroes_a_memorised_answer_and_records_the_seed(tiny
     gd_step = graded.checks[0]
     assert (gd_step.status, gd_step.points) == ("failed", 0.0)
     assert "On a hidden case the grader drew (seed 11)" in gd_step.message and "gd_step(x=" in gd_step.message
+    assert "expected value is not shown" in gd_step.message and "; expected" not in gd_step.message
     folder = tmp_path / "release"
     folder.mkdir()
     nbformat.write(release_nb, folder / "tiny.ipynb")

@@ -481,6 +481,27 @@ class Exercise:
         extra = f" and {hidden} hidden cases" if hidden else ""
         print(f"✓ {self.name}: all {num_cases} cases{extra} pass ({self.points}/{self.points} {unit})")
 
+    def _hidden_failure(self, fn: Callable, hidden: list[Case], seed: int, err: AssertionError) -> AssertionError:
+        """The feedback for a failed hidden case: its input, never its expected value (the grader's secret)."""
+        failing = hidden[0]
+        for case in hidden:  # which one failed: each alone, quietly
+            self.cases, self._mine = [case], None
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._check(fn)
+            except AssertionError:
+                failing = case
+                break
+        self.cases, self._mine = hidden, None
+        cause = err.__cause__
+        raised = f" It raised {type(cause).__name__}: {cause}." if cause is not None else ""
+        return AssertionError(
+            f"On a hidden case the grader drew (seed {seed}), which the notebook never showed, your answer is "
+            f"not the right one: {self._call_text(failing)}.{raised} Its expected value is not shown: try your "
+            f"function on inputs like this one and compare with what the text says it must do."
+            f"{self._diagnose()} {self._hint_ref()}")
+
     def hidden_cases(self, seed: int, n: int = HIDDEN_CASES) -> list[Case]:
         """``n`` cases drawn at random for ``seed`` (the same for the same seed), never shown in the notebook.
 
@@ -545,8 +566,7 @@ class Exercise:
                 except NotAttemptedError:
                     raise
                 except AssertionError as err:
-                    raise AssertionError(f"On a hidden case the grader drew (seed {seed}), which the notebook "
-                                         f"never showed: {err}") from err.__cause__
+                    raise self._hidden_failure(fn, hidden, seed, err) from err.__cause__
                 self.cases, self._quiet, self._hidden = visible, False, len(hidden)
                 self._passed(len(visible))
             _record.passed(self.name)  # the grader's positive evidence (nothing outside grading)

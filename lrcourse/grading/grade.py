@@ -60,6 +60,8 @@ class CheckResult:
     max_points: float
     status: str
     message: str = ""
+    exercise: str | None = None  # the exercise the cell checks
+    mistake: str | None = None  # the known mistake the failure matched (its message), for the class report
 
 
 @dataclass
@@ -73,6 +75,9 @@ class GradeResult:
     seconds: float = 0.0
     integrity: list[str] = field(default_factory=list)  # code that reaches for the checks (grading.integrity)
     notebook: Any = field(default=None, repr=False)  # the executed copy, check cells restored
+    relative: str | None = None  # the path below the folder given (reports, shards)
+    student: str | None = None  # from the layout or the file name (grading.classbook.student_of)
+    duplicate: bool = False  # another submission of the same student and notebook is in the run
 
     @property
     def total(self) -> float:
@@ -317,14 +322,19 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
                                              f"not run: the notebook ran longer than its limit of {limit} s"))
             continue
         status, message = _judge(gid, keys.get(gid), replies.get(positions[id(cell)]), cell.get("outputs", []), passes)
+        exercise = keys[gid][1] if gid in keys else None
         if status == "passed":
-            result.checks.append(CheckResult(gid, points, points, "passed", "; ".join(prepared.flags.get(gid, []))))
+            result.checks.append(CheckResult(gid, points, points, "passed", "; ".join(prepared.flags.get(gid, [])),
+                                             exercise))
         else:
             if message.startswith("NotebookTimeoutError"):
                 status = "timed out"
             if confined is not None:
                 message = _explain(message, confinement, confined.procs_refused)
-            result.checks.append(CheckResult(gid, 0.0, points, status, message))
+            from .classbook import known_mistake
+
+            result.checks.append(CheckResult(gid, 0.0, points, status, message, exercise,
+                                             known_mistake(module, exercise, message)))
     result.notebook = nb
     result.seconds = time.perf_counter() - start
     return result

@@ -17,7 +17,7 @@ from typing import Iterable
 from .grade import GradeResult
 from .submission import test_cells
 
-__all__ = ["find_submissions", "grade_all", "columns", "table", "write_csv", "write_json"]
+__all__ = ["find_submissions", "find", "label", "grade_all", "columns", "table", "write_csv", "write_json"]
 
 
 def find_submissions(paths: Iterable[str | Path]) -> list[Path]:
@@ -44,6 +44,41 @@ def find_submissions(paths: Iterable[str | Path]) -> list[Path]:
     return unique
 
 
+def find(paths: Iterable[str | Path]) -> list:
+    """The notebooks named by ``paths`` (as :func:`find_submissions`), each with its path relative to the
+    folder it was found in (a file given directly: its name), which names it in reports and shards."""
+    from .classbook import Submission
+
+    found, seen = [], set()
+    for raw in paths:
+        root = Path(raw)
+        for path in find_submissions([root]):
+            key = path.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            relative = path.relative_to(root).as_posix() if root.is_dir() else path.name
+            found.append(Submission(path, relative))
+    return found
+
+
+def label(results: list[GradeResult], submissions: list, releases: dict) -> None:
+    """Set each result's relative path and student, and flag two submissions of one student and notebook."""
+    from .classbook import student_of
+
+    for result, sub in zip(results, submissions, strict=True):
+        result.relative = sub.relative
+        result.student = student_of(sub.relative, releases)
+    owners: dict[tuple, list[GradeResult]] = {}
+    for result in results:
+        if result.release:
+            owners.setdefault((result.student, result.release), []).append(result)
+    for same in owners.values():
+        if len(same) > 1:
+            for result in same:
+                result.duplicate = True
+
+
 def _thread_env(jobs: int) -> dict:
     """Each of ``jobs`` parallel kernels gets its share of the cores (torch, NumPy's BLAS and OpenMP read these
     when a kernel starts): two kernels with two threads each on two cores run several times slower than one."""
@@ -68,7 +103,7 @@ def _lost(path: Path, releases: dict, reason: str) -> GradeResult:
 
 
 def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folder: Path, index: int,
-                      confinement=None, seed: int | None = None) -> GradeResult:
+                      confinement=None, seed: int | None = None, keep: bool = False) -> GradeResult:
     """Grade ``path`` in a process of its own (:mod:`lrcourse.grading.worker`), then stop whatever it left running."""
     import pickle
     import signal
@@ -79,7 +114,7 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
     from .worker import MARKER, stop_marked
 
     job, out = folder / f"{index}.job", folder / f"{index}.result"
-    job.write_bytes(pickle.dumps((path, releases, timeout, confinement, seed)))
+    job.write_bytes(pickle.dumps((path, releases, timeout, confinement, seed, keep)))
     limit = confinement.limits.notebook_timeout if confinement is not None else None
     token = uuid.uuid4().hex
     env = dict(os.environ, **(_thread_env(jobs) if jobs > 1 else {}), **{MARKER: token})
@@ -116,11 +151,13 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
 
 
 def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 1,
-              progress: bool = True, confinement=None, seed: int | None = None) -> list[GradeResult]:
+              progress: bool = True, confinement=None, seed: int | None = None,
+              keep_notebooks: bool = False) -> list[GradeResult]:
     """Grade every path, ``jobs`` at a time, each in a process of its own; results in the order of ``paths``.
 
     ``confinement``: a :class:`~lrcourse.grading.confine.Plan` for every kernel, or ``None`` (no limits
     but the per-cell ``timeout``). ``seed``: the checks also try hidden cases drawn with it.
+    ``keep_notebooks``: keep each graded notebook (for feedback files, and in the JSON).
     """
     import shutil
     import tempfile
@@ -135,7 +172,8 @@ def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 
     folder = Path(tempfile.mkdtemp(prefix="lrcourse-jobs-"))
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i, confinement, seed): i
+            futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i, confinement, seed,
+                                   keep_notebooks): i
                        for i, path in enumerate(paths)}
             for future in as_completed(futures):
                 i = futures[future]
@@ -172,18 +210,23 @@ def _name(result: GradeResult, root: Path | None = None) -> str:
         return str(result.path)
 
 
+def _note(r: GradeResult) -> str:
+    notes = [r.error] if r.error else []
+    if r.duplicate:
+        notes.append(f"duplicate: another submission of {r.student} for {r.release} is graded too")
+    if r.integrity:
+        notes.append(f"integrity flags ({len(r.integrity)}): {r.integrity[0]}" + ("; …" if len(r.integrity) > 1 else ""))
+    return "; ".join(notes)
+
+
 def _rows(results: list[GradeResult], releases: dict) -> tuple[list[str], list[list[str]]]:
     cols = columns(results, releases)
     header = ["submission", "notebook"] + [gid for _, gid in cols] + ["total", "note"]
     rows = []
     for r in results:
-        note = r.error or ""
-        if r.integrity:
-            flagged = f"integrity flags ({len(r.integrity)}): {r.integrity[0]}" + ("; …" if len(r.integrity) > 1 else "")
-            note = f"{note}; {flagged}" if note else flagged
         total = f"{r.total:g}/{r.max_total:g}" if r.checks else "0"
         rows.append([_name(r), r.release or ""] + [_points(r, gid) if r.release == rel else "" for rel, gid in cols]
-                    + [total, note])
+                    + [total, _note(r)])
     return header, rows
 
 
@@ -199,26 +242,37 @@ def table(results: list[GradeResult], releases: dict) -> str:
 
 
 def write_csv(results: list[GradeResult], releases: dict, path: str | Path) -> None:
-    """The table as CSV, for a spreadsheet."""
-    header, rows = _rows(results, releases)
+    """A spreadsheet's CSV: one row per submission, numbers in numeric columns.
+
+    ``student_id``, ``assignment``, ``score`` and ``max_score`` are named as nbgrader's CSV export names
+    them; ``status`` is ``graded`` or ``not graded`` (the note says why); one column per check holds its
+    points (empty for a check of another notebook); ``duplicate`` is 1 for a student's second
+    submission of one notebook (both are graded).
+    """
+    cols = columns(results, releases)
+    header = (["student_id", "assignment", "submission", "status", "score", "max_score"]
+              + [gid for _, gid in cols] + ["duplicate", "note"])
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        writer.writerows(rows)
+        for r in results:
+            points = {c.grade_id: c.points for c in r.checks}
+            writer.writerow([r.student or r.path.stem, Path(r.release).stem if r.release else "",
+                             r.relative or str(r.path), "not graded" if r.error else "graded",
+                             f"{r.total:g}", f"{r.max_total:g}"]
+                            + [f"{points[gid]:g}" if r.release == rel and gid in points else "" for rel, gid in cols]
+                            + [int(r.duplicate), _note(r)])
 
 
-def write_json(results: list[GradeResult], path: str | Path, run: dict | None = None) -> None:
+def write_json(results: list[GradeResult], path: str | Path, run: dict | None = None,
+               notebooks: bool = False) -> None:
     """Scores and the feedback of every check that did not pass, for returning to students.
 
     ``run`` says how the run was made (what was in force: :meth:`lrcourse.grading.confine.Plan.describe`,
-    the seed of the hidden cases); it is written as the file's ``run``.
+    the seed of the hidden cases, the released notebooks, the shard); it is written as the file's ``run``.
+    ``notebooks``: also keep each graded notebook, from which feedback can be made again later.
     """
-    from .. import __version__
+    from .classbook import to_document
 
-    data = [{"submission": str(r.path), "notebook": r.release, "total": r.total, "max_total": r.max_total,
-             "error": r.error, "seconds": round(r.seconds, 2), "integrity": r.integrity,
-             "checks": [{"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
-                         "message": c.message} for c in r.checks]}
-            for r in results]
-    document = {"lrcourse": __version__, "run": run or {}, "submissions": data}
-    Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    document = to_document(results, run or {}, notebooks=notebooks)
+    Path(path).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

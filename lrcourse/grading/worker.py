@@ -3,7 +3,7 @@
 :func:`lrcourse.grading.report.grade_all` starts one such process per submission, so that whatever a
 submission's code does to the process that grades it (``os.kill(os.getppid(), 9)``, a crash) costs that
 submission alone: the run, its reports and the other submissions go on. ``JOB`` is a pickle of
-``(path, releases, timeout, confinement, seed)``; the :class:`~lrcourse.grading.grade.GradeResult` is pickled to ``RESULT``
+``(path, releases, timeout, confinement, seed, keep)``; the :class:`~lrcourse.grading.grade.GradeResult` is pickled to ``RESULT``
 (without the executed notebook).
 """
 from __future__ import annotations
@@ -23,12 +23,13 @@ def main(argv: list[str]) -> int:
     from .grade import GradeResult, grade_notebook
 
     job, out = Path(argv[0]), Path(argv[1])
-    path, releases, timeout, confinement, seed = pickle.loads(job.read_bytes())
+    path, releases, timeout, confinement, seed, keep = pickle.loads(job.read_bytes())
     try:
         result = grade_notebook(path, releases, timeout=timeout, confinement=confinement, seed=seed)
     except Exception as err:  # a grader bug on one submission must not stop the others
         result = GradeResult(path, None, error=f"the grader failed on this submission ({type(err).__name__}: {err})")
-    result.notebook = None  # not needed for reports, and heavy to send between processes
+    if not keep:
+        result.notebook = None  # only feedback needs it
     tmp = out.with_suffix(".tmp")
     tmp.write_bytes(pickle.dumps(result))
     os.replace(tmp, out)
