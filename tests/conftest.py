@@ -51,6 +51,27 @@ def tiny_release():
     return nb
 
 
+TINY_SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad"
+
+
+def tiny_student(root, name, release_nb, solution=TINY_SOLUTION, cell=None):
+    """``root/name/tiny.ipynb``: the tiny release with ``gd_step`` answered by ``solution`` and, if given, a
+    code ``cell`` right after it (grading tests: an honest student, or one that attacks the grader)."""
+    import copy
+
+    import nbformat
+
+    nb = copy.deepcopy(release_nb)
+    index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "gd-step")
+    nb.cells[index].source = nb.cells[index].source.split("def gd_step")[0] + solution
+    if cell is not None:
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(cell))
+    path = root / name / "tiny.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """``(releases, release notebook)``: a release folder holding :func:`tiny_release`."""

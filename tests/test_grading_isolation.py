@@ -1,32 +1,16 @@
 """A submission that attacks the process grading it costs that submission alone."""
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
 import time
 
-import nbformat
 import pytest
 
+from conftest import tiny_student as _student
 from lrcourse.grading import report
 from lrcourse.grading.worker import MARKER, stop_marked
-
-SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad"
-
-
-def _student(root, name, release_nb, code=None, solution=SOLUTION):
-    nb = copy.deepcopy(release_nb)
-    index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "gd-step")
-    nb.cells[index].source = nb.cells[index].source.split("def gd_step")[0] + solution
-    if code is not None:
-        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(code))
-    path = root / name / "tiny.ipynb"
-    path.parent.mkdir(parents=True)
-    nbformat.write(nb, path)
-    return path
-
 
 def _scores(results):
     return {r.path.parent.name: [(c.grade_id, c.status, c.points) for c in r.checks] for r in results}
@@ -37,7 +21,7 @@ def test_killing_the_grading_process_costs_only_the_killer(tiny, tmp_path, jobs)
     releases, release_nb = tiny
     honest = [("gd_step_test", "passed", 1.0), ("lr_regime_test", "not attempted", 0.0)]
     paths = [_student(tmp_path, "alice", release_nb),
-             _student(tmp_path, "mallory", release_nb, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
+             _student(tmp_path, "mallory", release_nb, cell="import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
              _student(tmp_path, "bob", release_nb)]
     results = report.grade_all(paths, releases, timeout=60, jobs=jobs, progress=False)
     scores = _scores(results)
@@ -55,7 +39,7 @@ def test_what_a_submission_leaves_running_is_stopped(tiny, tmp_path):
     code = ("import subprocess, sys\n"
             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
             f"open({str(pid_file)!r}, 'w').write(str(p.pid))")
-    [result] = report.grade_all([_student(tmp_path, "carol", release_nb, code)], releases, timeout=60, progress=False)
+    [result] = report.grade_all([_student(tmp_path, "carol", release_nb, cell=code)], releases, timeout=60, progress=False)
     assert result.total == 1.0
     pid = int(pid_file.read_text())
     for _ in range(50):

@@ -7,7 +7,6 @@ need it skip and say which.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -20,26 +19,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import tiny_student as _student
 from lrcourse.cli import main as cli_main
 from lrcourse.grading import confine as C
 from lrcourse.grading import grade as G
 from lrcourse.grading import report
 
-SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad"
 HONEST = [("gd_step_test", "passed", 1.0), ("lr_regime_test", "not attempted", 0.0)]
 SMALL = C.Limits(memory=400 * 2**20, max_procs=64, max_file_size=50 * 2**20, notebook_timeout=120)
-
-
-def _student(root, name, release_nb, solution=SOLUTION, cell=None):
-    nb = copy.deepcopy(release_nb)
-    index = next(i for i, c in enumerate(nb.cells) if c.get("id") == "gd-step")
-    nb.cells[index].source = nb.cells[index].source.split("def gd_step")[0] + solution
-    if cell is not None:
-        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(cell))
-    path = root / name / "tiny.ipynb"
-    path.parent.mkdir(parents=True)
-    nbformat.write(nb, path)
-    return path
 
 
 def _scores(result):
@@ -183,7 +170,6 @@ def test_the_sandbox_hides_the_machine(tiny, tmp_path, machine, drop):
     if not drop:
         machine = C.Plan(limits=machine.limits, sandbox="bwrap", cgroup=machine.cgroup, user=None)
     releases, release_nb = tiny
-    out = tmp_path / "seen.json"
     probe = ("import json, os, socket\nseen = {'uid': os.getuid(), 'tmp': sorted(os.listdir('/tmp')),\n"
              f"        'home': os.path.exists(os.path.expanduser('~root/.bashrc')), 'out': os.path.exists({str(tmp_path)!r}),\n"
              "        'net': [n for _, n in socket.if_nameindex()]}\n"
