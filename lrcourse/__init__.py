@@ -22,6 +22,7 @@ _SUBMODULES = (
     "exercises",
     "finetune",
     "grading",
+    "i18n",
     "losses",
     "models",
     "optimizers",
@@ -33,10 +34,12 @@ _SUBMODULES = (
     "widgets",
 )
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = ["__version__", "set_language", "get_language", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("set_language", "get_language"):  # lrcourse.set_language("vi"): the notebook's language
+        return getattr(importlib.import_module(f"{__name__}.i18n"), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

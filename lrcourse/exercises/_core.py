@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import _record
+from ..i18n import N_, gettext_ as _
 
 __all__ = ["Bound", "Case", "Exercise", "Mistake", "NotAttemptedError", "PROPERTIES", "fmt", "fmt_pair",
            "compare_close", "compare_choice"]
@@ -142,12 +143,12 @@ def fmt(value: Any, digits: int = 6) -> str:
         if arr.ndim == 0:
             return fmt(float(arr), digits)
         if arr.size > 8:
-            return f"<array of shape {arr.shape}>"
+            return _("<array of shape {shape}>").format(shape=arr.shape)
         text = np.array2string(arr, separator=", ", max_line_width=10**6,
                                formatter={"float_kind": lambda v: _float(v, digits)})
         return text.replace("\n", "")
     if callable(value) and hasattr(value, "__name__"):
-        return value.__name__
+        return _(value.__name__)  # a named input (e.g. "grad of x^2/2") reads in the learner's language
     return textwrap.shorten(repr(value), 120)
 
 
@@ -169,10 +170,12 @@ def dtype_note(actual: Any, expected: Any) -> str:
         return ""
     if kind.kind == "f" and kind.itemsize < 8 and wanted.kind == "f" and wanted.itemsize >= 8:
         digits = round((np.finfo(kind).nmant + 1) * math.log10(2))
-        return (f"your result has dtype {kind.name}, which keeps only about {digits} significant digits: keep "
-                f"float64, NumPy's default, and do not convert with np.float32 or dtype=np.float32")
+        return _("your result has dtype {dtype}, which keeps only about {digits} significant digits: keep "
+                 "float64, NumPy's default, and do not convert with np.float32 or dtype=np.float32").format(
+            dtype=kind.name, digits=digits)
     if kind.kind in "iub" and wanted.kind == "f":
-        return f"your result has dtype {kind.name}: whole numbers, where the answer has fractions"
+        return _("your result has dtype {dtype}: whole numbers, where the answer has fractions").format(
+            dtype=kind.name)
     return ""
 
 
@@ -181,10 +184,10 @@ def compare_close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = 
     try:
         a = np.asarray(actual, dtype=np.float64)
     except (TypeError, ValueError):
-        return f"expected a number or an array of numbers, got {type(actual).__name__}"
+        return _("expected a number or an array of numbers, got {type}").format(type=type(actual).__name__)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
-        return f"expected shape {e.shape}, got shape {a.shape}"
+        return _("expected shape {expected}, got shape {actual}").format(expected=e.shape, actual=a.shape)
     if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
         return ""
     return None
@@ -196,9 +199,9 @@ def compare_choice(choices: Sequence[str]) -> Callable[[Any, Any], str | None]:
 
     def compare(actual: Any, expected: Any) -> str | None:
         if not isinstance(actual, str):
-            return f"return one of {listed}"
+            return _("return one of {choices}").format(choices=listed)
         if actual not in choices:
-            return f"{actual!r} is not one of {listed}"
+            return _("{answer} is not one of {choices}").format(answer=repr(actual), choices=listed)
         return None if actual == expected else ""
 
     return compare
@@ -238,8 +241,8 @@ class _Recorder:
         if not self.seen:
             return ""
         shown = "; ".join(textwrap.shorten(t, 300) for t in self.seen[:3])
-        more = f" (and {len(self.seen) - 3} more)" if len(self.seen) > 3 else ""
-        return f"While your code ran, Python warned: {shown}{more}."
+        more = _(" (and {count} more)").format(count=len(self.seen) - 3) if len(self.seen) > 3 else ""
+        return _("While your code ran, Python warned: {warnings}{more}.").format(warnings=shown, more=more)
 
 
 def _inputs_changed(before: Sequence, after: Sequence) -> list[int]:
@@ -259,7 +262,7 @@ def _learner_frames(err: BaseException) -> list[str]:
               if not str(Path(f.filename).resolve()).startswith(_CHECKS_DIR)]
     if not frames:
         return []
-    lines = ["Traceback (most recent call last), your code's part:"]
+    lines = [_("Traceback (most recent call last), your code's part:")]
     lines += "".join(traceback.format_list(frames)).rstrip("\n").splitlines()
     lines += "".join(traceback.format_exception_only(type(err), err)).rstrip("\n").splitlines()
     return lines + [""]
@@ -347,7 +350,7 @@ class Exercise:
 
     def hint(self) -> None:
         """Print a hint for this exercise."""
-        print(f"Hint for {self.name}: {textwrap.dedent(self.hint_text).strip()}")
+        print(_("Hint for {name}: {hint}").format(name=self.name, hint=_(self.hint_text).strip()))
 
     def _call_text(self, case: Case) -> str:
         args = ", ".join(f"{k}={fmt(v)}" for k, v in case.kwargs.items())
@@ -398,11 +401,11 @@ class Exercise:
                 if mine is not CRASHED and not self._same_answer(mine, theirs):  # both crashing is agreement
                     break
             else:
-                return " " + mistake.message
+                return " " + _(mistake.message)
         return ""
 
     def _hint_ref(self) -> str:
-        return f"Call {self.module_alias}.{self.name}.hint() for a hint."
+        return _("Call {alias}.{name}.hint() for a hint.").format(alias=self.module_alias, name=self.name)
 
     def expected(self, case: Case) -> Any:
         """The right answer for ``case``."""
@@ -413,10 +416,10 @@ class Exercise:
         return fmt(value)
 
     def _not_attempted(self) -> NotAttemptedError:
-        return NotAttemptedError(
-            f"{self.name} is not attempted yet: replace `raise NotImplementedError()` "
-            f"in its cell (or in an exercise it uses) with your code, run that cell, then run this one again."
-        )
+        return NotAttemptedError(_(
+            "{name} is not attempted yet: replace `raise NotImplementedError()` "
+            "in its cell (or in an exercise it uses) with your code, run that cell, then run this one again."
+        ).format(name=self.name))
 
     def _call(self, fn: Callable, case: Case, expected: Any) -> Any:
         """Call the learner's function on ``case``; turn a stub, a crash or a mutation into feedback."""
@@ -429,17 +432,16 @@ class Exercise:
         except NotImplementedError:
             raise self._not_attempted() from None
         except Exception as err:
-            raise AssertionError(
-                f"{call} raised {type(err).__name__}: {err}; expected {self.describe(expected)}. "
-                f"{self._hint_ref()}"
-            ) from err
+            raise AssertionError(_("{call} raised {error}: {message}; expected {expected}. {hint}").format(
+                call=call, error=type(err).__name__, message=err, expected=self.describe(expected),
+                hint=self._hint_ref())) from err
         changed = _inputs_changed(before, args)
         if changed:
             names = ", ".join(list(case.kwargs)[i] for i in changed)
-            raise AssertionError(
-                f"{call} changed its input {names} in place. Return a new value instead "
-                f"of modifying the arguments (e.g. `x - lr * grad`, not `x -= lr * grad`). {self._hint_ref()}"
-            )
+            raise AssertionError(_(
+                "{call} changed its input {names} in place. Return a new value instead "
+                "of modifying the arguments (e.g. `x - lr * grad`, not `x -= lr * grad`). {hint}"
+            ).format(call=call, names=names, hint=self._hint_ref()))
         return actual
 
     def _expected_source(self) -> str:
@@ -452,34 +454,35 @@ class Exercise:
         try:
             problem = self.compare(actual, expected)
         except Exception as err:  # a comparator must never crash on odd learner output
-            problem = f"could not compare the result ({type(err).__name__}: {err})"
+            problem = _("could not compare the result ({error}: {message})").format(
+                error=type(err).__name__, message=err)
         if problem is not None:
             detail = "; ".join(p for p in (problem, dtype_note(actual, expected)) if p)
             detail = f" ({detail})" if detail else ""
-            note = f" [{case.note}]" if case.note else ""
+            note = f" [{_(case.note)}]" if case.note else ""
             mine, want = fmt_pair(actual, expected)
-            raise AssertionError(
-                f"{self._call_text(case)}{note} returned {mine}; expected {want}"
-                f"{self._expected_source()}{detail}."
-                f"{self._diagnose(case, actual)} {self._hint_ref()}"
-            )
+            raise AssertionError(_("{call}{note} returned {actual}; expected {expected}{source}{detail}.").format(
+                call=self._call_text(case), note=note, actual=mine, expected=want,
+                source=self._expected_source(), detail=detail) + f"{self._diagnose(case, actual)} {self._hint_ref()}")
 
     def _require_callable(self, fn: Any) -> None:
         __tracebackhide__ = True
         if not callable(fn):
-            raise AssertionError(
-                f"check expected your function {self.name}, got {fmt(fn)} "
-                f"({type(fn).__name__}). Pass the function itself: "
-                f"{self.module_alias}.{self.name}.check({self.name})"
-            )
+            raise AssertionError(_(
+                "check expected your function {name}, got {value} ({type}). Pass the function itself: "
+                "{alias}.{name}.check({name})"
+            ).format(name=self.name, value=fmt(fn), type=type(fn).__name__, alias=self.module_alias))
 
     def _passed(self, num_cases: int) -> None:
         if getattr(self, "_quiet", False):
             return
-        unit = "point" if self.points == 1 else "points"
+        unit = _("point") if self.points == 1 else _("points")
         hidden = getattr(self, "_hidden", 0)
-        extra = f" and {hidden} hidden cases" if hidden else ""
-        print(f"✓ {self.name}: all {num_cases} cases{extra} pass ({self.points}/{self.points} {unit})")
+        if hidden:
+            line = _("✓ {name}: all {cases} cases and {hidden} hidden cases pass ({points}/{points} {unit})")
+        else:
+            line = _("✓ {name}: all {cases} cases pass ({points}/{points} {unit})")
+        print(line.format(name=self.name, cases=num_cases, hidden=hidden, points=self.points, unit=unit))
 
     def _hidden_failure(self, fn: Callable, hidden: list[Case], seed: int, err: AssertionError) -> AssertionError:
         """The feedback for a failed hidden case: its input, never its expected value (the grader's secret)."""
@@ -495,12 +498,13 @@ class Exercise:
                 break
         self.cases, self._mine = hidden, None
         cause = err.__cause__
-        raised = f" It raised {type(cause).__name__}: {cause}." if cause is not None else ""
-        return AssertionError(
-            f"On a hidden case the grader drew (seed {seed}), which the notebook never showed, your answer is "
-            f"not the right one: {self._call_text(failing)}.{raised} Its expected value is not shown: try your "
-            f"function on inputs like this one and compare with what the text says it must do."
-            f"{self._diagnose()} {self._hint_ref()}")
+        raised = _(" It raised {error}: {message}.").format(error=type(cause).__name__, message=cause) \
+            if cause is not None else ""
+        return AssertionError(_(
+            "On a hidden case the grader drew (seed {seed}), which the notebook never showed, your answer is "
+            "not the right one: {call}.{raised} Its expected value is not shown: try your "
+            "function on inputs like this one and compare with what the text says it must do."
+        ).format(seed=seed, call=self._call_text(failing), raised=raised) + f"{self._diagnose()} {self._hint_ref()}")
 
     def hidden_cases(self, seed: int, n: int = HIDDEN_CASES) -> list[Case]:
         """``n`` cases drawn at random for ``seed`` (the same for the same seed), never shown in the notebook.
@@ -582,4 +586,4 @@ class Exercise:
             self.cases, self._quiet, self._hidden = visible, False, 0
 
     def __repr__(self) -> str:
-        return f"<exercise {self.name}: {self.points} point(s), {len(self.cases)} cases>"
+        return f"<exercise {self.name}: {self.points} point(s), {len(self.cases)} cases>"  # i18n: a repr

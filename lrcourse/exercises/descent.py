@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import descent as ref
 from ..losses import TwoBasins, ill_conditioned, quadratic_1d
+from ..i18n import N_, gettext_ as _
 from ._core import Bound, Case, Exercise, Mistake, compare_choice, compare_close, fmt, fmt_pair
 
 __all__ = ["gd_step", "gradient_descent", "max_stable_lr", "optimal_lr", "lr_regime",
@@ -48,22 +49,22 @@ gd_step = Exercise(
         Case(dict(x=_arr(3.0), grad=_arr(6.0), lr=0.5)),
         Case(dict(x=_arr(0.5, 0.25, -1.0), grad=_arr(-2.0, 0.0, 4.0), lr=0.3)),
         Case(dict(x=np.array([[1.0, 2.0], [3.0, 4.0]]), grad=np.array([[0.1, -0.2], [0.3, -0.4]]), lr=2.5),
-             note="a 2x2 array of parameters"),
+             note=N_("a 2x2 array of parameters")),
     ],
     exempt={"bounds": "one step has no bound or threshold"},
-    hint_text="""
+    hint_text=N_("""
         Move against the gradient: the new point is x minus lr times grad.
         With NumPy arrays that is one expression and works for any shape.
-    """,
+    """),
     mistakes=[
         Mistake(lambda x, grad, lr: x + lr * grad,
-                "Did you add the gradient instead of subtracting it?"),
+                N_("Did you add the gradient instead of subtracting it?")),
         Mistake(lambda x, grad, lr: x - grad,
-                "Did you forget to multiply the gradient by lr?"),
+                N_("Did you forget to multiply the gradient by lr?")),
         Mistake(lambda x, grad, lr: -lr * grad,
-                "You returned the step -lr * grad; return the new point x - lr * grad."),
+                N_("You returned the step -lr * grad; return the new point x - lr * grad.")),
         Mistake(lambda x, grad, lr: x - lr,
-                "Did you subtract lr itself instead of lr * grad?"),
+                N_("Did you subtract lr itself instead of lr * grad?")),
     ],
 )
 
@@ -86,26 +87,26 @@ def _gradient_descent_reference(grad, x0, lr, num_steps, max_norm=1e6):
 def _compare_run(actual: Any, expected: Any) -> str | None:
     exp_points, exp_diverged = expected
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
-        return "return a pair (points, diverged)"
+        return _("return a pair (points, diverged)")
     points, diverged = actual
     try:
         points = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError):
-        return "points must be an array of iterates"
+        return _("points must be an array of iterates")
     if points.ndim == exp_points.ndim - 1 and points.shape == exp_points.shape[1:]:
-        return "points must hold every iterate, x0 first, not only the last one"
+        return _("points must hold every iterate, x0 first, not only the last one")
     if points.shape[0] != exp_points.shape[0]:
-        return (f"{points.shape[0]} points instead of {exp_points.shape[0]}: "
-                "x0 plus one point per step, stopping before the first non-finite or too-large iterate")
+        return _("{count} points instead of {expected}: x0 plus one point per step, stopping before the first "
+                 "non-finite or too-large iterate").format(count=points.shape[0], expected=exp_points.shape[0])
     problem = compare_close(points, exp_points)
     if problem is not None:
         if problem:
             return problem
         bad = int(np.argmax(np.any(~np.isclose(points, exp_points, rtol=1e-9, atol=1e-12), axis=tuple(range(1, points.ndim)))))
         mine, want = fmt_pair(points[bad], exp_points[bad])
-        return f"points[{bad}] is {mine}, expected {want}"
+        return _("points[{index}] is {actual}, expected {expected}").format(index=bad, actual=mine, expected=want)
     if not isinstance(diverged, (bool, np.bool_)) or bool(diverged) != exp_diverged:
-        return f"diverged is {fmt(diverged)}, expected {exp_diverged}"
+        return _("diverged is {actual}, expected {expected}").format(actual=fmt(diverged), expected=exp_diverged)
     return None
 
 
@@ -170,7 +171,7 @@ def _norm_margins(grad, x0, lr, num_steps, max_norm=1e6):
 
 
 #: The gradient of -|x|^2 / 2: gradient descent runs away from the maximum at 0, |x| grows by (1 + lr) a step.
-_RUN_AWAY = _Named(lambda x: -np.asarray(x, dtype=np.float64), "grad of -|x|^2/2 (runs away)")
+_RUN_AWAY = _Named(lambda x: -np.asarray(x, dtype=np.float64), N_("grad of -|x|^2/2 (runs away)"))
 
 _q1 = quadratic_1d(2.0)
 _q2 = ill_conditioned(10.0, angle=0.5)
@@ -181,50 +182,50 @@ gradient_descent = Exercise(
     points=2,
     reference=_gradient_descent_reference,
     cases=[
-        Case(dict(grad=_grad_of(_q1, "grad of 2*x^2/2"), x0=_arr(1.0), lr=0.1, num_steps=10, max_norm=1e6)),
-        Case(dict(grad=_grad_of(_q2, "grad of a kappa=10 quadratic"), x0=_arr(1.0, 1.0), lr=0.15,
+        Case(dict(grad=_grad_of(_q1, N_("grad of 2*x^2/2")), x0=_arr(1.0), lr=0.1, num_steps=10, max_norm=1e6)),
+        Case(dict(grad=_grad_of(_q2, N_("grad of a kappa=10 quadratic")), x0=_arr(1.0, 1.0), lr=0.15,
                   num_steps=25, max_norm=1e6)),
-        Case(dict(grad=_grad_of(_q3, "grad of x^2/2"), x0=_arr(1.0), lr=3.0, num_steps=50, max_norm=1e6),
-             note="diverges: |x| doubles every step"),
-        Case(dict(grad=_grad_of(_q3, "grad of x^2/2"), x0=_arr(1.0), lr=3.0, num_steps=50, max_norm=10.0),
-             note="a smaller max_norm"),
-        Case(dict(grad=_Named(lambda x: np.exp(np.exp(np.exp(x))), "exp(exp(exp(x)))"), x0=_arr(2.0),
+        Case(dict(grad=_grad_of(_q3, N_("grad of x^2/2")), x0=_arr(1.0), lr=3.0, num_steps=50, max_norm=1e6),
+             note=N_("diverges: |x| doubles every step")),
+        Case(dict(grad=_grad_of(_q3, N_("grad of x^2/2")), x0=_arr(1.0), lr=3.0, num_steps=50, max_norm=10.0),
+             note=N_("a smaller max_norm")),
+        Case(dict(grad=_Named(lambda x: np.exp(np.exp(np.exp(x))), N_("exp(exp(exp(x)))")), x0=_arr(2.0),
                   lr=0.001, num_steps=5, max_norm=1e6),
-             note="the gradient overflows to inf at the first step"),
-        Case(dict(grad=_grad_of(_q1, "grad of 2*x^2/2"), x0=_arr(1.0), lr=0.1, num_steps=0, max_norm=1e6),
-             note="num_steps=0"),
+             note=N_("the gradient overflows to inf at the first step")),
+        Case(dict(grad=_grad_of(_q1, N_("grad of 2*x^2/2")), x0=_arr(1.0), lr=0.1, num_steps=0, max_norm=1e6),
+             note=N_("num_steps=0")),
         Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=20.0),
-             note="a 2x2 point whose norm doubles: 5, 10, then exactly max_norm=20, then 40"),
+             note=N_("a 2x2 point whose norm doubles: 5, 10, then exactly max_norm=20, then 40")),
         Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=36.0),
-             note="the norm is np.linalg.norm(x), here 40 > 36 while the largest entry is 32"),
+             note=N_("the norm is np.linalg.norm(x), here 40 > 36 while the largest entry is 32")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, 4.0), lr=0.5, num_steps=3, max_norm=1e6),
-             note="a vector; not diverged within num_steps"),
+             note=N_("a vector; not diverged within num_steps")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(-5.0), lr=1.0, num_steps=6, max_norm=20.0),
-             note="one coordinate: |x| is 10, then exactly max_norm=20, then 40"),
+             note=N_("one coordinate: |x| is 10, then exactly max_norm=20, then 40")),
     ],
     compare=_compare_run,
     bounds=(Bound("np.linalg.norm(x) > max_norm", lambda case: _norm_margins(**case.kwargs)),),
-    hint_text="""
+    hint_text=N_("""
         Start with points = [x0]. Repeat num_steps times: x = x - lr * grad(x); if x is not
         finite (np.all(np.isfinite(x)) is False) or np.linalg.norm(x) > max_norm, set
         diverged = True and stop *without* appending x; otherwise append it.
         Return (np.array(points), diverged).
-    """,
+    """),
     mistakes=[
         Mistake(_gd_appends_bad_point,
-                "It looks like you appended the diverged iterate before stopping; stop before appending it."),
+                N_("It looks like you appended the diverged iterate before stopping; stop before appending it.")),
         Mistake(_gd_no_divergence_check,
-                "It looks like the loop never checks for divergence (non-finite or norm > max_norm)."),
-        Mistake(_gd_without_x0, "Did you leave x0 out of points? points[0] must be the start."),
-        Mistake(_gd_one_step_short, "Off by one: take num_steps steps, giving num_steps + 1 points."),
+                N_("It looks like the loop never checks for divergence (non-finite or norm > max_norm).")),
+        Mistake(_gd_without_x0, N_("Did you leave x0 out of points? points[0] must be the start.")),
+        Mistake(_gd_one_step_short, N_("Off by one: take num_steps steps, giving num_steps + 1 points.")),
         Mistake(_gd_norm_variant(lambda x: np.max(np.abs(x))),
-                "Measure the iterate with np.linalg.norm(x), the Euclidean length; the largest entry is smaller, "
-                "so your run goes on past max_norm."),
+                N_("Measure the iterate with np.linalg.norm(x), the Euclidean length; the largest entry is smaller, "
+                "so your run goes on past max_norm.")),
         Mistake(_gd_norm_variant(lambda x: np.sum(np.abs(x))),
-                "Measure the iterate with np.linalg.norm(x), the Euclidean length; the sum of the entries' sizes "
-                "is larger, so your run stops too early."),
+                N_("Measure the iterate with np.linalg.norm(x), the Euclidean length; the sum of the entries' sizes "
+                "is larger, so your run stops too early.")),
         Mistake(_gd_norm_variant(np.linalg.norm, at_bound=True),
-                "An iterate exactly at max_norm has not diverged: stop only when np.linalg.norm(x) > max_norm."),
+                N_("An iterate exactly at max_norm has not diverged: stop only when np.linalg.norm(x) > max_norm.")),
     ],
 )
 
@@ -245,26 +246,26 @@ max_stable_lr = Exercise(
     reference=ref.max_stable_lr,
     cases=[
         Case(dict(H=np.diag([4.0, 1.0]))),
-        Case(dict(H=np.array([[2.0]])), note="1-D"),
-        Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note="not diagonal: eigenvalues 1 and 3"),
-        Case(dict(H=_spd3), note="3x3"),
+        Case(dict(H=np.array([[2.0]])), note=N_("1-D")),
+        Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note=N_("not diagonal: eigenvalues 1 and 3")),
+        Case(dict(H=_spd3), note=N_("3x3")),
     ],
     exempt={"bounds": "a formula of H's eigenvalues: no threshold is applied to the cases"},
     draw=_draw_hessian,
-    hint_text="""
+    hint_text=N_("""
         GD on a quadratic is stable iff |1 - lr * lambda| < 1 for every eigenvalue lambda of H.
         The largest eigenvalue L is the binding one: lr < 2 / L. np.linalg.eigvalsh(H)
         returns the eigenvalues of a symmetric matrix in ascending order.
-    """,
+    """),
     mistakes=[
         Mistake(lambda H: 1.0 / np.linalg.eigvalsh(H)[-1],
-                "1/L is the step that makes the steepest direction converge in one step; the *edge* of stability is 2/L."),
+                N_("1/L is the step that makes the steepest direction converge in one step; the *edge* of stability is 2/L.")),
         Mistake(lambda H: 2.0 / np.linalg.eigvalsh(H)[0],
-                "Did you use the smallest eigenvalue? The largest one limits the step."),
+                N_("Did you use the smallest eigenvalue? The largest one limits the step.")),
         Mistake(lambda H: 2.0 / np.max(np.diag(H)),
-                "The diagonal of H is not its eigenvalues unless H is diagonal; use np.linalg.eigvalsh(H)."),
+                N_("The diagonal of H is not its eigenvalues unless H is diagonal; use np.linalg.eigvalsh(H).")),
         Mistake(lambda H: 2.0 / np.trace(H),
-                "The trace is the sum of all eigenvalues; the bound uses only the largest."),
+                N_("The trace is the sum of all eigenvalues; the bound uses only the largest.")),
     ],
 )
 
@@ -272,12 +273,13 @@ max_stable_lr = Exercise(
 # --------------------------------------------------------------------------- optimal_lr
 def _compare_pair(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
-        return "return a pair (lr, rate)"
+        return _("return a pair (lr, rate)")
     for name, a, e in zip(("lr", "rate"), actual, expected, strict=True):
         problem = compare_close(a, e)
         if problem is not None:
             mine, want = fmt_pair(a, e)
-            return f"{name} is {mine}, expected {want}" + (f": {problem}" if problem else "")
+            return _("{name} is {actual}, expected {expected}").format(name=name, actual=mine, expected=want) + (
+                f": {problem}" if problem else "")
     return None
 
 
@@ -292,32 +294,32 @@ optimal_lr = Exercise(
     reference=ref.optimal_lr,
     cases=[
         Case(dict(H=np.diag([3.0, 1.0]))),
-        Case(dict(H=np.diag([1.0, 10.0])), note="the steep direction is the second axis"),
-        Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note="not diagonal"),
-        Case(dict(H=5.0 * np.eye(2)), note="kappa = 1: one step solves it"),
-        Case(dict(H=_spd3), note="3x3"),
+        Case(dict(H=np.diag([1.0, 10.0])), note=N_("the steep direction is the second axis")),
+        Case(dict(H=np.array([[2.0, 1.0], [1.0, 2.0]])), note=N_("not diagonal")),
+        Case(dict(H=5.0 * np.eye(2)), note=N_("kappa = 1: one step solves it")),
+        Case(dict(H=_spd3), note=N_("3x3")),
     ],
     compare=_compare_pair,
     exempt={"bounds": "a formula of H's eigenvalues: no threshold is applied to the cases"},
     draw=_draw_hessian,
-    hint_text="""
+    hint_text=N_("""
         With L the largest and mu the smallest eigenvalue of H, the best constant step
         balances the fastest and the slowest direction: |1 - lr*mu| = |1 - lr*L|.
         Solve it for lr, then the rate is |1 - lr*mu| = (kappa - 1) / (kappa + 1) with
         kappa = L / mu. Return (lr, rate).
-    """,
+    """),
     mistakes=[
         Mistake(lambda H: (1.0 / _eig(H)[0], (_eig(H)[0] - _eig(H)[1]) / (_eig(H)[0] + _eig(H)[1])),
-                "1/L only makes the steepest direction converge in one step; the best step is 2/(L + mu)."),
+                N_("1/L only makes the steepest direction converge in one step; the best step is 2/(L + mu).")),
         Mistake(lambda H: (2.0 / sum(_eig(H)), 1.0 - _eig(H)[1] / _eig(H)[0]),
-                "1 - 1/kappa is the rate of the step 1/L; the step 2/(L + mu) gives (kappa - 1)/(kappa + 1)."),
+                N_("1 - 1/kappa is the rate of the step 1/L; the step 2/(L + mu) gives (kappa - 1)/(kappa + 1).")),
         Mistake(lambda H: (2.0 / sum(_eig(H)),
                            (np.sqrt(_eig(H)[0] / _eig(H)[1]) - 1) / (np.sqrt(_eig(H)[0] / _eig(H)[1]) + 1)),
-                "(sqrt(kappa) - 1)/(sqrt(kappa) + 1) is heavy-ball momentum's rate (notebook 03); plain GD's is (kappa - 1)/(kappa + 1)."),
+                N_("(sqrt(kappa) - 1)/(sqrt(kappa) + 1) is heavy-ball momentum's rate (notebook 03); plain GD's is (kappa - 1)/(kappa + 1).")),
         Mistake(lambda H: ((_eig(H)[0] - _eig(H)[1]) / (_eig(H)[0] + _eig(H)[1]), 2.0 / sum(_eig(H))),
-                "Did you swap the two? Return (lr, rate)."),
+                N_("Did you swap the two? Return (lr, rate).")),
         Mistake(lambda H: (2.0 / (H[0, 0] + H[-1, -1]), abs(H[0, 0] - H[-1, -1]) / (H[0, 0] + H[-1, -1])),
-                "Use the eigenvalues of H (np.linalg.eigvalsh), not its diagonal entries."),
+                N_("Use the eigenvalues of H (np.linalg.eigvalsh), not its diagonal entries.")),
     ],
 )
 
@@ -354,10 +356,12 @@ def _product_probe(fn: Callable, call: Callable) -> str:
                 return ""
         for (a, lr), answer in zip(pairs[1:], answers[1:]):
             if answer != answers[0]:
-                return (f" Your answer changes while lr * a stays {fmt(h)}: lr_regime(a={fmt(pairs[0][0])}, "
-                        f"lr={fmt(pairs[0][1])}) gives {fmt(answers[0])} but lr_regime(a={fmt(a)}, lr={fmt(lr)}) "
-                        f"gives {fmt(answer)}. Every step multiplies x by 1 - lr * a, so the regime depends on "
-                        f"the product h = lr * a alone: compute h first and test only h.")
+                return " " + _(
+                    "Your answer changes while lr * a stays {h}: lr_regime(a={a1}, lr={lr1}) gives {answer1} but "
+                    "lr_regime(a={a2}, lr={lr2}) gives {answer2}. Every step multiplies x by 1 - lr * a, so the "
+                    "regime depends on the product h = lr * a alone: compute h first and test only h."
+                ).format(h=fmt(h), a1=fmt(pairs[0][0]), lr1=fmt(pairs[0][1]), answer1=fmt(answers[0]), a2=fmt(a),
+                         lr2=fmt(lr), answer2=fmt(answer))
     return ""
 
 
@@ -384,37 +388,37 @@ lr_regime = ProbedExercise(
         Case(dict(a=1.0, lr=0.5)),
         Case(dict(a=0.5, lr=3.0)),
         Case(dict(a=10.0, lr=0.25)),
-        Case(dict(a=100.0, lr=0.0005), note="a steep loss with a tiny step"),
-        Case(dict(a=2.0, lr=0.05), note="edge: lr * a exactly 0.1"),
-        Case(dict(a=2.0, lr=0.5), note="edge: lr * a exactly 1, one step to the minimum"),
-        Case(dict(a=4.0, lr=0.5), note="edge: lr * a exactly 2, bounces forever"),
+        Case(dict(a=100.0, lr=0.0005), note=N_("a steep loss with a tiny step")),
+        Case(dict(a=2.0, lr=0.05), note=N_("edge: lr * a exactly 0.1")),
+        Case(dict(a=2.0, lr=0.5), note=N_("edge: lr * a exactly 1, one step to the minimum")),
+        Case(dict(a=4.0, lr=0.5), note=N_("edge: lr * a exactly 2, bounces forever")),
         Case(dict(a=4.0, lr=0.3)),
-        Case(dict(a=10.0, lr=0.05), note="a steep loss: lr is small, but lr * a = 0.5"),
-        Case(dict(a=0.25, lr=0.2), note="a flat loss: lr is 0.2, but lr * a = 0.05"),
-        Case(dict(a=8.0, lr=0.25), note="edge: lr * a exactly 2 again, from other numbers"),
+        Case(dict(a=10.0, lr=0.05), note=N_("a steep loss: lr is small, but lr * a = 0.5")),
+        Case(dict(a=0.25, lr=0.2), note=N_("a flat loss: lr is 0.2, but lr * a = 0.05")),
+        Case(dict(a=8.0, lr=0.25), note=N_("edge: lr * a exactly 2 again, from other numbers")),
     ],
     compare=compare_choice(ref.REGIMES),
     probe=_product_probe,
     bounds=(Bound("lr * a < 0.1 (slow)", _regime_margins(0.1)),
             Bound("lr * a > 1 (oscillating)", _regime_margins(1.0)),
             Bound("lr * a >= 2 (divergent)", _regime_margins(2.0))),
-    hint_text="""
+    hint_text=N_("""
         Everything depends on h = lr * a, because x_t = (1 - h)**t * x0.
         h >= 2: |1 - h| >= 1, it never converges -> "divergent".
         1 < h < 2: 1 - h is negative, x flips sign every step but shrinks -> "oscillating".
         0.1 <= h <= 1: shrinks without overshooting -> "monotone".
         h < 0.1: less than 10 % of the error removed per step -> "slow".
-    """,
+    """),
     mistakes=[
         Mistake(_regime_with(lambda h: h > 2, lambda h: h > 1, lambda h: h < 0.1),
-                "At lr * a == 2 the factor is exactly -1: x bounces between x0 and -x0 forever, "
-                "which is not convergence, so it counts as divergent."),
+                N_("At lr * a == 2 the factor is exactly -1: x bounces between x0 and -x0 forever, "
+                "which is not convergence, so it counts as divergent.")),
         Mistake(_regime_with(lambda h: h >= 2, lambda h: h >= 1, lambda h: h < 0.1),
-                "At lr * a == 1 the factor is 0: one step lands on the minimum, no overshoot, so it is monotone."),
+                N_("At lr * a == 1 the factor is 0: one step lands on the minimum, no overshoot, so it is monotone.")),
         Mistake(_regime_with(lambda h: h >= 1, lambda h: False, lambda h: h < 0.1),
-                "Between 1/a and 2/a the iterates overshoot but still converge: that is oscillating, not divergent."),
+                N_("Between 1/a and 2/a the iterates overshoot but still converge: that is oscillating, not divergent.")),
         Mistake(_regime_with(lambda h: h >= 2, lambda h: h > 1, lambda h: h <= 0.1),
-                "At lr * a == 0.1 the step removes exactly 10 % of the error: that is monotone, not slow."),
+                N_("At lr * a == 0.1 the step removes exactly 10 % of the error: that is monotone, not slow.")),
     ],
 )
 
@@ -470,41 +474,41 @@ basin_reached = Exercise(
         Case(dict(loss=_two, x0=-1.0, lr=0.03, num_steps=200)),
         Case(dict(loss=_two, x0=-1.0, lr=0.3, num_steps=200)),
         Case(dict(loss=_two, x0=-1.0, lr=2.5, num_steps=200)),
-        Case(dict(loss=_two, x0=5.0, lr=0.03, num_steps=200), note="starts in the wide basin"),
+        Case(dict(loss=_two, x0=5.0, lr=0.03, num_steps=200), note=N_("starts in the wide basin")),
         Case(dict(loss=_two, x0=-0.5, lr=1.0, num_steps=200)),
-        Case(dict(loss=_two_mirror, x0=1.5, lr=0.02, num_steps=200), note="another loss: the trap is at x=1"),
-        Case(dict(loss=_two_mirror, x0=1.5, lr=0.5, num_steps=200), note="another loss: the trap is at x=1"),
+        Case(dict(loss=_two_mirror, x0=1.5, lr=0.02, num_steps=200), note=N_("another loss: the trap is at x=1")),
+        Case(dict(loss=_two_mirror, x0=1.5, lr=0.5, num_steps=200), note=N_("another loss: the trap is at x=1")),
         Case(dict(loss=_two, x0=1.0, lr=0.05, num_steps=5),
-             note="5 steps: the run stops far from both minima, a little nearer the trap"),
+             note=N_("5 steps: the run stops far from both minima, a little nearer the trap")),
         Case(dict(loss=_two, x0=1.3, lr=0.05, num_steps=5),
-             note="5 steps: the run stops far from both minima, a little nearer the global one"),
-        Case(dict(loss=_two_wide, x0=1.0, lr=0.1, num_steps=400), note="a third loss: trap at x=-1"),
-        Case(dict(loss=_two_wide, x0=-0.8, lr=0.1, num_steps=400), note="a third loss: trap at x=-1"),
+             note=N_("5 steps: the run stops far from both minima, a little nearer the global one")),
+        Case(dict(loss=_two_wide, x0=1.0, lr=0.1, num_steps=400), note=N_("a third loss: trap at x=-1")),
+        Case(dict(loss=_two_wide, x0=-0.8, lr=0.1, num_steps=400), note=N_("a third loss: trap at x=-1")),
     ],
     exempt={"bounds": "the text names no tie between the minima (a tie would be arbitrary); instead two cases "
                       "stop after 5 steps just either side of the midpoint, far from both minima, so a fixed "
                       "tolerance around a minimum fails"},
     compare=compare_choice(("local", "global", "diverged")),
-    hint_text="""
+    hint_text=N_("""
         Run gradient descent from x0 (your gradient_descent with loss.grad and np.array([x0]),
         or lrcourse.descent.run). If the run diverged return "diverged"; otherwise compare the
         *final* iterate's distance to loss.local_min and to loss.global_min and return
         "local" or "global" for the nearer one.
-    """,
+    """),
     mistakes=[
         Mistake(_basin_by_lr,
-                "Did you decide from lr alone? Where a run ends also depends on where it starts; run it."),
+                N_("Did you decide from lr alone? Where a run ends also depends on where it starts; run it.")),
         Mistake(_basin_no_divergence,
-                "A run that diverged must return \"diverged\"."),
+                N_("A run that diverged must return \"diverged\".")),
         Mistake(_basin_by_start,
-                "Use the final iterate, not the start point."),
+                N_("Use the final iterate, not the start point.")),
         Mistake(_basin_on_default_loss,
-                "Your answers are those of the notebook's loss (trap = losses.TwoBasins()), whatever loss is "
-                "passed: use the loss argument (loss.grad, loss.local_min, loss.global_min), not a global."),
+                N_("Your answers are those of the notebook's loss (trap = losses.TwoBasins()), whatever loss is "
+                "passed: use the loss argument (loss.grad, loss.local_min, loss.global_min), not a global.")),
         Mistake(_basin_with_tolerance,
-                "A run that is still on its way is not \"diverged\": compare the final iterate's distance to "
-                "each minimum and return the nearer one, with no tolerance."),
-        Mistake(_basin_fixed_steps, "Take num_steps steps, not a fixed 200."),
+                N_("A run that is still on its way is not \"diverged\": compare the final iterate's distance to "
+                "each minimum and return the nearer one, with no tolerance.")),
+        Mistake(_basin_fixed_steps, N_("Take num_steps steps, not a fixed 200.")),
     ],
 )
 

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 from dataclasses import dataclass
@@ -84,11 +85,25 @@ def known_mistake(module: str | None, exercise: str | None, message: str) -> str
         checks = importlib.import_module(f"lrcourse.exercises.{module}")
     except ImportError:
         return None
+    from .. import i18n
+
     ex = getattr(checks, exercise, None)
     for mistake in getattr(ex, "mistakes", ()):
-        if mistake.message and mistake.message in message:
-            return mistake.message
+        if not mistake.message:
+            continue
+        english = i18n.key(mistake.message)
+        # the report counts one mistake across the class, whichever language each feedback was in
+        if english in message or any(_translated(language).get(english, english) in message
+                                     for language in i18n.LANGUAGES[1:]):
+            return english
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _translated(language: str) -> dict:
+    from .. import i18n
+
+    return i18n.translations(language)
 
 
 def release_ids(releases: dict) -> dict[str, str | None]:

@@ -1,0 +1,102 @@
+"""The course's languages: English (the default) and Vietnamese (``vi``).
+
+A notebook chooses its language once, in its first code cell::
+
+    import lrcourse
+    lrcourse.set_language("vi")
+
+From then on every message a learner can see from ``lrcourse.exercises`` (pass
+lines, wrong-answer explanations, hints, not-attempted messages) and the
+labels the library draws on figures and widgets come from the Vietnamese
+gettext catalog shipped in the package (``lrcourse/locale/vi/LC_MESSAGES/lrcourse.mo``,
+compiled from the ``.po`` file kept beside it by ``python scripts/i18n.py``).
+
+Messages are marked in the source in two ways:
+
+* ``_("text with {placeholders}")`` translates now (the language in force when
+  the message is made); placeholders are filled afterwards with ``.format``;
+* ``N_("text")`` only marks a message kept as data (a known mistake, a hint, a
+  case's note), translated with ``_`` where it is shown.
+
+A multi-line message is looked up by its :func:`inspect.cleandoc` text, so an
+indented triple-quoted hint has the same catalog entry however it is indented.
+A message the catalog lacks is shown in English (``tests/test_i18n.py`` fails
+before that can ship).
+"""
+from __future__ import annotations
+
+import contextlib
+import gettext
+import inspect
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["LANGUAGES", "set_language", "get_language", "using", "gettext_", "N_", "key"]
+
+#: The languages the course is written in, English first (the default).
+LANGUAGES = ("en", "vi")
+DOMAIN = "lrcourse"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+_state: dict = {"language": "en", "catalog": gettext.NullTranslations()}
+
+
+def key(message: str) -> str:
+    """The catalog key of ``message``: multi-line text as :func:`inspect.cleandoc` gives it."""
+    return inspect.cleandoc(message) if "\n" in message else message
+
+
+def _catalog(language: str) -> gettext.NullTranslations:
+    if language == "en":
+        return gettext.NullTranslations()
+    try:
+        return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[language])
+    except OSError as err:
+        raise RuntimeError(f"the {language!r} catalog is not installed ({err}); reinstall lrcourse") from err
+
+
+def set_language(language: str) -> None:
+    """Show the course's messages, hints and figure labels in ``language`` (``"en"`` or ``"vi"``).
+
+    >>> set_language("vi"); get_language()
+    'vi'
+    >>> set_language("en")
+    """
+    if not isinstance(language, str) or language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, got {language!r}")
+    _state["catalog"] = _catalog(language)
+    _state["language"] = language
+
+
+def get_language() -> str:
+    """The language in force (``"en"`` unless :func:`set_language` chose another)."""
+    return _state["language"]
+
+
+@contextlib.contextmanager
+def using(language: str) -> Iterator[None]:
+    """``with using("vi"): ...``: a language for one block, the previous one restored after it."""
+    before = get_language()
+    set_language(language)
+    try:
+        yield
+    finally:
+        set_language(before)
+
+
+def gettext_(message: str) -> str:
+    """``message`` in the language in force (English when the catalog lacks it)."""
+    if _state["language"] == "en" or not message:
+        return key(message)
+    return _state["catalog"].gettext(key(message))
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalog without translating it (it is translated where it is shown)."""
+    return message
+
+
+def translations(language: str) -> dict[str, str]:
+    """Every message of ``language``'s catalog, English key to translation (for the grader's matching)."""
+    catalog = _catalog(language)
+    return dict(getattr(catalog, "_catalog", {}))
