@@ -1,6 +1,6 @@
 """The ``lrcourse`` command.
 
-    lrcourse start [FOLDER] [--no-browser] [--port N] [--lab-arg=ARG ...] [--update]
+    lrcourse start [FOLDER] [--lang en|vi] [--no-browser] [--port N] [--lab-arg=ARG ...] [--update]
     lrcourse release [--source solutions] [--dest notebooks] [--check]
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
     lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
@@ -203,7 +203,9 @@ def _start(args: argparse.Namespace) -> int:
         return 2
     try:
         st.require_jupyterlab()
-        done = st.prepare(args.folder, update=args.update)
+        if args.folder is None:
+            args.folder = st.default_folder(args.lang)
+        done = st.prepare(args.folder, update=args.update, language=args.lang)
     except st.StartError as err:
         print(f"lrcourse start: error: {err}", file=sys.stderr)
         return 2
@@ -235,8 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("start", help="copy the course's notebooks into FOLDER and open JupyterLab there")
-    p.add_argument("folder", nargs="?", default="lrcourse-notebooks",
-                   help="your notebooks' folder, created if missing (default: ./lrcourse-notebooks)")
+    p.add_argument("folder", nargs="?", default=None,
+                   help="your notebooks' folder, created if missing (default: ./lrcourse-notebooks, "
+                        "./lrcourse-notebooks-vi with --lang vi)")
+    p.add_argument("--lang", choices=("en", "vi"), default="en",
+                   help="the course's language: en (English, the default) or vi (Tiếng Việt)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser (print the URL only)")
     p.add_argument("--port", type=int, help="JupyterLab's port (default: JupyterLab's, 8888 or the next free)")
     p.add_argument("--lab-arg", action="append", default=[], metavar="ARG",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_float, integer
+from .i18n import gettext_ as _
 
 __all__ = ["Split", "digits", "diabetes", "ImageSplit", "digits_source", "digits_target", "PIXEL_MEAN", "PIXEL_STD",
            "cifar10", "CIFAR10_URL", "CIFAR10_MD5"]
@@ -53,9 +54,9 @@ class Split:
         return int(max(self.y_train.max(), self.y_val.max()) + 1)
 
     def __repr__(self) -> str:
-        what = "regression" if self.task == "regression" else f"{self.num_classes} classes"
-        return (f"Split({self.name!r}: {len(self.y_train)} train, {len(self.y_val)} validation, "
-                f"{self.num_features} features, {what})")
+        what = _("regression") if self.task == "regression" else _("{count} classes").format(count=self.num_classes)
+        return _("Split({name}: {train} train, {val} validation, {features} features, {what})").format(
+            name=repr(self.name), train=len(self.y_train), val=len(self.y_val), features=self.num_features, what=what)
 
 
 def digits(val_fraction: float = 0.25, seed: int = 0) -> Split:
@@ -135,8 +136,9 @@ class ImageSplit:
         return tuple(self.X_train.shape[1:])
 
     def __repr__(self) -> str:
-        return (f"ImageSplit({self.name!r}: {len(self.y_train)} train, {len(self.y_val)} validation, "
-                f"{len(self.y_test)} test images of shape {self.image_shape}, {self.num_classes} classes)")
+        return _("ImageSplit({name}: {train} train, {val} validation, {test} test images of shape {shape}, "
+                 "{classes} classes)").format(name=repr(self.name), train=len(self.y_train), val=len(self.y_val),
+                                              test=len(self.y_test), shape=self.image_shape, classes=self.num_classes)
 
 
 def _digit_images(digits_wanted: tuple) -> tuple[np.ndarray, np.ndarray]:

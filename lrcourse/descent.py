@@ -19,6 +19,7 @@ from typing import Callable, Union
 import numpy as np
 
 from . import _validation as check
+from .i18n import gettext_ as _
 from .losses import Loss, Quadratic
 
 __all__ = [
@@ -76,11 +77,13 @@ class Trajectory:
         return float(self.losses[-1])
 
     def __repr__(self) -> str:
-        status = f"diverged at step {self.num_steps + 1}" if self.diverged else f"{self.num_steps} steps"
+        status = _("diverged at step {step}").format(step=self.num_steps + 1) if self.diverged \
+            else _("{count} steps").format(count=self.num_steps)
         loss = self.final_loss
         # Losses below 1e-12 are rounding noise whose last digits vary across machines.
         text = f"{loss:.4g}" if abs(loss) >= 1e-12 else "< 1e-12"
-        return f"Trajectory({self.label or 'run'}: {status}, final loss {text})"
+        return _("Trajectory({label}: {status}, final loss {loss})").format(
+            label=self.label or _("run"), status=status, loss=text)
 
 
 def gd_step(x, grad, lr: float) -> np.ndarray:

@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .i18n import N_, gettext_ as _
+
 __all__ = [
     "COLORS",
     "use_style",
@@ -83,9 +85,9 @@ def _ax(ax):
 
 
 def _label(traj) -> str:
-    label = traj.label or "run"
+    label = traj.label or _("run")
     if traj.diverged:
-        label += f" (diverged at step {traj.num_steps + 1})"
+        label += _(" (diverged at step {step})").format(step=traj.num_steps + 1)
     return label
 
 
@@ -104,7 +106,7 @@ def plot_function_1d(loss, trajectories: Sequence = (), ax=None, xlim=(-2.0, 2.0
         inside = (p >= xlim[0]) & (p <= xlim[1])
         ax.plot(p[inside], traj.losses[inside], "o-", color=_color(i), lw=0.8, ms=3, alpha=0.85,
                 label=_label(traj))
-    ax.set(xlim=xlim, xlabel="x", ylabel="f(x)", title=title or f"Gradient descent on {loss.name}")
+    ax.set(xlim=xlim, xlabel="x", ylabel="f(x)", title=title or _("Gradient descent on {loss}").format(loss=loss.name))
     ax.legend(loc="upper center")
     return ax
 
@@ -119,7 +121,7 @@ def plot_iterates(trajectories: Sequence, ax=None, coordinate: int = 0, title: s
         if traj.diverged:
             ax.plot(steps[-1], traj.points[-1, coordinate], "x", color=_color(i), ms=9, mew=2)
     ax.axhline(0.0, color="0.5", lw=0.8, ls=":")
-    ax.set(xlabel="step t", ylabel="$x_t$", title=title or "Iterates against step")
+    ax.set(xlabel=_("step t"), ylabel="$x_t$", title=title or _("Iterates against step"))
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.legend()
@@ -146,7 +148,7 @@ def plot_contour(loss, trajectories: Iterable = (), ax=None, xlim=(-1.5, 1.5), y
         ax.plot(p[:, 0], p[:, 1], "o-", color=_color(i), ms=2.5, lw=1, label=_label(traj))
         if traj.diverged:
             ax.plot(p[-1, 0], p[-1, 1], "x", color=_color(i), ms=9, mew=2)
-    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$", title=title or f"Contours of {loss.name}")
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$", title=title or _("Contours of {loss}").format(loss=loss.name))
     ax.set_aspect("equal", adjustable="box")
     ax.legend(loc="upper right")
     return ax
@@ -174,8 +176,8 @@ def plot_loss_curves(trajectories: Sequence, ax=None, f_star: float = 0.0, logy:
         ax.plot(steps[keep], values[keep], "--", color="k", lw=1, alpha=0.7 - 0.2 * j, label=label)
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel="step t", ylabel="$f(x_t) - f^*$" if f_star is not None else "loss",
-           title=title or "Loss against step")
+    ax.set(xlabel=_("step t"), ylabel="$f(x_t) - f^*$" if f_star is not None else _("loss"),
+           title=title or _("Loss against step"))
     ax.legend()
     return ax
 
@@ -185,7 +187,7 @@ def _schedule_label(schedule) -> str:
 
 
 def plot_schedule(schedules, num_steps: int, ax=None, logy: bool = False, title: str | None = None,
-                  xlabel: str = "step t"):
+                  xlabel: str = N_("step t")):
     """The LR against step of one schedule, a list of them, or a ``{label: schedule}`` dict.
 
     >>> import matplotlib
@@ -207,7 +209,7 @@ def plot_schedule(schedules, num_steps: int, ax=None, logy: bool = False, title:
         ax.plot(steps, evaluate(schedule, num_steps), color=_color(i), label=label)
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel="learning rate $\\eta_t$", title=title or "Learning rate against step")
+    ax.set(xlabel=_(xlabel), ylabel=_("learning rate $\\eta_t$"), title=title or _("Learning rate against step"))
     if len(schedules) > 1:
         ax.legend()
     return ax
@@ -221,8 +223,8 @@ def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", log
     ``"val_loss"``, ``"val_accuracy"`` or ``"val_r2"``. Runs whose loss became inf/NaN end
     with an ``x`` at their last finite value.
     """
-    names = {"epoch_loss": "training loss (epoch mean)", "val_loss": "validation loss",
-             "val_accuracy": "validation accuracy", "val_r2": "validation R²"}
+    names = {"epoch_loss": N_("training loss (epoch mean)"), "val_loss": N_("validation loss"),
+             "val_accuracy": N_("validation accuracy"), "val_r2": N_("validation R²")}
     if metric not in names:
         raise ValueError(f"metric must be one of {', '.join(map(repr, names))}, got {metric!r}")
     ax = _ax(ax)
@@ -236,12 +238,12 @@ def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", log
             ax.plot(epochs[last], values[last], "x", color=_color(i), ms=9, mew=2)
     if logy:
         ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel=names[metric], title=title or names[metric].capitalize())
+    ax.set(xlabel=_("epoch"), ylabel=_(names[metric]), title=title or _(names[metric]).capitalize())
     ax.legend()
     return ax
 
 
-def plot_plateau(scheduler, ax=None, title: str | None = None, metric_label: str = "validation loss"):
+def plot_plateau(scheduler, ax=None, title: str | None = None, metric_label: str = N_("validation loss")):
     """A plateau rule's run on one figure: the metric, the best so far, the cuts and (right axis) the LR.
 
     ``scheduler`` is a :mod:`lrcourse.plateau` rule after its steps. Epoch
@@ -261,14 +263,14 @@ def plot_plateau(scheduler, ax=None, title: str | None = None, metric_label: str
     metrics = np.asarray(scheduler.metrics, dtype=float)
     epochs = np.arange(1, len(metrics) + 1)
     ax.plot(epochs, metrics, "o-", color=COLORS[0], ms=3, label=metric_label)
-    ax.plot(epochs, scheduler.bests, "--", color=COLORS[2], label="best so far")
+    ax.plot(epochs, scheduler.bests, "--", color=COLORS[2], label=_("best so far"))
     for i, cut in enumerate(scheduler.cuts):
-        ax.axvline(cut, color=COLORS[3], ls=":", lw=1.2, label="cut (end of epoch)" if i == 0 else None)
-    ax.set(xlabel="epoch", ylabel=metric_label, title=title or "Reduce on plateau")
+        ax.axvline(cut, color=COLORS[3], ls=":", lw=1.2, label=_("cut (end of epoch)") if i == 0 else None)
+    ax.set(xlabel=_("epoch"), ylabel=_(metric_label), title=title or _("Reduce on plateau"))
     ax_lr = ax.twinx()
-    ax_lr.step(epochs, scheduler.lrs[:len(metrics)], where="mid", color=COLORS[1], label="LR in the epoch")
+    ax_lr.step(epochs, scheduler.lrs[:len(metrics)], where="mid", color=COLORS[1], label=_("LR in the epoch"))
     ax_lr.set_yscale("log")
-    ax_lr.set_ylabel("learning rate")
+    ax_lr.set_ylabel(_("learning rate"))
     ax_lr.grid(False)
     ax_lr.spines["right"].set_visible(True)
     handles = ax.get_legend_handles_labels()
@@ -317,14 +319,14 @@ def plot_search(results, ax=None, name: str = "lr", label: str | None = None, co
     best = results.best
     if math.isfinite(best.mean):
         ax.plot(best.params[name], best.mean, "o", ms=12, mfc="none", mec=color, mew=1.5,
-                label=f"best: {name}={best.params[name]:.3g}")
+                label=_("best: {name}={value}").format(name=name, value=f"{best.params[name]:.3g}"))
     if not ok.all():
         top = float(np.max(means[ok] + stds[ok])) * 1.15 if ok.any() else 1.0
         ax.plot(x[~ok], np.full((~ok).sum(), top), "x", color=COLORS[3], ms=8, mew=2, label="diverged")
     ax.set_xscale("log")
     if logy:
         _log_y(ax)
-    what = "validation score" if results.mode == "max" else "validation loss"
+    what = _("validation score") if results.mode == "max" else _("validation loss")
     ax.set(xlabel=name, ylabel=what + (" (mean ± std over folds)" if len(best.scores) > 1 else ""),
            title=title or results.method.capitalize())
     ax.legend()
@@ -355,11 +357,12 @@ def plot_trials_2d(results, x: str = "lr", y: str = "weight_decay", ax=None, tit
     ax.plot(best.params[x], best.params[y], "o", ms=14, mfc="none", mec=COLORS[3], mew=1.5, zorder=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    distinct = f", {len(np.unique(xs))} distinct {x} values"
+    distinct = _(", {count} distinct {name} values").format(count=len(np.unique(xs)), name=x)
     if projection:
         for value in xs:
             ax.axvline(value, ymin=0, ymax=0.05, color=COLORS[0], lw=1.2)
-    ax.set(xlabel=x, ylabel=y, title=title or f"{results.method.capitalize()}: {len(results)} trials{distinct}")
+    ax.set(xlabel=x, ylabel=y, title=title or _("{method}: {count} trials{distinct}").format(
+        method=_(results.method).capitalize(), count=len(results), distinct=distinct))
     return ax
 
 
@@ -390,7 +393,7 @@ def plot_best_so_far(results_list: Sequence, ax=None, logy: bool = True, title: 
         ax.step(trials[keep], best[keep], where="post", color=_color(i), label=label, lw=2)
     if logy:
         _log_y(ax)
-    ax.set(xlabel="trials", ylabel="best validation loss so far", title=title or "Best found against trials")
+    ax.set(xlabel=_("trials"), ylabel=_("best validation loss so far"), title=title or _("Best found against trials"))
     ax.legend()
     return ax
 
@@ -406,8 +409,8 @@ def plot_range_test(test, ax=None, suggestions: Sequence[str] | None = ("steep",
     """
     ax = _ax(ax)
     lrs, raw, smooth = test.lrs, test.losses, test.smoothed
-    ax.plot(lrs, raw, color=COLORS[0], alpha=0.3, lw=1, label="loss (raw)")
-    ax.plot(lrs, smooth, color=COLORS[0], lw=2, label="loss (smoothed)")
+    ax.plot(lrs, raw, color=COLORS[0], alpha=0.3, lw=1, label=_("loss (raw)"))
+    ax.plot(lrs, smooth, color=COLORS[0], lw=2, label=_("loss (smoothed)"))
     markers = {"steep": "v", "minimum": "s", "valley": "o"}
     for i, method in enumerate(suggestions or ()):
         lr = test.suggest(method, skip_start=skip_start, skip_end=skip_end)
@@ -419,6 +422,6 @@ def plot_range_test(test, ax=None, suggestions: Sequence[str] | None = ("steep",
         low, high = float(finite.min()), float(np.max(finite[: max(1, int(np.argmin(finite)) + 1)]))
         ax.set_ylim(low - 0.05 * (high - low), high + 0.35 * (high - low))
     ax.set_xscale("log")
-    ax.set(xlabel="learning rate", ylabel="training loss", title=title or "LR range test")
+    ax.set(xlabel=_("learning rate"), ylabel=_("training loss"), title=title or _("LR range test"))
     ax.legend()
     return ax

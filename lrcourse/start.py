@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["course_folder", "course_notebooks", "prepare", "carry_answers", "lab_command", "StartError",
+__all__ = ["course_folder", "course_notebooks", "default_folder", "prepare", "carry_answers", "lab_command", "StartError",
            "DEFAULT_FOLDER"]
 
 DEFAULT_FOLDER = "lrcourse-notebooks"
@@ -44,8 +44,31 @@ def course_folder() -> Path:
                      f"{here.parent / 'notebooks'}); reinstall lrcourse")
 
 
-def course_notebooks() -> list[Path]:
-    return sorted(p for p in course_folder().glob("*.ipynb") if not p.name.startswith("."))
+def course_notebooks(language: str = "en") -> list[Path]:
+    """The student notebooks of ``language``'s edition (a translation's are in a folder named by its language)."""
+    from .i18n import LANGUAGES
+
+    if language not in LANGUAGES:
+        raise StartError(f"--lang must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    folder = course_folder() if language == "en" else course_folder() / language
+    found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if not found:
+        raise StartError(f"the {language!r} edition's notebooks are not installed (looked in {folder}); "
+                         f"reinstall lrcourse")
+    return found
+
+
+def default_folder(language: str = "en") -> str:
+    """``lrcourse-notebooks``, or ``lrcourse-notebooks-vi`` for the Vietnamese edition (the two never mix)."""
+    return DEFAULT_FOLDER if language == "en" else f"{DEFAULT_FOLDER}-{language}"
+
+
+def _language(path: Path) -> str:
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:
+        return "en"
+    return nb.metadata.get("lrcourse", {}).get("language", "en")
 
 
 def _stamp(path: Path) -> str | None:
@@ -106,13 +129,15 @@ def _check_folder(folder: Path) -> None:
                          f"e.g. lrcourse start ~/{DEFAULT_FOLDER}")
 
 
-def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _dt.date | None = None) -> list[Copied]:
-    """Copy the course's notebooks into ``folder``, never overwriting one (see the module's docstring)."""
+def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _dt.date | None = None,
+            language: str = "en") -> list[Copied]:
+    """Copy the course's notebooks of ``language``'s edition into ``folder``, never overwriting one (see the
+    module's docstring). ``update`` into a copy of the other edition carries its answers across languages."""
     folder = Path(folder).expanduser()
     _check_folder(folder)
     today = today or _dt.date.today()
     done = []
-    for source in course_notebooks():
+    for source in course_notebooks(language):
         target = folder / source.name
         if not target.exists():
             shutil.copyfile(source, target)
@@ -123,7 +148,10 @@ def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _d
             done.append(Copied(source.name, "kept"))
             continue
         if not update:
-            done.append(Copied(source.name, "outdated", f"yours is {old_stamp or 'older'}, the course's {new_stamp}"))
+            theirs = _language(target)
+            detail = (f"yours is the {theirs!r} edition, not the {language!r} one" if theirs != language
+                      else f"yours is {old_stamp or 'older'}, the course's {new_stamp}")
+            done.append(Copied(source.name, "outdated", detail))
             continue
         try:
             old = nbformat.read(target, as_version=4)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import descent, losses, optimizers, plateau, plotting, schedules
+from .i18n import gettext_ as _
 
 __all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "PlateauExplorer", "ROSENBROCK_SETUPS"]
 
@@ -117,15 +118,16 @@ class LRExplorer(_PNGFigure):
         for ax in (self.ax_contour, self.ax_loss):
             ax.clear()
         plotting.plot_contour(loss, [self.trajectory], ax=self.ax_contour, xlim=(-1.6, 1.6),
-                              ylim=(-1.6, 1.6), title=f"Trajectory, κ = {kappa:.3g}")
-        plotting.plot_loss_curves([self.trajectory], ax=self.ax_loss, title="Loss against step",
-                                  predicted={"best rate (κ-1)/(κ+1)":
+                              ylim=(-1.6, 1.6), title=_("Trajectory, κ = {kappa}").format(kappa=f"{kappa:.3g}"))
+        plotting.plot_loss_curves([self.trajectory], ax=self.ax_loss, title=_("Loss against step"),
+                                  predicted={_("best rate (κ-1)/(κ+1)"):
                                              self.trajectory.losses[0] * rate ** (2 * np.arange(self.num_steps + 1))})
         self.path_line = self.ax_contour.get_lines()[1]
         self.loss_line = self.ax_loss.get_lines()[0]
-        verdict = "diverged" if self.trajectory.diverged else f"final loss {self.trajectory.final_loss:.3g}"
+        verdict = _("diverged") if self.trajectory.diverged else _("final loss {loss}").format(
+            loss=f"{self.trajectory.final_loss:.3g}")
         self.status.value = (f"lr = {lr:.3g} &nbsp; | &nbsp; 2/L = {eta_max:.3g} &nbsp; | &nbsp; "
-                             f"best 2/(L+μ) = {eta_opt:.3g} &nbsp; | &nbsp; {verdict}")
+                             + _("best 2/(L+μ) = {lr}").format(lr=f"{eta_opt:.3g}") + f" &nbsp; | &nbsp; {verdict}")
         self.redraws += 1
         self._show()
 
@@ -160,7 +162,7 @@ class ScheduleExplorer(_PNGFigure):
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {', '.join(map(repr, self.KINDS))}, got {kind!r}")
         style = {"description_width": "90px"}
-        self.kind = w.Dropdown(options=list(self.KINDS), value=kind, description="schedule", style=style)
+        self.kind = w.Dropdown(options=list(self.KINDS), value=kind, description=_("schedule"), style=style)
         self.controls = {
             "lr": w.FloatLogSlider(value=lr, base=10, min=-4, max=0, step=0.05, description="lr (peak)",
                                    readout_format=".3g", style=style),
@@ -184,7 +186,7 @@ class ScheduleExplorer(_PNGFigure):
                                  style=style),
             "three_phase": w.Checkbox(value=False, description="three_phase", style=style),
         }
-        self.logy = w.Checkbox(value=False, description="log scale", style=style)
+        self.logy = w.Checkbox(value=False, description=_("log scale"), style=style)
         self.code = w.HTML()
         self.image = w.Image(format="png")
         self.fig = Figure(figsize=(7.5, 3.4), dpi=80, layout="constrained")
@@ -238,7 +240,7 @@ class ScheduleExplorer(_PNGFigure):
         self.ax.clear()
         plotting.plot_schedule({self.schedule.__name__: self.schedule}, total, ax=self.ax,
                                logy=bool(self.logy.value),
-                               title=f"{self.schedule.__name__}: LR against step")
+                               title=_("{schedule}: LR against step").format(schedule=self.schedule.__name__))
         self.line = self.ax.get_lines()[0]
         call = self.schedule.__qualname__
         self.code.value = (f"<code>schedules.{call}</code><br>LR at step 0: {self.values[0]:.3g} &nbsp; | "

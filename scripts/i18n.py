@@ -13,6 +13,7 @@ It needs Babel (a test dependency): ``pip install babel``.
 from __future__ import annotations
 
 import ast
+import datetime
 import io
 import re
 import sys
@@ -105,8 +106,11 @@ def merged(language: str):
 def mo_bytes(language: str) -> bytes:
     from babel.messages.mofile import write_mo
 
+    catalog = read_po(language)
+    # Babel stamps "now" into the header of a catalog without dates: a fixed date keeps the .mo reproducible
+    catalog.creation_date = catalog.revision_date = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     out = io.BytesIO()
-    write_mo(out, read_po(language), use_fuzzy=False)
+    write_mo(out, catalog, use_fuzzy=False)
     return out.getvalue()
 
 

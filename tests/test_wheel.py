@@ -57,9 +57,12 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_the_course_within_budget(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    course = sorted(n.split("/")[-1] for n in names if n.startswith("lrcourse/course/"))
-    assert course == sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    course = sorted(n.removeprefix("lrcourse/course/") for n in names if n.startswith("lrcourse/course/"))
+    shipped = sorted(p.relative_to(NOTEBOOKS).as_posix() for p in [*NOTEBOOKS.glob("*.ipynb"), *NOTEBOOKS.glob("vi/*.ipynb")])
+    assert course == shipped  # both editions
+    assert any(n.startswith("vi/") for n in course)
     assert "lrcourse/weights/small_resnet_digits04.pt" in names
+    assert "lrcourse/locale/vi/LC_MESSAGES/lrcourse.mo" in names  # the Vietnamese messages
     for name in course:
         assert zipfile.ZipFile(wheel).read(f"lrcourse/course/{name}") == (NOTEBOOKS / name).read_bytes()
     assert wheel.stat().st_size < WHEEL_BUDGET, f"the wheel is {wheel.stat().st_size} bytes"
@@ -72,8 +75,8 @@ def test_the_sdist_carries_the_course(source, tmp_path):
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
     top = names[0].split("/")[0]
-    for path in NOTEBOOKS.glob("*.ipynb"):
-        assert f"{top}/notebooks/{path.name}" in names
+    for path in [*NOTEBOOKS.glob("*.ipynb"), *NOTEBOOKS.glob("vi/*.ipynb")]:
+        assert f"{top}/notebooks/{path.relative_to(NOTEBOOKS).as_posix()}" in names
     assert f"{top}/lrcourse/weights/small_resnet_digits04.pt" in names
 
 

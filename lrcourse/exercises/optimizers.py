@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import losses
 from .. import optimizers as O
+from ..i18n import N_, gettext_ as _
 from ._core import CRASHED, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "adamw_step", "momentum_speedup",
@@ -59,17 +60,19 @@ class StepExercise(Exercise):
     def _compare_step(self, actual: Any, expected: Any) -> str | None:
         names = ", ".join(f"new_{n}" for n in self.outputs)
         if not isinstance(actual, (tuple, list)) or len(actual) != len(self.outputs):
-            return f"return the tuple ({names})"
+            return _("return the tuple ({names})").format(names=names)
         wrong = [(name, a, e, compare_close(a, e)) for name, a, e in zip(self.outputs, actual, expected, strict=True)]
         wrong = [w for w in wrong if w[3] is not None]
         if not wrong:
             return None
         name, a, e, problem = wrong[0]
         mine, theirs = fmt_pair(a, e)
-        text = f"your new_{name} is {mine}, torch's is {theirs}" + (f": {problem}" if problem else "")
+        text = _("your new_{name} is {actual}, torch's is {expected}").format(name=name, actual=mine, expected=theirs) \
+            + (f": {problem}" if problem else "")
         if len(wrong) > 1:
             others = [f"new_{w[0]} ({' vs '.join(fmt_pair(w[1], w[2]))})" for w in wrong[1:]]
-            text += f"; your {' and '.join(others)} differ{'s' if len(others) == 1 else ''} too"
+            many = _("; your {names} differ too") if len(others) > 1 else _("; your {names} differs too")
+            text += many.format(names=_(" and ").join(others))
         return text
 
     def expected(self, case: StepCase) -> list[tuple]:
@@ -119,18 +122,19 @@ class StepExercise(Exercise):
                 kwargs["grad"] = grad
                 if self.counter:
                     kwargs[self.counter] = k
-                where = f"step {k} of {len(grads)}, state from your previous step" if k > 1 else \
-                    f"step 1 of {len(grads)}"
-                step_case = Case(dict(kwargs), note=f"{where}{'; ' + case.note if case.note else ''}")
+                where = _("step {step} of {steps}, state from your previous step") if k > 1 else \
+                    _("step 1 of {steps}")
+                where = where.format(step=k, steps=len(grads))
+                step_case = Case(dict(kwargs), note=f"{where}{'; ' + _(case.note) if case.note else ''}")
                 actual = self._call(fn, step_case, want)
                 self._verify(step_case, actual, want)
                 kwargs["params"] = np.array(actual[0], dtype=np.float64)
-                for (name, _), value in zip(self.state, actual[1:], strict=True):
+                for (name, _key), value in zip(self.state, actual[1:], strict=True):
                     kwargs[name] = np.array(value, dtype=np.float64)
         self._passed(len(self.cases))
 
     def _expected_source(self) -> str:
-        return f", what torch.optim.{self.torch_class} gives"
+        return _(", what torch.optim.{torch} gives").format(torch=self.torch_class)
 
 
 def _arr(*values) -> np.ndarray:
@@ -177,33 +181,33 @@ momentum_step = StepExercise(
         StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), buf=None, lr=0.1, momentum=0.9,
                       dampening=0.0, nesterov=False), grads=_grads(1, 5)),
         StepCase(dict(params=_arr(0.5, 2.0), grad=_arr(-1.0, 0.4), buf=None, lr=0.05, momentum=0.5,
-                      dampening=0.5, nesterov=False), grads=_grads(2, 5), note="with dampening"),
+                      dampening=0.5, nesterov=False), grads=_grads(2, 5), note=N_("with dampening")),
         StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(2.0, -0.5), buf=None, lr=0.2, momentum=0.8,
-                      dampening=0.0, nesterov=True), grads=_grads(3, 5), note="Nesterov"),
+                      dampening=0.0, nesterov=True), grads=_grads(3, 5), note=N_("Nesterov")),
         StepCase(dict(params=np.array([[1.0, 2.0], [-1.0, 0.5]]), grad=np.array([[0.1, -0.3], [0.2, 0.0]]),
                       buf=None, lr=0.3, momentum=0.7, dampening=0.1, nesterov=False),
-                 grads=_grads(4, 3, (2, 2)), note="a 2x2 array of parameters"),
+                 grads=_grads(4, 3, (2, 2)), note=N_("a 2x2 array of parameters")),
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
-    hint_text="""
+    hint_text=N_("""
         torch.optim.SGD keeps one buffer b. On the first step (buf is None) b is a copy of the
         gradient itself -- no dampening. On later steps b = momentum * b + (1 - dampening) * grad.
         The step is b, or grad + momentum * b with nesterov=True. Return (params - lr * step, b).
-    """,
+    """),
     mistakes=[
         Mistake(_momentum_variant(first=lambda g, m, d: (1 - d) * g),
-                "On the first step torch sets the buffer to the gradient itself: dampening applies "
-                "only from the second step on."),
+                N_("On the first step torch sets the buffer to the gradient itself: dampening applies "
+                "only from the second step on.")),
         Mistake(_momentum_variant(update=lambda b, g, m, d: m * b + g),
-                "Did you forget the dampening factor (1 - dampening) on the gradient?"),
+                N_("Did you forget the dampening factor (1 - dampening) on the gradient?")),
         Mistake(_momentum_variant(first=lambda g, m, d: (1 - m) * g, update=lambda b, g, m, d: m * b + (1 - m) * g),
-                "That is an exponential moving average, b = momentum*b + (1 - momentum)*grad; torch's "
-                "buffer is b = momentum*b + (1 - dampening)*grad, starting at grad."),
+                N_("That is an exponential moving average, b = momentum*b + (1 - momentum)*grad; torch's "
+                "buffer is b = momentum*b + (1 - dampening)*grad, starting at grad.")),
         Mistake(_momentum_variant(use_nesterov=False),
-                "With nesterov=True the step is grad + momentum * buf, a look-ahead, not buf."),
+                N_("With nesterov=True the step is grad + momentum * buf, a look-ahead, not buf.")),
         Mistake(_momentum_lr_in_buffer,
-                "Your parameters move as torch's, but your buffer holds lr * grad terms: torch's buffer "
-                "holds gradients and lr multiplies the step (it matters as soon as the LR changes)."),
+                N_("Your parameters move as torch's, but your buffer holds lr * grad terms: torch's buffer "
+                "holds gradients and lr multiplies the step (it matters as soon as the LR changes).")),
     ],
 )
 
@@ -226,32 +230,32 @@ adagrad_step = StepExercise(
                  grads=_grads(5, 5)),
         StepCase(dict(params=_arr(0.5, 2.0, -1.0), grad=_arr(0.0, 2.0, 0.0), sum_sq=_arr(0.0, 0.0, 0.0), lr=0.5,
                       eps=1e-10), grads=(_arr(0.0, 1.0, 0.0), _arr(3.0, 1.0, 0.0), _arr(0.0, 1.0, 0.5)),
-                 note="sparse gradients: most entries are 0"),
+                 note=N_("sparse gradients: most entries are 0")),
         StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.2, -0.1), sum_sq=_arr(0.1, 0.1), lr=0.3, eps=0.05),
-                 grads=_grads(6, 4), note="a large eps and a starting accumulator of 0.1"),
+                 grads=_grads(6, 4), note=N_("a large eps and a starting accumulator of 0.1")),
         StepCase(dict(params=np.array([[1.0, -0.5, 2.0], [0.0, 3.0, -1.0]]), grad=np.array([[0.3, 0.0, -0.2],
                       [1.0, -0.4, 0.1]]), sum_sq=np.zeros((2, 3)), lr=0.2, eps=1e-10), grads=_grads(15, 3, (2, 3)),
-                 note="a 2x3 array of parameters"),
+                 note=N_("a 2x3 array of parameters")),
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
-    hint_text="""
+    hint_text=N_("""
         Add the squared gradient to the running sum first: sum_sq = sum_sq + grad**2. Then divide
         by its square root *plus* eps (eps outside the root):
         params - lr * grad / (np.sqrt(sum_sq) + eps). Return (new params, new sum_sq).
-    """,
+    """),
     mistakes=[
         Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
             params - lr * grad / np.sqrt(sum_sq + grad * grad + eps), sum_sq + grad * grad),
-            "eps goes outside the square root: sqrt(sum_sq) + eps, as in torch."),
+            N_("eps goes outside the square root: sqrt(sum_sq) + eps, as in torch.")),
         Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
             params - lr * grad / (np.sqrt(sum_sq) + eps), sum_sq + grad * grad),
-            "Add grad**2 to the sum *before* dividing: the current gradient counts in its own step."),
+            N_("Add grad**2 to the sum *before* dividing: the current gradient counts in its own step.")),
         Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
             params - lr * grad / (np.sqrt(sum_sq + np.abs(grad)) + eps), sum_sq + np.abs(grad)),
-            "Accumulate squared gradients, grad**2, not their absolute values."),
+            N_("Accumulate squared gradients, grad**2, not their absolute values.")),
         Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
             params - lr * grad / (sum_sq + grad * grad + eps), sum_sq + grad * grad),
-            "Divide by the square root of the sum, not by the sum itself."),
+            N_("Divide by the square root of the sum, not by the sum itself.")),
     ],
 )
 
@@ -281,30 +285,30 @@ rmsprop_step = StepExercise(
         StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), square_avg=_arr(0.0, 0.0), lr=0.01,
                       alpha=0.99, eps=1e-8), grads=_grads(7, 5)),
         StepCase(dict(params=_arr(0.5, 2.0), grad=_arr(-1.0, 0.4), square_avg=_arr(0.0, 0.0), lr=0.1,
-                      alpha=0.9, eps=1e-8), grads=_grads(8, 5), note="alpha=0.9"),
+                      alpha=0.9, eps=1e-8), grads=_grads(8, 5), note=N_("alpha=0.9")),
         StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.2, -0.1), square_avg=_arr(0.0, 0.0), lr=0.05,
-                      alpha=0.5, eps=0.1), grads=_grads(9, 4), note="a large eps"),
+                      alpha=0.5, eps=0.1), grads=_grads(9, 4), note=N_("a large eps")),
         StepCase(dict(params=np.array([[1.0, -1.0], [0.5, 2.0]]), grad=np.array([[0.2, -0.6], [0.0, 1.5]]),
                       square_avg=np.zeros((2, 2)), lr=0.02, alpha=0.9, eps=1e-8), grads=_grads(16, 4, (2, 2)),
-                 note="a 2x2 array of parameters"),
+                 note=N_("a 2x2 array of parameters")),
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
-    hint_text="""
+    hint_text=N_("""
         Update the moving average of squared gradients first:
         square_avg = alpha * square_avg + (1 - alpha) * grad**2. Then step
         params - lr * grad / (np.sqrt(square_avg) + eps) -- eps outside the square root.
         Return (new params, new square_avg).
-    """,
+    """),
     mistakes=[
         Mistake(_rmsprop_variant(lambda s, g, a: a * s + (1 - a) * g * g, eps_inside=True),
-                "eps goes outside the square root: sqrt(square_avg) + eps, as in torch."),
+                N_("eps goes outside the square root: sqrt(square_avg) + eps, as in torch.")),
         Mistake(_rmsprop_variant(lambda s, g, a: a * s + g * g),
-                "The moving average weighs the new squared gradient by (1 - alpha)."),
+                N_("The moving average weighs the new squared gradient by (1 - alpha).")),
         Mistake(_rmsprop_variant(lambda s, g, a: (1 - a) * s + a * g * g),
-                "alpha is the weight of the *old* average: alpha * square_avg + (1 - alpha) * grad**2."),
+                N_("alpha is the weight of the *old* average: alpha * square_avg + (1 - alpha) * grad**2.")),
         Mistake(lambda params, grad, square_avg, lr, alpha=0.99, eps=1e-8: (
             params - lr * grad / (np.sqrt(square_avg) + eps), alpha * square_avg + (1 - alpha) * grad * grad),
-            "Update the average *before* dividing by it: the current gradient counts in its own step."),
+            N_("Update the average *before* dividing by it: the current gradient counts in its own step.")),
     ],
 )
 
@@ -354,38 +358,38 @@ adam_step = StepExercise(
         StepCase(dict(params=_arr(1.0, -2.0), grad=_arr(0.5, 0.25), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
                       lr=0.1, betas=(0.9, 0.999), eps=1e-8), grads=_grads(10, 6)),
         StepCase(dict(params=_arr(0.5, 2.0), grad=_arr(-1.0, 0.4), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
-                      lr=0.01, betas=(0.8, 0.9), eps=1e-8), grads=_grads(11, 6), note="betas=(0.8, 0.9)"),
+                      lr=0.01, betas=(0.8, 0.9), eps=1e-8), grads=_grads(11, 6), note=N_("betas=(0.8, 0.9)")),
         StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.02, -0.01), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
                       lr=0.05, betas=(0.9, 0.99), eps=0.01), grads=_grads(12, 5, scale=0.02),
-                 note="small gradients and a large eps"),
+                 note=N_("small gradients and a large eps")),
         StepCase(dict(params=np.array([[0.5, -1.0], [2.0, 0.0]]), grad=np.array([[0.1, 0.4], [-0.3, 0.0]]),
                       m=np.zeros((2, 2)), v=np.zeros((2, 2)), t=1, lr=0.1, betas=(0.9, 0.999), eps=1e-8),
-                 grads=_grads(17, 4, (2, 2)), note="a 2x2 array of parameters"),
+                 grads=_grads(17, 4, (2, 2)), note=N_("a 2x2 array of parameters")),
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
-    hint_text="""
+    hint_text=N_("""
         Update both moments: m = beta1*m + (1 - beta1)*grad and v = beta2*v + (1 - beta2)*grad**2.
         Correct their bias towards 0 with the step number t (1 on the first step):
         m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t). Step
         params - lr * m_hat / (np.sqrt(v_hat) + eps), eps outside the root.
         Return (new params, m, v): the state is the *uncorrected* m and v.
-    """,
+    """),
     mistakes=[
         Mistake(_adam_variant(correct1=False, correct2=False),
-                "No bias correction: m and v start at 0, so divide them by (1 - beta1**t) and (1 - beta2**t)."),
+                N_("No bias correction: m and v start at 0, so divide them by (1 - beta1**t) and (1 - beta2**t).")),
         Mistake(_adam_variant(correct1=True, correct2=False),
-                "Correct the bias of v too: v_hat = v / (1 - beta2**t)."),
+                N_("Correct the bias of v too: v_hat = v / (1 - beta2**t).")),
         Mistake(_adam_variant(correct1=False, correct2=True),
-                "Correct the bias of m too: m_hat = m / (1 - beta1**t)."),
+                N_("Correct the bias of m too: m_hat = m / (1 - beta1**t).")),
         Mistake(_adam_variant(eps_inside=True),
-                "eps goes outside the square root: sqrt(v_hat) + eps, as in torch."),
+                N_("eps goes outside the square root: sqrt(v_hat) + eps, as in torch.")),
         Mistake(_adam_variant(eps_before_correction=True),
-                "Add eps after the bias correction, to sqrt(v_hat), as torch does (the paper's eps-hat "
-                "variant adds it to sqrt(v) before correcting)."),
-        Mistake(_adam_variant(shift=-1), "t is 1 on the first step: use beta**t, not beta**(t - 1)."),
-        Mistake(_adam_variant(shift=1), "t is already the number of this step: use beta**t, not beta**(t + 1)."),
+                N_("Add eps after the bias correction, to sqrt(v_hat), as torch does (the paper's eps-hat "
+                "variant adds it to sqrt(v) before correcting).")),
+        Mistake(_adam_variant(shift=-1), N_("t is 1 on the first step: use beta**t, not beta**(t - 1).")),
+        Mistake(_adam_variant(shift=1), N_("t is already the number of this step: use beta**t, not beta**(t + 1).")),
         Mistake(_adam_variant(return_hats=True),
-                "Return the uncorrected m and v as the new state; the correction is only for the step."),
+                N_("Return the uncorrected m and v as the new state; the correction is only for the step.")),
     ],
 )
 
@@ -428,31 +432,31 @@ adamw_step = StepExercise(
                       lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1), grads=_grads(13, 6)),
         StepCase(dict(params=_arr(3.0, -1.0), grad=_arr(-1.0, 0.4), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
                       lr=0.05, betas=(0.8, 0.99), eps=1e-3, weight_decay=2.0), grads=_grads(14, 6),
-                 note="strong decay and a larger eps"),
+                 note=N_("strong decay and a larger eps")),
         StepCase(dict(params=_arr(1.0, 1.0), grad=_arr(0.0, 0.0), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
                       lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.5), grads=(_arr(0.0, 0.0),) * 3,
-                 note="zero gradients: only the decay acts"),
+                 note=N_("zero gradients: only the decay acts")),
         StepCase(dict(params=np.array([[2.0, -1.0], [0.5, 1.0]]), grad=np.array([[0.3, -0.1], [0.0, 0.6]]),
                       m=np.zeros((2, 2)), v=np.zeros((2, 2)), t=1, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
-                 grads=_grads(18, 4, (2, 2)), note="a 2x2 array of parameters and the default weight_decay=0.01"),
+                 grads=_grads(18, 4, (2, 2)), note=N_("a 2x2 array of parameters and the default weight_decay=0.01")),
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
-    hint_text="""
+    hint_text=N_("""
         Decoupled weight decay shrinks the weights directly, before the Adam step and outside the
         moments: params = params * (1 - lr * weight_decay). Then do exactly adam_step with the raw
         gradient (you may call your adam_step). Return (new params, m, v).
-    """,
+    """),
     mistakes=[
         Mistake(_adamw_l2,
-                "That is Adam with L2 regularization (the decay added to the gradient, then divided by "
-                "sqrt(v)); AdamW shrinks the weights directly: params * (1 - lr * weight_decay)."),
+                N_("That is Adam with L2 regularization (the decay added to the gradient, then divided by "
+                "sqrt(v)); AdamW shrinks the weights directly: params * (1 - lr * weight_decay).")),
         Mistake(_adamw_no_lr,
-                "torch's AdamW multiplies the decay by the LR: params * (1 - lr * weight_decay)."),
+                N_("torch's AdamW multiplies the decay by the LR: params * (1 - lr * weight_decay).")),
         Mistake(_adamw_after,
-                "Decay the weights *before* the Adam step (torch shrinks the old weights), not after it."),
+                N_("Decay the weights *before* the Adam step (torch shrinks the old weights), not after it.")),
         Mistake(_adamw_no_correction,
-                "The decay is right but the Adam step has no bias correction: divide m and v by "
-                "(1 - beta1**t) and (1 - beta2**t)."),
+                N_("The decay is right but the Adam step has no bias correction: divide m and v by "
+                "(1 - beta1**t) and (1 - beta2**t).")),
     ],
 )
 
@@ -484,16 +488,17 @@ def _predicted_steps(kappa, tol=1e-8):
 
 def _compare_steps(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
-        return "return a pair (steps_gd, steps_momentum)"
+        return _("return a pair (steps_gd, steps_momentum)")
     for name, a, e in zip(("steps_gd", "steps_momentum"), actual, expected, strict=True):
         if a is None or e is None:  # steps_to_reach's "not reached within max_steps"
             if a is not e:
-                return f"{name} is {a}, expected {e}"
+                return _("{name} is {actual}, expected {expected}").format(name=name, actual=a, expected=e)
             continue
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
-            return f"{name} must be a whole number of steps, got {fmt(a)} ({type(a).__name__})"
+            return _("{name} must be a whole number of steps, got {value} ({type})").format(
+                name=name, value=fmt(a), type=type(a).__name__)
         if int(a) != e:
-            return f"{name} is {a}, expected {e}"
+            return _("{name} is {actual}, expected {expected}").format(name=name, actual=a, expected=e)
     return None
 
 
@@ -505,35 +510,35 @@ momentum_speedup = Exercise(
         Case(dict(kappa=100.0, tol=1e-8)),
         Case(dict(kappa=10.0, tol=1e-8)),
         Case(dict(kappa=1000.0, tol=1e-8)),
-        Case(dict(kappa=100.0, tol=1e-3), note="a looser tolerance"),
+        Case(dict(kappa=100.0, tol=1e-3), note=N_("a looser tolerance")),
     ],
     compare=_compare_steps,
     exempt={"bounds": "the one threshold, loss < tol, is applied by optimizers.steps_to_reach, which the exercise "
                       "asks to call; the cases vary tol"},
-    hint_text="""
+    hint_text=N_("""
         loss = losses.ill_conditioned(kappa) has loss.L = kappa and loss.mu = 1. Make gradient
         descent at its best LR, optimizers.SGD(lr=2 / (L + mu)), and heavy-ball at its best
         setting, optimizers.heavy_ball(loss) (or SGD with lr = 4 / (sqrt(L) + sqrt(mu))**2 and
         momentum = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2). Count each one's steps with
         optimizers.steps_to_reach(opt, loss, [1.0, 1.0], tol) and return the pair.
-    """,
+    """),
     mistakes=[
         Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol, gd_lr=lambda f: 1.0 / f.L),
-                "Gradient descent's best LR is 2 / (L + mu), not 1 / L."),
+                N_("Gradient descent's best LR is 2 / (L + mu), not 1 / L.")),
         Mistake(lambda kappa, tol=1e-8: _speedup(
             kappa, tol, hb=lambda f: O.SGD(lr=4.0 / (math.sqrt(f.L) + math.sqrt(f.mu)) ** 2, momentum=_rate(kappa))),
-            "Heavy-ball's best momentum is the *square* of (sqrt(kappa) - 1)/(sqrt(kappa) + 1); "
-            "the rate per step is its square root."),
+            N_("Heavy-ball's best momentum is the *square* of (sqrt(kappa) - 1)/(sqrt(kappa) + 1); "
+            "the rate per step is its square root.")),
         Mistake(lambda kappa, tol=1e-8: _speedup(
             kappa, tol, hb=lambda f: O.SGD(lr=2.0 / (f.L + f.mu), momentum=_rate(kappa) ** 2)),
-            "Heavy-ball needs its own LR, 4 / (sqrt(L) + sqrt(mu))**2, not gradient descent's 2 / (L + mu)."),
+            N_("Heavy-ball needs its own LR, 4 / (sqrt(L) + sqrt(mu))**2, not gradient descent's 2 / (L + mu).")),
         Mistake(lambda kappa, tol=1e-8: _speedup(
             kappa, tol, hb=lambda f: O.SGD(lr=O.heavy_ball(f).lr, momentum=_rate(kappa) ** 2, nesterov=True)),
-            "That is Nesterov momentum (nesterov=True); the question is about heavy-ball, nesterov=False."),
+            N_("That is Nesterov momentum (nesterov=True); the question is about heavy-ball, nesterov=False.")),
         Mistake(_predicted_steps,
-                "Those are the step counts the rates predict; measure them by running the optimizers "
-                "(heavy-ball on a 2-D quadratic is slower than its rate alone says)."),
-        Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol)[::-1], "Did you swap the pair? Return (steps_gd, steps_momentum)."),
+                N_("Those are the step counts the rates predict; measure them by running the optimizers "
+                "(heavy-ball on a 2-D quadratic is slower than its rate alone says).")),
+        Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol)[::-1], N_("Did you swap the pair? Return (steps_gd, steps_momentum).")),
     ],
 )
 

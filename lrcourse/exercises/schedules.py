@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import schedules as S
+from ..i18n import N_, gettext_ as _
 from ._core import CRASHED, Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["step_decay", "exponential", "cosine", "linear_warmup", "warmup_cosine", "cyclic",
@@ -64,7 +65,7 @@ class ScheduleExercise(Exercise):
         return S.torch_lrs(self.torch_name, case.steps, **self.library_params(case.kwargs))
 
     def describe(self, value: Any) -> str:
-        return f"a schedule (a function step -> lr) starting {fmt(list(np.round(value[:3], 10)))}"
+        return _("a schedule (a function step -> lr) starting {values}").format(values=fmt(list(np.round(value[:3], 10))))
 
     def _values(self, schedule: Callable, case: ScheduleCase, order: Sequence[int] | None = None) -> list[float]:
         """The learner's LRs at steps 0 .. steps-1 (or at ``order``), or feedback on why there are none."""
@@ -77,16 +78,14 @@ class ScheduleExercise(Exercise):
             except NotImplementedError:
                 raise self._not_attempted() from None
             except Exception as err:
-                raise AssertionError(
-                    f"The schedule returned by {call} raised {type(err).__name__} at step {t}: {err}. "
-                    f"{self._hint_ref()}"
-                ) from err
+                raise AssertionError(_("The schedule returned by {call} raised {error} at step {step}: {message}. {hint}").format(
+                    call=call, error=type(err).__name__, step=t, message=err, hint=self._hint_ref())) from err
             number = _as_number(value)
             if number is None:
-                raise AssertionError(
-                    f"The schedule returned by {call} returned {fmt(value)} ({type(value).__name__}) "
-                    f"at step {t}; expected a number, the learning rate. {self._hint_ref()}"
-                )
+                raise AssertionError(_(
+                    "The schedule returned by {call} returned {value} ({type}) at step {step}; expected a number, "
+                    "the learning rate. {hint}").format(call=call, value=fmt(value), type=type(value).__name__, step=t,
+                                                        hint=self._hint_ref()))
             values.append(number)
         return values
 
@@ -104,38 +103,39 @@ class ScheduleExercise(Exercise):
         """Ask for every step again, last first, then each step twice: a pure schedule gives the same LRs."""
         __tracebackhide__ = True
         steps = case.steps
-        order = list(range(steps - 1, -1, -1)) + [t for t in (0, steps // 2, steps - 1) for _ in range(2)]
+        order = list(range(steps - 1, -1, -1)) + [t for t in (0, steps // 2, steps - 1) for _twice in range(2)]
         again = self._values(schedule, case, order)
         for i, (t, value) in enumerate(zip(order, again, strict=True)):
             if compare_close(value, values[t]) is not None:
-                before = f"right after step {order[i - 1]}" if i else "first"
+                before = _("right after step {step}").format(step=order[i - 1]) if i else _("first")
                 first, later = fmt_pair(values[t], value)
-                raise AssertionError(
-                    f"The schedule returned by {self._call_text(case)} gives {first} at step {t} when the steps "
-                    f"are asked in order 0, 1, 2, ..., but {later} when step {t} is asked again ({before}): it "
-                    f"keeps state between calls (a counter, a running product, a cached value). A schedule must "
-                    f"be a pure function of step: compute the LR from step and the factory's arguments alone, "
-                    f"so that any step can be asked at any time (to plot it, or to resume a run). "
-                    f"{self._hint_ref()}")
+                raise AssertionError(_(
+                    "The schedule returned by {call} gives {first} at step {step} when the steps "
+                    "are asked in order 0, 1, 2, ..., but {later} when step {step} is asked again ({before}): it "
+                    "keeps state between calls (a counter, a running product, a cached value). A schedule must "
+                    "be a pure function of step: compute the LR from step and the factory's arguments alone, "
+                    "so that any step can be asked at any time (to plot it, or to resume a run). {hint}").format(
+                    call=self._call_text(case), first=first, step=t, later=later, before=before,
+                    hint=self._hint_ref()))
 
     def _verify(self, case: ScheduleCase, actual: Any, expected: np.ndarray) -> None:
         __tracebackhide__ = True
         call = self._call_text(case)
         if not callable(actual):
-            raise AssertionError(
-                f"{call} returned {fmt(actual)} ({type(actual).__name__}); it should return a schedule, "
-                f"a function of the step: define `def schedule(step): ...` inside {self.name} and "
-                f"`return schedule`. {self._hint_ref()}"
-            )
+            raise AssertionError(_(
+                "{call} returned {value} ({type}); it should return a schedule, a function of the step: define "
+                "`def schedule(step): ...` inside {name} and `return schedule`. {hint}").format(
+                call=call, value=fmt(actual), type=type(actual).__name__, name=self.name, hint=self._hint_ref()))
         values = self._values(actual, case)
         for t, (value, want) in enumerate(zip(values, expected, strict=True)):
             if compare_close(value, want) is not None:
-                note = f" [{case.note}]" if case.note else ""
+                note = f" [{_(case.note)}]" if case.note else ""
                 mine, theirs = fmt_pair(value, want)
-                raise AssertionError(
-                    f"{call}{note}: at step {t} your schedule gives {mine}; expected {theirs}, "
-                    f"the LR torch's {self.torch_class} sets.{self._diagnose(case, values)} {self._hint_ref()}"
-                )
+                raise AssertionError(_(
+                    "{call}{note}: at step {step} your schedule gives {actual}; expected {expected}, "
+                    "the LR torch's {torch} sets.").format(call=call, note=note, step=t, actual=mine, expected=theirs,
+                                                          torch=self.torch_class)
+                    + f"{self._diagnose(case, values)} {self._hint_ref()}")
         self._check_pure(actual, case, values)
 
 
@@ -156,31 +156,31 @@ step_decay = ScheduleExercise(
     torch_class="StepLR",
     cases=[
         ScheduleCase(dict(lr=0.1, step_size=4, gamma=0.5), steps=17),
-        ScheduleCase(dict(lr=0.05, step_size=10), note="the default gamma=0.1", steps=35),
-        ScheduleCase(dict(lr=1.0, step_size=1, gamma=0.9), note="edge: step_size=1 decays every step",
+        ScheduleCase(dict(lr=0.05, step_size=10), note=N_("the default gamma=0.1"), steps=35),
+        ScheduleCase(dict(lr=1.0, step_size=1, gamma=0.9), note=N_("edge: step_size=1 decays every step"),
                      steps=8),
         ScheduleCase(dict(lr=0.2, step_size=7, gamma=0.3), steps=30),
     ],
     bounds=(Bound("the first decay, at step == step_size", _steps_from("step_size")),),
-    hint_text="""
+    hint_text=N_("""
         The LR is multiplied by gamma once per completed block of step_size steps, so the
         number of decays so far is the integer division step // step_size (floor, not round):
         return lr * gamma ** (step // step_size). Step 0 .. step_size-1 use lr itself.
-    """,
+    """),
     mistakes=[
         Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** round(t / step_size),
-                "Did you round step / step_size? Use floor division, step // step_size: the decay "
-                "happens only when a block of step_size steps is complete."),
+                N_("Did you round step / step_size? Use floor division, step // step_size: the decay "
+                "happens only when a block of step_size steps is complete.")),
         Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** ((t + 1) // step_size),
-                "Your schedule decays one step early: step 0 is the first step, so the first decay "
-                "is at step == step_size. Use step // step_size."),
+                N_("Your schedule decays one step early: step 0 is the first step, so the first decay "
+                "is at step == step_size. Use step // step_size.")),
         Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** math.ceil(t / step_size),
-                "Did you use ceil? The first step_size steps (0 .. step_size-1) keep lr; use step // step_size."),
+                N_("Did you use ceil? The first step_size steps (0 .. step_size-1) keep lr; use step // step_size.")),
         Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma ** (t / step_size),
-                "Your schedule decays smoothly at every step (gamma ** (step / step_size)); step decay "
-                "keeps the LR constant within a block: gamma ** (step // step_size)."),
+                N_("Your schedule decays smoothly at every step (gamma ** (step / step_size)); step decay "
+                "keeps the LR constant within a block: gamma ** (step // step_size).")),
         Mistake(lambda lr, step_size, gamma=0.1: lambda t: lr * gamma * (t // step_size) if t >= step_size else lr,
-                "Did you multiply by gamma times the number of decays? Decays compound: gamma ** n."),
+                N_("Did you multiply by gamma times the number of decays? Decays compound: gamma ** n.")),
     ],
 )
 
@@ -195,24 +195,24 @@ exponential = ScheduleExercise(
     cases=[
         ScheduleCase(dict(lr=0.1, gamma=0.9), steps=20),
         ScheduleCase(dict(lr=1.0, gamma=0.5), steps=10),
-        ScheduleCase(dict(lr=0.01, gamma=1.05), note="gamma > 1 grows the LR (as an LR range test does)",
+        ScheduleCase(dict(lr=0.01, gamma=1.05), note=N_("gamma > 1 grows the LR (as an LR range test does)"),
                      steps=15),
     ],
     exempt={"bounds": "gamma ** step has no threshold: every step is alike"},
-    hint_text="""
+    hint_text=N_("""
         Every step multiplies the LR by gamma, and step 0 uses lr itself:
         return lr * gamma ** step.
-    """,
+    """),
     mistakes=[
         Mistake(lambda lr, gamma: lambda t: lr * gamma ** (t + 1),
-                "Your schedule already decays at step 0; step 0 should use lr itself (gamma ** 0 = 1)."),
+                N_("Your schedule already decays at step 0; step 0 should use lr itself (gamma ** 0 = 1).")),
         Mistake(lambda lr, gamma: lambda t: lr * math.exp(-gamma * t),
-                "Did you use exp(-gamma * step)? Here gamma is the factor per step: lr * gamma ** step."),
+                N_("Did you use exp(-gamma * step)? Here gamma is the factor per step: lr * gamma ** step.")),
         Mistake(lambda lr, gamma: lambda t: lr * (1 - gamma) ** t,
-                "gamma is the factor the LR is multiplied by each step, not the fraction removed: "
-                "lr * gamma ** step."),
+                N_("gamma is the factor the LR is multiplied by each step, not the fraction removed: "
+                "lr * gamma ** step.")),
         Mistake(lambda lr, gamma: lambda t: lr * gamma * t if t else lr,
-                "Did you multiply by gamma * step? Multiplying at every step compounds: gamma ** step."),
+                N_("Did you multiply by gamma * step? Multiplying at every step compounds: gamma ** step.")),
     ],
 )
 
@@ -229,37 +229,37 @@ cosine = ScheduleExercise(
     torch_name="cosine",
     torch_class="CosineAnnealingLR",
     cases=[
-        ScheduleCase(dict(lr=0.1, total_steps=10), note="the default min_lr=0.0", steps=11),
+        ScheduleCase(dict(lr=0.1, total_steps=10), note=N_("the default min_lr=0.0"), steps=11),
         ScheduleCase(dict(lr=0.5, total_steps=20, min_lr=0.05), steps=21),
-        ScheduleCase(dict(lr=0.3, total_steps=7, min_lr=0.1), note="past total_steps the LR climbs back",
+        ScheduleCase(dict(lr=0.3, total_steps=7, min_lr=0.1), note=N_("past total_steps the LR climbs back"),
                      steps=12),
-        ScheduleCase(dict(lr=1.0, total_steps=1), note="edge: total_steps=1", steps=2),
+        ScheduleCase(dict(lr=1.0, total_steps=1), note=N_("edge: total_steps=1"), steps=2),
     ],
     bounds=(Bound("the end of the half cosine, step == total_steps", _steps_from("total_steps")),),
-    hint_text="""
+    hint_text=N_("""
         The cosine factor (1 + cos(pi * step / total_steps)) / 2 goes from 1 at step 0 to 0 at
         step total_steps. Scale the *range* between lr and min_lr by it:
         min_lr + (lr - min_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2.
         Past total_steps the same formula goes on, and the LR climbs back up, as torch's does.
-    """,
+    """),
     mistakes=[
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: lr * _cos_factor(t, total_steps),
-                "Your schedule ignores min_lr: it should end at min_lr, not at 0."),
+                N_("Your schedule ignores min_lr: it should end at min_lr, not at 0.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + lr * _cos_factor(t, total_steps),
-                "Your schedule starts at lr + min_lr: scale the range (lr - min_lr) by the cosine factor, "
-                "then add min_lr."),
+                N_("Your schedule starts at lr + min_lr: scale the range (lr - min_lr) by the cosine factor, "
+                "then add min_lr.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * _cos_factor(t, total_steps - 1),
-                "Your schedule reaches min_lr at step total_steps - 1; divide by total_steps, so it "
-                "reaches min_lr at step total_steps."),
+                N_("Your schedule reaches min_lr at step total_steps - 1; divide by total_steps, so it "
+                "reaches min_lr at step total_steps.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 + math.cos(math.pi * t / total_steps)),
-                "Did you forget to halve (1 + cos(...))? Without / 2 the schedule starts at twice lr."),
+                N_("Did you forget to halve (1 + cos(...))? Without / 2 the schedule starts at twice lr.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 + math.cos(t / total_steps)) / 2,
-                "Did you forget pi? cos(pi * step / total_steps) goes from 1 to -1 over the run."),
+                N_("Did you forget pi? cos(pi * step / total_steps) goes from 1 to -1 over the run.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 - math.cos(math.pi * t / total_steps)) / 2,
-                "Your schedule rises from min_lr to lr: use (1 + cos(...)) / 2, which starts at 1."),
+                N_("Your schedule rises from min_lr to lr: use (1 + cos(...)) / 2, which starts at 1.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * _cos_factor(min(t, total_steps), total_steps),
-                "Your schedule stays at min_lr after total_steps; torch's formula goes on and the LR climbs back "
-                "up (section 3.3): use step itself, not min(step, total_steps)."),
+                N_("Your schedule stays at min_lr after total_steps; torch's formula goes on and the LR climbs back "
+                "up (section 3.3): use step itself, not min(step, total_steps).")),
     ],
 )
 
@@ -278,33 +278,33 @@ linear_warmup = ScheduleExercise(
     torch_name="linear_warmup",
     torch_class="LinearLR",
     cases=[
-        ScheduleCase(dict(lr=0.3, warmup_steps=5), note="the default factors 1/3 and 1", steps=11),
+        ScheduleCase(dict(lr=0.3, warmup_steps=5), note=N_("the default factors 1/3 and 1"), steps=11),
         ScheduleCase(dict(lr=0.1, warmup_steps=4, start_factor=0.1), steps=9),
         ScheduleCase(dict(lr=1.0, warmup_steps=3, start_factor=0.5, end_factor=0.2),
-                     note="end_factor < start_factor: a linear decay", steps=7),
-        ScheduleCase(dict(lr=0.2, warmup_steps=1, start_factor=0.25), note="edge: warmup_steps=1", steps=4),
+                     note=N_("end_factor < start_factor: a linear decay"), steps=7),
+        ScheduleCase(dict(lr=0.2, warmup_steps=1, start_factor=0.25), note=N_("edge: warmup_steps=1"), steps=4),
     ],
     bounds=(Bound("the end of the warmup, step == warmup_steps", _steps_from("warmup_steps")),),
-    hint_text="""
+    hint_text=N_("""
         The factor goes linearly from start_factor at step 0 to end_factor at step warmup_steps,
         then stays there. The fraction of the warmup done is min(step, warmup_steps) / warmup_steps:
         lr * (start_factor + (end_factor - start_factor) * min(step, warmup_steps) / warmup_steps).
-    """,
+    """),
     mistakes=[
         Mistake(_warmup_mistake(lambda t, w: t / w),
-                "Your LR keeps changing after warmup_steps; it should stay at end_factor * lr: "
-                "use min(step, warmup_steps)."),
+                N_("Your LR keeps changing after warmup_steps; it should stay at end_factor * lr: "
+                "use min(step, warmup_steps).")),
         Mistake(_warmup_mistake(lambda t, w: min(t + 1, w) / w),
-                "Your warmup is one step ahead: step 0 should use start_factor * lr."),
+                N_("Your warmup is one step ahead: step 0 should use start_factor * lr.")),
         Mistake(_warmup_mistake(lambda t, w: min(t, w - 1) / max(w - 1, 1)),
-                "Your warmup reaches end_factor at step warmup_steps - 1; it should get there at step "
-                "warmup_steps (divide by warmup_steps)."),
+                N_("Your warmup reaches end_factor at step warmup_steps - 1; it should get there at step "
+                "warmup_steps (divide by warmup_steps).")),
         Mistake(lambda lr, warmup_steps, start_factor=1 / 3, end_factor=1.0:
                 lambda t: lr * end_factor * min(t, warmup_steps) / warmup_steps,
-                "Your warmup starts at 0; it should start at start_factor * lr."),
+                N_("Your warmup starts at 0; it should start at start_factor * lr.")),
         Mistake(lambda lr, warmup_steps, start_factor=1 / 3, end_factor=1.0:
                 lambda t: lr * start_factor + (end_factor - start_factor) * min(t, warmup_steps) / warmup_steps,
-                "Multiply the whole factor by lr: lr * (start_factor + (end_factor - start_factor) * frac)."),
+                N_("Multiply the whole factor by lr: lr * (start_factor + (end_factor - start_factor) * frac).")),
     ],
 )
 
@@ -323,46 +323,46 @@ warmup_cosine = ScheduleExercise(
     points=2,
     reference=S.warmup_cosine,
     torch_name="warmup_cosine",
-    torch_class="SequentialLR([LinearLR, CosineAnnealingLR])",
+    torch_class="SequentialLR([LinearLR, CosineAnnealingLR])",  # i18n: a torch class, not prose
     cases=[
-        ScheduleCase(dict(lr=0.3, warmup_steps=3, total_steps=13), note="the defaults start_factor=1/3, min_lr=0",
+        ScheduleCase(dict(lr=0.3, warmup_steps=3, total_steps=13), note=N_("the defaults start_factor=1/3, min_lr=0"),
                      steps=14),
         ScheduleCase(dict(lr=0.1, warmup_steps=5, total_steps=25, start_factor=0.1, min_lr=0.01), steps=26),
         ScheduleCase(dict(lr=1.0, warmup_steps=1, total_steps=4, start_factor=0.5, min_lr=0.2),
-                     note="edge: one warmup step; past total_steps the cosine climbs back", steps=7),
+                     note=N_("edge: one warmup step; past total_steps the cosine climbs back"), steps=7),
     ],
     bounds=(Bound("the switch to the cosine, step == warmup_steps", _steps_from("warmup_steps")),
             Bound("the end of the cosine, step == total_steps", _steps_from("total_steps"))),
-    hint_text="""
+    hint_text=N_("""
         Compose the two schedules you wrote with schedules.join: the warmup runs for warmup_steps
         steps, then the cosine takes over and counts its own steps from 0, so it must last
         total_steps - warmup_steps steps:
         join([linear_warmup(lr, warmup_steps, start_factor), cosine(lr, total_steps - warmup_steps, min_lr)],
              [warmup_steps]).
-    """,
+    """),
     mistakes=[
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
                 _joined(S.linear_warmup(lr, warmup_steps, start_factor), _local_cosine(lr, total_steps, min_lr), warmup_steps),
-                "Your cosine part lasts total_steps steps, so the run ends before the LR reaches min_lr: "
-                "the cosine starts after the warmup and lasts total_steps - warmup_steps."),
+                N_("Your cosine part lasts total_steps steps, so the run ends before the LR reaches min_lr: "
+                "the cosine starts after the warmup and lasts total_steps - warmup_steps.")),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
                 lambda t: (S.linear_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
                            _local_cosine(lr, total_steps - warmup_steps, min_lr)(t)),
-                "Your cosine part sees the global step, so it starts part-way down; join gives each piece "
-                "a local step count that starts at 0 at the boundary."),
+                N_("Your cosine part sees the global step, so it starts part-way down; join gives each piece "
+                "a local step count that starts at 0 at the boundary.")),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
                 lambda t: (S.linear_warmup(lr, warmup_steps, start_factor)(t) if t < warmup_steps else
                            _local_cosine(lr, total_steps, min_lr)(t)),
-                "Your cosine part sees the global step and lasts total_steps: give it a local step count "
-                "(join does) and total_steps - warmup_steps steps."),
+                N_("Your cosine part sees the global step and lasts total_steps: give it a local step count "
+                "(join does) and total_steps - warmup_steps steps.")),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
                 _joined(S.linear_warmup(lr, warmup_steps, start_factor),
                         _local_cosine(lr, total_steps - warmup_steps, 0.0), warmup_steps),
-                "Your schedule ignores min_lr: pass it to the cosine part."),
+                N_("Your schedule ignores min_lr: pass it to the cosine part.")),
         Mistake(lambda lr, warmup_steps, total_steps, start_factor=1 / 3, min_lr=0.0:
                 _joined(S.linear_warmup(lr, warmup_steps, start_factor),
                         _local_cosine(lr, total_steps - warmup_steps - 1, min_lr), warmup_steps + 1),
-                "Your boundary is one step late: the cosine takes over at step warmup_steps."),
+                N_("Your boundary is one step late: the cosine takes over at step warmup_steps.")),
     ],
 )
 
@@ -386,39 +386,39 @@ cyclic = ScheduleExercise(
     library_params=lambda kw: dict(base_lr=kw["base_lr"], max_lr=kw["max_lr"], step_size_up=kw["step_size"]),
     cases=[
         ScheduleCase(dict(base_lr=0.01, max_lr=0.1, step_size=5), steps=31),
-        ScheduleCase(dict(base_lr=0.0, max_lr=1.0, step_size=4), note="base_lr=0", steps=25),
-        ScheduleCase(dict(base_lr=0.001, max_lr=0.006, step_size=1), note="edge: step_size=1", steps=8),
+        ScheduleCase(dict(base_lr=0.0, max_lr=1.0, step_size=4), note=N_("base_lr=0"), steps=25),
+        ScheduleCase(dict(base_lr=0.001, max_lr=0.006, step_size=1), note=N_("edge: step_size=1"), steps=8),
         ScheduleCase(dict(base_lr=0.05, max_lr=0.2, step_size=3), steps=20),
     ],
     bounds=(Bound("the top of the climb, step == step_size", _steps_from("step_size")),),
-    hint_text="""
+    hint_text=N_("""
         One cycle lasts 2 * step_size steps: step_size up from base_lr to max_lr, step_size down.
         Smith's formula: cycle = floor(1 + step / (2 * step_size)), x = abs(step / step_size - 2 * cycle + 1),
         lr = base_lr + (max_lr - base_lr) * max(0, 1 - x).
-    """,
+    """),
     mistakes=[
         Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
                                                              lambda t, s: _smith(t, s / 2)),
-                "Your cycle is step_size steps long; step_size is the length of *half* a cycle "
-                "(the climb), so a cycle lasts 2 * step_size steps."),
+                N_("Your cycle is step_size steps long; step_size is the length of *half* a cycle "
+                "(the climb), so a cycle lasts 2 * step_size steps.")),
         Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
                                                              lambda t, s: 1 - _smith(t, s)),
-                "Your schedule starts at max_lr; a triangular cycle starts at base_lr and climbs."),
+                N_("Your schedule starts at max_lr; a triangular cycle starts at base_lr and climbs.")),
         Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
                                                              lambda t, s: (t % s) / s),
-                "Your schedule is a sawtooth (it jumps back to base_lr); the triangle climbs for step_size "
-                "steps, then descends for step_size steps."),
+                N_("Your schedule is a sawtooth (it jumps back to base_lr); the triangle climbs for step_size "
+                "steps, then descends for step_size steps.")),
         Mistake(lambda base_lr, max_lr, step_size: _triangle(
                     base_lr, max_lr, step_size,
                     lambda t, s: max(0.0, 1 - abs(t / s - 2 * round(1 + t / (2 * s)) + 1))),
-                "Did you round the cycle number? Use floor: cycle = floor(1 + step / (2 * step_size))."),
+                N_("Did you round the cycle number? Use floor: cycle = floor(1 + step / (2 * step_size)).")),
         Mistake(lambda base_lr, max_lr, step_size: _triangle(
                     base_lr, max_lr, step_size,
                     lambda t, s: max(0.0, 1 - abs(t / s - 2 * math.floor(1 + t / 2 * s) + 1))),
-                "Check the parentheses: step / 2 * step_size is (step / 2) * step_size; you need "
-                "step / (2 * step_size)."),
+                N_("Check the parentheses: step / 2 * step_size is (step / 2) * step_size; you need "
+                "step / (2 * step_size).")),
         Mistake(lambda base_lr, max_lr, step_size: lambda t: max_lr * _smith(t, step_size),
-                "Your schedule goes down to 0, not to base_lr: base_lr + (max_lr - base_lr) * max(0, 1 - x)."),
+                N_("Your schedule goes down to 0, not to base_lr: base_lr + (max_lr - base_lr) * max(0, 1 - x).")),
     ],
 )
 

@@ -11,6 +11,11 @@ this course does not use: ``SaveCells`` (nbgrader's database) and
 
 The output is deterministic: the same solutions give the same bytes.
 
+Each translation of the course lives in a folder named by its language inside the solutions
+(``solutions/vi/``) and is released into the same folder inside the student notebooks
+(``notebooks/vi/``), its metadata saying its language (``{"lrcourse": {"language": "vi"}}``): the
+grader matches a submission to the release of its own edition.
+
 >>> release("solutions", "notebooks")          # doctest: +SKIP
 [PosixPath('notebooks/01_gradient_descent.ipynb')]
 """
@@ -23,7 +28,8 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["release_notebook", "release", "release_stamp", "stale_notebooks", "notebook_bytes", "ReleaseError"]
+__all__ = ["release_notebook", "release", "release_stamp", "stale_notebooks", "notebook_bytes", "editions",
+           "ReleaseError"]
 
 
 class ReleaseError(RuntimeError):
@@ -44,8 +50,11 @@ def _preprocessors():
                                      ComputeChecksums, CheckCellMetadata)]
 
 
-def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """Return the student version of a solution notebook (the input is not modified)."""
+def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook", language: str = "en") -> nbformat.NotebookNode:
+    """Return the student version of a solution notebook (the input is not modified).
+
+    ``language`` is the edition's (``"en"``, or a translation's folder name such as ``"vi"``).
+    """
     nb = copy.deepcopy(nb)
     resources: dict = {}
     try:
@@ -58,6 +67,8 @@ def release_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbfor
     nb.metadata.pop("lrcourse", None)
     # A stamp of this version of the notebook: `lrcourse start` compares a learner's copy with it.
     nb.metadata["lrcourse"] = {"release": release_stamp(nb)}
+    if language != "en":
+        nb.metadata["lrcourse"]["language"] = language
     return nb
 
 
@@ -89,27 +100,41 @@ def _sources(source: Path) -> list[Path]:
     return paths
 
 
-def _released(path: Path) -> bytes:
+def _released(path: Path, language: str = "en") -> bytes:
     nb = nbformat.read(path, as_version=4)
-    return notebook_bytes(release_notebook(nb, name=path.name))
+    return notebook_bytes(release_notebook(nb, name=path.name, language=language))
+
+
+def editions(source: str | Path = "solutions", dest: str | Path = "notebooks") -> list[tuple[Path, Path, str]]:
+    """``(solutions folder, student folder, language)`` of English and of each translation that has a folder."""
+    from ..i18n import LANGUAGES
+
+    source, dest = Path(source), Path(dest)
+    found = [(source, dest, "en")]
+    found += [(source / lang, dest / lang, lang) for lang in LANGUAGES[1:] if (source / lang).is_dir()]
+    return found
 
 
 def stale_notebooks(source: str | Path = "solutions", dest: str | Path = "notebooks") -> list[Path]:
-    """Student notebooks in ``dest`` that are missing or differ from a fresh release of ``source``."""
-    dest = Path(dest)
-    return [dest / p.name for p in _sources(Path(source))
-            if not (dest / p.name).is_file() or (dest / p.name).read_bytes() != _released(p)]
+    """Student notebooks in ``dest`` (and its translations' folders) missing or unlike a fresh release."""
+    stale = []
+    for src, out, language in editions(source, dest):
+        stale += [out / p.name for p in _sources(src)
+                  if not (out / p.name).is_file() or (out / p.name).read_bytes() != _released(p, language)]
+    return stale
 
 
 def release(source: str | Path = "solutions", dest: str | Path = "notebooks") -> list[Path]:
-    """Write the student version of every notebook in ``source`` to ``dest``; return the paths written."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
+    """Write the student version of every notebook in ``source`` to ``dest``, and of each translation's folder
+    (``source/vi``) to the same folder in ``dest`` (``dest/vi``); return the paths written."""
     written = []
-    for path in _sources(Path(source)):
-        data = _released(path)
-        target = dest / path.name
-        if not target.is_file() or target.read_bytes() != data:
-            target.write_bytes(data)
-        written.append(target)
+    for src, out, language in editions(source, dest):
+        paths = _sources(src)
+        out.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            data = _released(path, language)
+            target = out / path.name
+            if not target.is_file() or target.read_bytes() != data:
+                target.write_bytes(data)
+            written.append(target)
     return written

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
-__all__ = ["Prepared", "load_releases", "test_cells", "read_submission", "match_release", "restore_test_cells",
-           "prepare"]
+__all__ = ["Prepared", "load_releases", "language_of", "test_cells", "read_submission", "match_release",
+           "restore_test_cells", "prepare"]
 
 
 def test_cells(nb: nbformat.NotebookNode) -> list[tuple[str, nbformat.NotebookNode]]:
@@ -41,15 +42,19 @@ def test_cells(nb: nbformat.NotebookNode) -> list[tuple[str, nbformat.NotebookNo
 
 
 def load_releases(release_dir: str | Path) -> dict[str, nbformat.NotebookNode]:
-    """The released notebooks in ``release_dir`` that have check cells, by file name."""
+    """The released notebooks in ``release_dir`` that have check cells, by file name; a translation's are in
+    the folder named by its language and keyed by it (``"vi/01_gradient_descent.ipynb"``)."""
+    from ..i18n import LANGUAGES
+
     folder = Path(release_dir)
     if not folder.is_dir():
         raise FileNotFoundError(f"release_dir {folder} is not a folder of released notebooks")
     releases = {}
-    for path in sorted(folder.glob("*.ipynb")):
+    paths = sorted(folder.glob("*.ipynb")) + [p for lang in LANGUAGES[1:] for p in sorted(folder.glob(f"{lang}/*.ipynb"))]
+    for path in paths:
         nb = nbformat.read(path, as_version=4)
         if test_cells(nb):
-            releases[path.name] = nb
+            releases[path.relative_to(folder).as_posix()] = nb
     if not releases:
         raise FileNotFoundError(f"release_dir {folder} has no released notebooks with check cells")
     return releases
@@ -81,23 +86,43 @@ def read_submission(path: str | Path) -> tuple[nbformat.NotebookNode | None, str
     return nb, None
 
 
+_SET_LANGUAGE = re.compile(r"""set_language\(\s*["']([A-Za-z_]+)["']\s*\)""")
+
+
+def language_of(nb: nbformat.NotebookNode) -> str:
+    """A notebook's edition: its release's ``lrcourse.language`` metadata, else the language its code chooses
+    with ``set_language("...")`` (a copy whose metadata was lost), else English."""
+    language = (nb.metadata.get("lrcourse") or {}).get("language")
+    if isinstance(language, str):
+        return language
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            found = _SET_LANGUAGE.search(cell.source)
+            if found:
+                return found.group(1)
+    return "en"
+
+
 def match_release(nb: nbformat.NotebookNode, releases: dict[str, nbformat.NotebookNode],
                   filename: str | None = None) -> str | None:
-    """The name of the release whose check cells the submission shares most (its file name breaks ties).
+    """The name of the release whose check cells the submission shares most; then the release of the
+    submission's own edition (:func:`language_of`: English and Vietnamese share every check cell); then its
+    file name.
 
     Cells are matched by ``grade_id`` and by cell id, so a submission whose
     check cells were all deleted or edited is still matched by its other cells.
     """
     ids = {cell.get("id") for cell in nb.cells if cell.get("id")}
     grade_ids = {gid for gid, _ in test_cells(nb)}
-    best, best_key = None, (0, 0.0, False)
+    language = language_of(nb)
+    best, best_key = None, (0, 0.0, False, False)
     for name, release in releases.items():
         release_ids = {cell.get("id") for cell in release.cells if cell.get("id")}
         shared_grades = len(grade_ids & {gid for gid, _ in test_cells(release)})
         shared_ids = len(ids & release_ids) / max(len(release_ids), 1)
         if shared_grades == 0 and shared_ids < 0.5:
             continue  # neither a check cell nor half of the cells in common: not this notebook
-        key = (shared_grades, shared_ids, name == filename)
+        key = (shared_grades, shared_ids, language_of(release) == language, PurePosixPath(name).name == filename)
         if key > best_key:
             best, best_key = name, key
     return best

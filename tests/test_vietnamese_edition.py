@@ -1,0 +1,269 @@
+"""One course, two languages: each Vietnamese notebook is its English twin in Vietnamese.
+
+Same cells in the same order, same exercises, ``grade_id``s and points, the same code apart from string
+literals and comments, the same numbers in the outputs; Vietnamese prose throughout, with the glossary's
+terms; released with the English notebooks, installed by ``lrcourse start --lang vi``, graded against
+its own release.
+"""
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
+GLOSSARY = ROOT / "lrcourse" / "locale" / "glossary.vi.md"
+VI = sorted((SOLUTIONS / "vi").glob("*.ipynb"))
+#: What is translated so far; the remaining notebooks are issue 21's next steps.
+EXPECTED = ["01_gradient_descent.ipynb", "02_lr_schedules.ipynb", "03_adaptive_optimizers.ipynb"]
+
+VIETNAMESE_LETTERS = set("àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ")
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _pairs():
+    return [pytest.param(_read(SOLUTIONS / p.name), _read(p), id=p.name) for p in VI]
+
+
+def test_the_vietnamese_notebooks_are_there():
+    assert [p.name for p in VI] == EXPECTED
+    for p in VI:
+        assert (SOLUTIONS / p.name).is_file(), f"{p.name} has no English twin"
+
+
+# ----------------------------------------------------------------------------------------- the same course
+
+def code_skeleton(source: str) -> list[tuple[int, str]]:
+    """The tokens of ``source`` without its string literals and comments (IPython magics kept as text)."""
+    lines = [("#" + line) if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    magics = [line for line in source.splitlines() if line.lstrip().startswith(("%", "!"))]
+    dropped = {tokenize.STRING, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE}
+    dropped |= {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, n)}
+    tokens = tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline)
+    return [(t.type, t.string) for t in tokens if t.type not in dropped] + [(0, m) for m in magics]
+
+
+@pytest.mark.parametrize("en, vi", _pairs())
+def test_same_cells_same_order_same_grading(en, vi):
+    assert [(c.cell_type, c.get("id")) for c in vi.cells] == [(c.cell_type, c.get("id")) for c in en.cells]
+    for a, b in zip(en.cells, vi.cells):
+        assert a.metadata.get("nbgrader") == b.metadata.get("nbgrader"), a.get("id")
+    assert vi.metadata.kernelspec == en.metadata.kernelspec
+
+
+@pytest.mark.parametrize("en, vi", _pairs())
+def test_same_code_apart_from_string_literals_and_comments(en, vi):
+    for a, b in zip(en.cells, vi.cells):
+        if a.cell_type == "code":
+            assert code_skeleton(b.source) == code_skeleton(a.source), a.get("id")
+
+
+def test_the_code_comparison_sees_a_changed_name_or_number_but_not_a_string_or_comment():
+    base = 'x = f(1, "a")  # one\nprint(f"{x:>10} done")\n'
+    assert code_skeleton(base) == code_skeleton('x = f(1, "b")  # một\nprint(f"{x:>12} xong")\n')
+    assert code_skeleton(base) != code_skeleton('x = f(2, "a")\nprint(f"{x:>10} done")\n')
+    assert code_skeleton(base) != code_skeleton('y = f(1, "a")\nprint(f"{x:>10} done")\n')
+
+
+@pytest.mark.parametrize("en, vi", _pairs())
+def test_each_edition_chooses_its_language_in_its_first_code_cell(en, vi):
+    first = [next(c for c in nb.cells if c.cell_type == "code").source for nb in (en, vi)]
+    assert 'lrcourse.set_language("en")' in first[0]
+    assert 'lrcourse.set_language("vi")' in first[1]
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def _sanitizers() -> list[tuple[re.Pattern, str]]:
+    """nbval's sanitizers (timings, throughput): what may differ between two runs is not compared."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "tests" / "nbval_sanitize.cfg", encoding="utf-8")
+    return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
+
+
+def _numbers(cell) -> list[str]:
+    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+    for pattern, replace in _sanitizers():
+        text = pattern.sub(replace, text)
+    return NUMBER.findall(text)
+
+
+@pytest.mark.parametrize("en, vi", _pairs())
+def test_the_outputs_show_the_same_numbers(en, vi):
+    for a, b in zip(en.cells, vi.cells):
+        if a.cell_type == "code":
+            assert sorted(_numbers(b)) == sorted(_numbers(a)), a.get("id")  # a translation may reorder a sentence
+            def kinds(cell):  # figures and errors, in order (how a stream is split in chunks depends on timing)
+                return [sorted(o.get("data", {})) or o.output_type for o in cell.get("outputs", [])
+                        if o.output_type != "stream"]
+            assert kinds(b) == kinds(a), a.get("id")
+
+
+# ----------------------------------------------------------------------------------------- Vietnamese prose
+
+def _prose(markdown: str) -> list[str]:
+    """The paragraphs of ``markdown`` with math, code, links' targets and URLs taken out."""
+    text = re.sub(r"\$\$.*?\$\$", " ", markdown, flags=re.S)
+    text = re.sub(r"\$[^$]*\$", " ", text)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def english_paragraphs(nb) -> list[str]:
+    """Markdown paragraphs with three or more Latin words and not one Vietnamese letter."""
+    flagged = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for para in _prose(cell.source):
+                if len(re.findall(r"[A-Za-z]{2,}", para)) >= 3 and not VIETNAMESE_LETTERS & set(para.lower()):
+                    flagged.append(f"{cell.get('id')}: {para.strip()[:80]}")
+    return flagged
+
+
+@pytest.mark.parametrize("path", VI, ids=[p.name for p in VI])
+def test_no_english_prose_is_left_behind(path):
+    assert english_paragraphs(_read(path)) == []
+
+
+def test_the_prose_check_flags_an_english_paragraph_and_not_math_or_names():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "Tốc độ học $\\eta$ quyết định.\n\nThe step is too large here.\n\n$$x_{t+1} = x_t - \\eta g$$\n\n"
+        "`lrcourse.descent.run(loss, x0, lr)`\n\nĐọc thêm: Nocedal & Wright, *Numerical Optimization*.")])
+    assert [p.split(": ", 1)[1] for p in english_paragraphs(nb)] == ["The step is too large here."]
+
+
+# ----------------------------------------------------------------------------------------- the glossary
+
+def glossary() -> list[tuple[str, str, list[str]]]:
+    """``(english, vietnamese, avoided)`` for each row of the glossary's table."""
+    rows = []
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 4 and cells[0] not in ("English", "---"):
+            rows.append((cells[0], cells[1], [a.strip() for a in cells[2].split(",") if a.strip()]))
+    return rows
+
+
+def _body(nb) -> str:
+    """The notebook's prose without its headings (a title may name a term before the text explains it)."""
+    return "\n".join(line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                     if not line.lstrip().startswith("#"))
+
+
+def _uses(text: str, term: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(term)}", text, flags=re.I) is not None
+
+
+def glossary_problems(en, vi) -> list[str]:
+    problems = []
+    en_text = "\n".join(c.source for c in en.cells if c.cell_type == "markdown")
+    vi_text, vi_body = "\n".join(c.source for c in vi.cells if c.cell_type == "markdown"), _body(vi)
+    for english, viet, avoided in glossary():
+        if _uses(en_text, english) and not _uses(vi_text, viet):
+            problems.append(f"the English uses {english!r}; the Vietnamese lacks {viet!r}")
+        problems += [f"uses {a!r}; the glossary's term is {viet!r}" for a in avoided if _uses(vi_text, a)]
+        first = re.search(rf"(?<![\w-]){re.escape(viet)}", vi_body, flags=re.I)
+        if first:
+            after = vi_body[first.end():first.end() + 60]
+            explained = re.match(r"[^.,;:()\n]{0,25}?\(([^)]*)\)", after)  # "lịch trình tốc độ học (...)"
+            if not explained or english.lower().replace("-", " ") not in explained.group(1).lower().replace("-", " "):
+                problems.append(f"the first use of {viet!r} is not followed by ({english}): ...{viet}{after[:30]}")
+    return problems
+
+
+def test_the_glossary_chooses_tốc_độ_học_and_says_why():
+    rows = {english: (viet, avoided) for english, viet, avoided in glossary()}
+    assert rows["learning rate"] == ("tốc độ học", ["tỷ lệ học", "tỉ lệ học"])
+    assert len(rows) >= 20
+    text = GLOSSARY.read_text(encoding="utf-8")
+    assert "Why \"tốc độ học\", not \"tỷ lệ học\"" in text and "d2l-vi" in text
+
+
+@pytest.mark.parametrize("en, vi", _pairs())
+def test_the_notebooks_use_the_glossary_terms_with_the_english_at_first_use(en, vi):
+    assert glossary_problems(en, vi) == []
+
+
+def test_the_glossary_check_catches_a_wrong_term_and_a_missing_english():
+    md = nbformat.v4.new_markdown_cell
+    en = nbformat.v4.new_notebook(cells=[md("The learning rate and the momentum.")])
+    wrong = nbformat.v4.new_notebook(cells=[md("Tỷ lệ học (learning rate) và động lượng (momentum).")])
+    bare = nbformat.v4.new_notebook(cells=[md("Tốc độ học (learning rate) và động lượng.")])
+    good = nbformat.v4.new_notebook(cells=[md("Tốc độ học (learning rate) và động lượng (momentum).")])
+    assert any("tỷ lệ học" in p for p in glossary_problems(en, wrong))
+    assert any("động lượng" in p for p in glossary_problems(en, bare))
+    assert glossary_problems(en, good) == []
+
+
+# ----------------------------------------------------------------------------------------- released, installed
+
+def test_the_vietnamese_release_is_in_notebooks_vi_and_says_its_language():
+    from lrcourse.grading import release
+
+    assert release.stale_notebooks(SOLUTIONS, NOTEBOOKS) == []
+    for path in VI:
+        nb = _read(NOTEBOOKS / "vi" / path.name)
+        assert nb.metadata.lrcourse["language"] == "vi"
+        assert "language" not in _read(NOTEBOOKS / path.name).metadata.lrcourse
+
+
+def test_lrcourse_start_lang_vi_copies_the_vietnamese_notebooks(tmp_path, monkeypatch):
+    from lrcourse import start
+    from lrcourse.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(start, "run_lab", lambda cmd: 0)
+    monkeypatch.setattr(start, "require_jupyterlab", lambda: None)
+    assert main(["start", "--lang", "vi", "--no-browser"]) == 0
+    copied = sorted(p.name for p in (tmp_path / "lrcourse-notebooks-vi").glob("*.ipynb"))
+    assert copied == EXPECTED
+    assert all(_read(p).metadata.lrcourse["language"] == "vi" for p in (tmp_path / "lrcourse-notebooks-vi").glob("*"))
+    assert not (tmp_path / "lrcourse-notebooks").exists()
+    with pytest.raises(start.StartError, match="--lang must be one of en, vi, got 'fr'"):
+        start.prepare(tmp_path / "x", language="fr")
+
+
+def test_a_copy_of_the_other_edition_is_kept_and_named(tmp_path):
+    from lrcourse import start
+
+    start.prepare(tmp_path, language="en")
+    done = {c.name: c for c in start.prepare(tmp_path, language="vi")}
+    assert done["01_gradient_descent.ipynb"].status == "outdated"
+    assert "yours is the 'en' edition, not the 'vi' one" in done["01_gradient_descent.ipynb"].detail
+
+
+def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_language(tmp_path):
+    """A Vietnamese and an English submission in one folder: each is matched to its own release, and each
+    check's message is in the submission's language."""
+    from lrcourse.grading import report
+    from lrcourse.grading.submission import load_releases
+
+    releases = load_releases(NOTEBOOKS)
+    vi = _read(NOTEBOOKS / "vi" / "01_gradient_descent.ipynb")
+    cell = next(c for c in vi.cells if c.get("id") == "gd-step")
+    cell.source = cell.source.split("def gd_step")[0] + "def gd_step(x, grad, lr):\n    return x + lr * grad\n"
+    vi.metadata.pop("lrcourse")  # a copy that lost its metadata is still known by its set_language("vi")
+    (tmp_path / "an").mkdir(), (tmp_path / "binh").mkdir()
+    nbformat.write(vi, tmp_path / "an" / "01_gradient_descent.ipynb")
+    (tmp_path / "binh" / "01_gradient_descent.ipynb").write_bytes((NOTEBOOKS / "01_gradient_descent.ipynb").read_bytes())
+    an, binh = report.grade_all([tmp_path / "an" / "01_gradient_descent.ipynb",
+                                 tmp_path / "binh" / "01_gradient_descent.ipynb"],
+                                releases, timeout=120, jobs=2, progress=False)
+    assert (an.release, binh.release) == ("vi/01_gradient_descent.ipynb", "01_gradient_descent.ipynb")
+    gd_an, gd_binh = an.checks[0], binh.checks[0]
+    assert (gd_an.status, gd_binh.status) == ("failed", "not attempted")
+    assert "Có phải bạn đã cộng gradient thay vì trừ đi?" in gd_an.message
+    assert gd_an.mistake == "Did you add the gradient instead of subtracting it?"  # one tally for the class
+    assert "chưa được làm" in an.checks[1].message and "is not attempted yet" in gd_binh.message
