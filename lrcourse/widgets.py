@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import descent, losses, optimizers, plateau, plotting, schedules
-from .i18n import gettext_ as _
+from .i18n import N_, gettext_ as _
 
 __all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "PlateauExplorer", "ROSENBROCK_SETUPS"]
 
@@ -278,7 +278,7 @@ class OptimizerExplorer(_PNGFigure):
         self.loss = losses.Rosenbrock()
         self.x0 = np.asarray(x0, dtype=float)
         self.num_steps = num_steps
-        self.optimizer_menu = w.Dropdown(options=list(ROSENBROCK_SETUPS), value=name, description="optimizer")
+        self.optimizer_menu = w.Dropdown(options=list(ROSENBROCK_SETUPS), value=name, description=_("optimizer"))
         self.lr_slider = w.FloatLogSlider(value=lr or ROSENBROCK_SETUPS[name][2], base=10, min=-5, max=0.5,
                                           step=0.05, description="lr η", readout_format=".3g",
                                           continuous_update=False)
@@ -304,18 +304,19 @@ class OptimizerExplorer(_PNGFigure):
         self._update()
 
     def _update(self) -> None:
-        cls, params, _ = ROSENBROCK_SETUPS[self.optimizer_menu.value]
+        cls, params, _start_lr = ROSENBROCK_SETUPS[self.optimizer_menu.value]
         self.optimizer = cls(lr=float(self.lr_slider.value), **params)
         self.trajectory = optimizers.run(self.optimizer, self.loss, self.x0, self.num_steps,
                                          label=self.optimizer_menu.value)
         for ax in (self.ax_contour, self.ax_loss):
             ax.clear()
         plotting.plot_contour(self.loss, [self.trajectory], ax=self.ax_contour, xlim=(-2.0, 2.0), ylim=(-1.0, 3.0),
-                              title="Rosenbrock: trajectory")
-        plotting.plot_loss_curves([self.trajectory], ax=self.ax_loss, title="Loss against step")
+                              title=_("Rosenbrock: trajectory"))
+        plotting.plot_loss_curves([self.trajectory], ax=self.ax_loss, title=_("Loss against step"))
         distance = float(np.linalg.norm(self.trajectory.final - self.loss.minimizer))
-        verdict = "diverged" if self.trajectory.diverged else \
-            f"after {self.trajectory.num_steps} steps: loss {self.trajectory.final_loss:.3g}, distance to (1, 1) {distance:.3g}"
+        verdict = _("diverged") if self.trajectory.diverged else \
+            _("after {steps} steps: loss {loss}, distance to (1, 1) {distance}").format(
+                steps=self.trajectory.num_steps, loss=f"{self.trajectory.final_loss:.3g}", distance=f"{distance:.3g}")
         self.status.value = f"{self.optimizer!r}<br>{verdict}"
         self.redraws += 1
         self._show()
@@ -332,7 +333,7 @@ class PlateauExplorer(_PNGFigure):
     """
 
     def __init__(self, metrics, lr: float = 0.1, patience: int = 5, factor: float = 0.5, threshold: float = 1e-4,
-                 threshold_mode: str = "rel", mode: str = "min", metric_label: str = "validation loss"):
+                 threshold_mode: str = "rel", mode: str = "min", metric_label: str = N_("validation loss")):
         import ipywidgets as w
         from matplotlib.figure import Figure
 
@@ -373,9 +374,9 @@ class PlateauExplorer(_PNGFigure):
             extra.remove()
         self.ax.clear()
         plotting.plot_plateau(self.scheduler, ax=self.ax, metric_label=self.metric_label,
-                              title="Where the plateau rule cuts the LR on this curve")
-        cuts = ", ".join(map(str, self.scheduler.cuts)) or "none"
-        self.status.value = (f"cuts after epochs: {cuts} &nbsp; | &nbsp; final LR {self.scheduler.lr:.3g} "
-                             f"({self.scheduler.lr / self.lr:.3g} of the initial)")
+                              title=_("Where the plateau rule cuts the LR on this curve"))
+        cuts = ", ".join(map(str, self.scheduler.cuts)) or _("none")
+        self.status.value = _("cuts after epochs: {cuts} &nbsp; | &nbsp; final LR {lr} ({fraction} of the initial)").format(
+            cuts=cuts, lr=f"{self.scheduler.lr:.3g}", fraction=f"{self.scheduler.lr / self.lr:.3g}")
         self.redraws += 1
         self._show()

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import plateau as P
+from ..i18n import N_, gettext_ as _
 from ._core import CRASHED, Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["is_improvement", "PlateauScheduler", "first_cut_epoch", "EarlyStopping", "plateau_settings",
@@ -32,7 +33,7 @@ _MISSING = object()
 
 def compare_bool(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, (bool, np.bool_)):
-        return f"return True or False, not {type(actual).__name__}"
+        return _("return True or False, not {type}").format(type=type(actual).__name__)
     return None if bool(actual) == bool(expected) else ""
 
 
@@ -40,7 +41,7 @@ def compare_epoch(actual: Any, expected: Any) -> str | None:
     if expected is None or actual is None:
         return None if actual is expected else ""
     if isinstance(actual, bool) or not isinstance(actual, (int, np.integer)):
-        return f"return the epoch as an int (or None), not {type(actual).__name__}"
+        return _("return the epoch as an int (or None), not {type}").format(type=type(actual).__name__)
     return None if int(actual) == int(expected) else ""
 
 
@@ -90,7 +91,7 @@ class StreamExercise(Exercise):
 
     attributes: tuple = ()
     returns: str = ""
-    source: str = "the reference"
+    source: str = N_("the reference")
 
     def _call_text(self, case: Case) -> str:
         args = ", ".join(f"{k}={fmt(v)}" for k, v in case.kwargs.items())
@@ -120,20 +121,22 @@ class StreamExercise(Exercise):
     def _so_far(self, case: StreamCase, epoch: int) -> str:
         shown = case.metrics[:epoch]
         text = ", ".join(fmt(m, 4) for m in shown[-8:])
-        return ("metrics " if len(shown) <= 8 else f"metrics (epochs {epoch - 7}-{epoch}) ...") + text
+        return (_("metrics ") if len(shown) <= 8 else _("metrics (epochs {first}-{last}) ...").format(
+            first=epoch - 7, last=epoch)) + text
 
     def _check(self, cls: Any) -> None:
         """Build ``cls`` for every case and step it through the case's metrics."""
         __tracebackhide__ = True
         for case in self.cases:
             call = self._call_text(case)
-            note = f" [{case.note}]" if case.note else ""
+            note = f" [{_(case.note)}]" if case.note else ""
             try:
                 obj = self._learner(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
             except NotImplementedError:
                 raise self._not_attempted() from None
             except Exception as err:
-                raise AssertionError(f"{call} raised {type(err).__name__}: {err}. {self._hint_ref()}") from err
+                raise AssertionError(_("{call} raised {error}: {message}. {hint}").format(
+                    call=call, error=type(err).__name__, message=err, hint=self._hint_ref())) from err
             ref = self.reference(**copy.deepcopy(case.kwargs))
             history = []
             for epoch, metric in enumerate(case.metrics, start=1):
@@ -143,17 +146,17 @@ class StreamExercise(Exercise):
                 except NotImplementedError:
                     raise self._not_attempted() from None
                 except Exception as err:
-                    raise AssertionError(
-                        f"{call}{note}: step({fmt(metric)}) at epoch {epoch} raised {type(err).__name__}: {err}; "
-                        f"expected {fmt(want[0])}. {self._hint_ref()}") from err
+                    raise AssertionError(_(
+                        "{call}{note}: step({metric}) at epoch {epoch} raised {error}: {message}; expected {expected}. "
+                        "{hint}").format(call=call, note=note, metric=fmt(metric), epoch=epoch, error=type(err).__name__,
+                                         message=err, expected=fmt(want[0]), hint=self._hint_ref())) from err
                 got = (out, *(getattr(obj, a, _MISSING) for a in self.attributes))
                 history.append(got)
                 problem = self._compare_epoch(got, want)
                 if problem is not None:
-                    raise AssertionError(
-                        f"{call}{note}, {self._so_far(case, epoch)}: at epoch {epoch} (metric {fmt(metric, 4)}) "
-                        f"{problem}.{self._diagnose()} "
-                        f"{self._hint_ref()}")
+                    raise AssertionError(_("{call}{note}, {so_far}: at epoch {epoch} (metric {metric}) {problem}.").format(
+                        call=call, note=note, so_far=self._so_far(case, epoch), epoch=epoch, metric=fmt(metric, 4),
+                        problem=problem) + f"{self._diagnose()} {self._hint_ref()}")
         self._passed(len(self.cases))
 
     def _compare_epoch(self, got: tuple, want: tuple) -> str | None:
@@ -162,19 +165,23 @@ class StreamExercise(Exercise):
         if detail is not None:
             extra = f" ({detail})" if detail else ""
             state = self._state_text(got, want)
-            return f"step returned {fmt(out)}; expected {fmt(expected)}, what {self.source} gives{extra}{state}"
+            return _("step returned {actual}; expected {expected}, what {source} gives{extra}{state}").format(
+                actual=fmt(out), expected=fmt(expected), source=_(self.source), extra=extra, state=state)
         for name, mine, theirs in zip(self.attributes, got[1:], want[1:], strict=True):
             if mine is _MISSING:
-                return (f"your object has no attribute {name!r}; expected {fmt(theirs)}, what {self.source} has: "
-                        f"keep it as self.{name}")
+                return _("your object has no attribute {name}; expected {expected}, what {source} has: keep it as "
+                         "self.{attribute}").format(name=repr(name), expected=fmt(theirs), source=_(self.source),
+                                                    attribute=name)
             if not _same(mine, theirs):
                 mine_text, theirs_text = fmt_pair(mine, theirs)
-                return (f"step returned {fmt(out)} as expected, but {name} is {mine_text}; expected {theirs_text}, "
-                        f"what {self.source} has")
+                return _("step returned {value} as expected, but {name} is {actual}; expected {expected}, what "
+                         "{source} has").format(value=fmt(out), name=name, actual=mine_text, expected=theirs_text,
+                                                source=_(self.source))
         return None
 
     def _state_text(self, got: tuple, want: tuple) -> str:
-        parts = [f"{name}: yours {fmt_pair(m, t)[0]}, expected {fmt_pair(m, t)[1]}"
+        parts = [_("{name}: yours {actual}, expected {expected}").format(name=name, actual=fmt_pair(m, t)[0],
+                                                                         expected=fmt_pair(m, t)[1])
                  for name, m, t in zip(self.attributes, got[1:], want[1:], strict=True) if not _same(m, t)]
         return f" [{'; '.join(parts)}]" if parts else ""
 
@@ -223,60 +230,60 @@ is_improvement = TableExercise(
     cases=[
         Case(dict(current=0.9, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4)),
         Case(dict(current=0.99995, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4),
-             note="better, but by less than the threshold"),
+             note=N_("better, but by less than the threshold")),
         Case(dict(current=1.25, best=1.5, mode="min", threshold_mode="abs", threshold=0.25),
-             note="exactly at the bar: a tie"),
+             note=N_("exactly at the bar: a tie")),
         Case(dict(current=1.2, best=1.5, mode="min", threshold_mode="abs", threshold=0.25)),
         Case(dict(current=0.91, best=0.9, mode="max", threshold_mode="rel", threshold=0.01)),
         Case(dict(current=0.905, best=0.9, mode="max", threshold_mode="rel", threshold=0.01)),
         Case(dict(current=0.95, best=0.9, mode="max", threshold_mode="abs", threshold=0.01)),
         Case(dict(current=0.905, best=0.9, mode="max", threshold_mode="abs", threshold=0.01)),
-        Case(dict(current=2.0, best=2.0, mode="max", threshold_mode="abs", threshold=0.0), note="a tie"),
+        Case(dict(current=2.0, best=2.0, mode="max", threshold_mode="abs", threshold=0.0), note=N_("a tie")),
         Case(dict(current=-0.9995, best=-1.0, mode="min", threshold_mode="rel", threshold=1e-3),
-             note="a negative best in rel mode"),
+             note=N_("a negative best in rel mode")),
         Case(dict(current=-1.002, best=-1.0, mode="min", threshold_mode="rel", threshold=1e-3),
-             note="a negative best in rel mode, clearly beaten"),
+             note=N_("a negative best in rel mode, clearly beaten")),
         Case(dict(current=-1.05, best=-1.0, mode="max", threshold_mode="rel", threshold=0.1),
-             note="a negative best in rel mode"),
+             note=N_("a negative best in rel mode")),
         Case(dict(current=5.0, best=math.inf, mode="min", threshold_mode="rel", threshold=1e-4),
-             note="the first epoch: best starts at inf"),
+             note=N_("the first epoch: best starts at inf")),
         Case(dict(current=-3.0, best=-math.inf, mode="max", threshold_mode="abs", threshold=0.1),
-             note="the first epoch in max mode"),
+             note=N_("the first epoch in max mode")),
         Case(dict(current=math.nan, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4),
-             note="a NaN metric"),
+             note=N_("a NaN metric")),
     ],
     bounds=(Bound("current against the bar", lambda case: [
         m for m in [_bar_margin(**case.kwargs)] if math.isfinite(m)]),),
-    hint_text="""
+    hint_text=N_("""
         Compute the bar first: in min mode best * (1 - threshold) (rel) or best - threshold (abs); in max
         mode best * (1 + threshold) or best + threshold. Then current must be strictly below the bar (min)
         or strictly above it (max). Do not take abs(best): torch multiplies best itself, and a NaN must
         compare False, which < and > already do.
-    """,
+    """),
     mistakes=[
         Mistake(_improvement_variant(compare=lambda c, b, m: bool(c <= b) if m == "min" else bool(c >= b)),
-                "A value exactly at the bar is not an improvement: torch compares strictly (< in min mode, "
-                "> in max mode)."),
+                N_("A value exactly at the bar is not an improvement: torch compares strictly (< in min mode, "
+                "> in max mode).")),
         Mistake(_improvement_variant(bar=_swapped_mode_bar),
-                "rel and abs are swapped: rel scales best, best * (1 - threshold); abs shifts it, best - threshold."),
+                N_("rel and abs are swapped: rel scales best, best * (1 - threshold); abs shifts it, best - threshold.")),
         Mistake(_improvement_variant(bar=lambda b, m, tm, t: (b - abs(b) * t if m == "min" else b + abs(b) * t)
                                      if tm == "rel" else (b - t if m == "min" else b + t)),
-                "You used abs(best) in rel mode. That is the sensible rule, but torch multiplies best itself, so "
+                N_("You used abs(best) in rel mode. That is the sensible rule, but torch multiplies best itself, so "
                 "for a negative best its bar lies on the worse side and a slightly worse value counts as better "
-                "(the trap of rel mode with negative metrics)."),
+                "(the trap of rel mode with negative metrics).")),
         Mistake(_improvement_variant(compare=lambda c, b, m: bool(c < b) if m == "min" else bool(c < b)),
-                "In max mode (accuracy) bigger is better: the bar is best * (1 + threshold) or best + threshold "
-                "and current must be above it."),
+                N_("In max mode (accuracy) bigger is better: the bar is best * (1 + threshold) or best + threshold "
+                "and current must be above it.")),
         Mistake(_relative_change,
-                "A relative change (best - current) / best breaks twice: on the first epoch best is inf "
+                N_("A relative change (best - current) / best breaks twice: on the first epoch best is inf "
                 "(inf / inf is NaN), and a negative best flips its sign. Compare current with a bar, "
-                "best * (1 - threshold), instead."),
+                "best * (1 - threshold), instead.")),
         Mistake(_improvement_variant(bar=lambda b, m, tm, t: b),
-                "You compared with best itself: the threshold asks for a margin, best * (1 - threshold) in rel "
-                "mode or best - threshold in abs mode."),
+                N_("You compared with best itself: the threshold asks for a margin, best * (1 - threshold) in rel "
+                "mode or best - threshold in abs mode.")),
         Mistake(_improvement_variant(compare=lambda c, b, m: not (c >= b) if m == "min" else not (c <= b)),
-                "A NaN metric must not count as an improvement: `not (current >= bar)` is True for NaN, "
-                "`current < bar` is False."),
+                N_("A NaN metric must not count as an improvement: `not (current >= bar)` is True for NaN, "
+                "`current < bar` is False.")),
     ],
 )
 
@@ -454,59 +461,59 @@ PlateauScheduler = StreamExercise(
     points=3,
     reference=_TorchPlateau,
     attributes=("best", "num_bad_epochs"),
-    source="torch's ReduceLROnPlateau",
+    source=N_("torch's ReduceLROnPlateau"),
     cases=[
-        StreamCase(dict(lr=0.1, patience=3), metrics=_FLAT, note="a plateau after epoch 4"),
+        StreamCase(dict(lr=0.1, patience=3), metrics=_FLAT, note=N_("a plateau after epoch 4")),
         StreamCase(dict(lr=1.0, factor=0.5, patience=1, cooldown=2), metrics=_stream(
-            1.0, 0.9, 0.95, 0.97, 0.96, 0.98, 0.99, 0.85, 0.9, 0.91, 0.92, 0.93, 0.94), note="with a cooldown"),
+            1.0, 0.9, 0.95, 0.97, 0.96, 0.98, 0.99, 0.85, 0.9, 0.91, 0.92, 0.93, 0.94), note=N_("with a cooldown")),
         StreamCase(dict(lr=0.1, factor=0.5, patience=0, min_lr=0.02), metrics=_stream(
-            1.0, 1.1, 1.2, 1.3, 1.4, 1.5), note="min_lr stops the cuts"),
+            1.0, 1.1, 1.2, 1.3, 1.4, 1.5), note=N_("min_lr stops the cuts")),
         StreamCase(dict(lr=0.1, factor=0.95, patience=1, eps=0.01), metrics=_stream(1.0, 1.1, 1.2, 1.3, 1.4),
-                   note="a cut smaller than eps is ignored"),
+                   note=N_("a cut smaller than eps is ignored")),
         StreamCase(dict(lr=0.5, mode="max", factor=0.2, patience=2, threshold=0.005, threshold_mode="abs"),
                    metrics=_stream(0.6, 0.7, math.nan, 0.703, 0.72, 0.71, 0.724, 0.715, 0.72, 0.73, 0.6),
-                   note="accuracy, a NaN epoch"),
+                   note=N_("accuracy, a NaN epoch")),
         StreamCase(dict(lr=0.01, patience=2), metrics=_stream(-1.0, -1.2, -1.19995, -1.1999, -1.19993, -1.25,
                                                               -1.2, -1.2, -1.2, -1.2),
-                   note="negative metrics in rel mode"),
+                   note=N_("negative metrics in rel mode")),
         StreamCase(dict(lr=1.0, factor=0.75, patience=0, eps=0.25), metrics=_stream(1.0, 1.1, 1.2, 1.3),
-                   note="edge: the cut, 1.0 - 0.75, is exactly eps: not applied"),
+                   note=N_("edge: the cut, 1.0 - 0.75, is exactly eps: not applied")),
         StreamCase(dict(lr=1.0, factor=0.5, patience=0, min_lr=0.25), metrics=_stream(1.0, 1.1, 1.2, 1.3, 1.4),
-                   note="edge: the second cut lands exactly on min_lr"),
+                   note=N_("edge: the second cut lands exactly on min_lr")),
         StreamCase(dict(lr=0.1, patience=1, threshold=0.5), metrics=_stream(2.0, 1.0, 0.75, 0.5, 0.4, 0.25),
-                   note="edge: 1.0 is exactly on the bar 2.0 * (1 - 0.5)"),
+                   note=N_("edge: 1.0 is exactly on the bar 2.0 * (1 - 0.5)")),
     ],
     bounds=(Bound("num_bad_epochs > patience", _plateau_margins("patience_margins")),
             Bound("lr - new_lr > eps", _plateau_margins("eps_margins")),
             Bound("max(lr * factor, min_lr)", _plateau_margins("floor_margins")),
             Bound("metric beyond the threshold's bar", _plateau_margins("bar_margins"))),
-    hint_text="""
+    hint_text=N_("""
         In __init__ start best at math.inf (or -math.inf in max mode), num_bad_epochs and cooldown_counter at 0.
         step(metric): if is_improvement(metric, self.best, ...) set best and zero the count, else add one bad
         epoch. Then, if cooldown_counter > 0, decrement it and zero num_bad_epochs. Then, if num_bad_epochs >
         patience: new_lr = max(lr * factor, min_lr), applied only if lr - new_lr > eps; set cooldown_counter =
         cooldown and num_bad_epochs = 0. Return self.lr.
-    """,
+    """),
     mistakes=[
         Mistake(_KerasPatience,
-                "You cut when num_bad_epochs reaches patience (Keras' rule, one epoch early); torch cuts when it "
-                "exceeds patience: num_bad_epochs > patience."),
+                N_("You cut when num_bad_epochs reaches patience (Keras' rule, one epoch early); torch cuts when it "
+                "exceeds patience: num_bad_epochs > patience.")),
         Mistake(_CooldownKeepsCount,
-                "During the cooldown torch sets num_bad_epochs back to 0 every epoch: bad epochs in the cooldown "
-                "do not count towards the next cut."),
+                N_("During the cooldown torch sets num_bad_epochs back to 0 every epoch: bad epochs in the cooldown "
+                "do not count towards the next cut.")),
         Mistake(_CooldownFirst,
-                "That is Keras' order: torch first compares the metric and counts the epoch, then handles the "
-                "cooldown (decrement it and zero num_bad_epochs), then checks patience."),
+                N_("That is Keras' order: torch first compares the metric and counts the epoch, then handles the "
+                "cooldown (decrement it and zero num_bad_epochs), then checks patience.")),
         Mistake(_NoEps,
-                "torch ignores a cut that changes the LR by eps or less: apply the new LR only if "
-                "lr - new_lr > eps."),
-        Mistake(_NoMinLr, "The new LR is max(lr * factor, min_lr): min_lr is a floor."),
+                N_("torch ignores a cut that changes the LR by eps or less: apply the new LR only if "
+                "lr - new_lr > eps.")),
+        Mistake(_NoMinLr, N_("The new LR is max(lr * factor, min_lr): min_lr is a floor.")),
         Mistake(_NoResetAfterCut,
-                "After a cut torch resets num_bad_epochs to 0 (and starts the cooldown); without the reset the "
-                "LR is cut again on the very next bad epoch."),
+                N_("After a cut torch resets num_bad_epochs to 0 (and starts the cooldown); without the reset the "
+                "LR is cut again on the very next bad epoch.")),
         Mistake(_BestIsRunningMin,
-                "best changes only when the metric is an improvement (beyond the threshold); a slightly lower "
-                "value that is not an improvement leaves best where it was."),
+                N_("best changes only when the metric is an improvement (beyond the threshold); a slightly lower "
+                "value that is not an improvement leaves best where it was.")),
     ],
 )
 
@@ -531,37 +538,37 @@ first_cut_epoch = TableExercise(
     reference=_first_cut_epoch,
     compare=compare_epoch,
     cases=[
-        Case(dict(metrics=list(_FLAT), patience=3), note="improves until epoch 4"),
+        Case(dict(metrics=list(_FLAT), patience=3), note=N_("improves until epoch 4")),
         Case(dict(metrics=[1.0, 0.9, 0.95, 0.96, 0.8, 0.85, 0.86, 0.87], patience=2)),
-        Case(dict(metrics=[1.0, 1.0, 1.0], patience=0), note="patience 0"),
-        Case(dict(metrics=[1.0, 0.9, 0.8, 0.7, 0.6], patience=1), note="always improving"),
-        Case(dict(metrics=[0.5, 0.6, 0.6, 0.6, 0.6], patience=2, mode="max"), note="accuracy"),
+        Case(dict(metrics=[1.0, 1.0, 1.0], patience=0), note=N_("patience 0")),
+        Case(dict(metrics=[1.0, 0.9, 0.8, 0.7, 0.6], patience=1), note=N_("always improving")),
+        Case(dict(metrics=[0.5, 0.6, 0.6, 0.6, 0.6], patience=2, mode="max"), note=N_("accuracy")),
         Case(dict(metrics=[1.0, 0.99995, 0.9999, 0.99992, 0.99991], patience=2),
-             note="gains below the 1e-4 threshold"),
+             note=N_("gains below the 1e-4 threshold")),
         Case(dict(metrics=[1.0, 0.95, 0.92, 0.91, 0.905, 0.9], patience=1, mode="min", threshold=0.05,
                   threshold_mode="abs"),
-             note="an absolute threshold of 0.05: 0.95 only ties the bar"),
+             note=N_("an absolute threshold of 0.05: 0.95 only ties the bar")),
         Case(dict(metrics=[10.0, 9.6, 9.5, 9.4, 9.39], patience=1, mode="min", threshold=0.05,
-                  threshold_mode="abs"), note="an absolute threshold on a loss near 10 (a relative one is 10x larger)"),
+                  threshold_mode="abs"), note=N_("an absolute threshold on a loss near 10 (a relative one is 10x larger)")),
         Case(dict(metrics=[0.5, 0.52, 0.53, 0.54, 0.545, 0.55], patience=1, mode="max", threshold=0.05),
-             note="accuracy must rise 5 % above its best"),
+             note=N_("accuracy must rise 5 % above its best")),
     ],
     bounds=(Bound("num_bad_epochs > patience", _plateau_margins("patience_margins")),
             Bound("metric beyond the threshold's bar", _plateau_margins("bar_margins"))),
-    hint_text="""
+    hint_text=N_("""
         Run your PlateauScheduler (lr=1.0 and the given arguments) over the metrics, counting epochs from 1,
         and return the first epoch after which its LR is below 1.0; None if there is none.
-    """,
+    """),
     mistakes=[
         Mistake(_first_cut_with(_KerasPatience),
-                "That is where Keras would cut: torch waits until the bad epochs exceed patience, one epoch later."),
-        Mistake(_first_cut_with(_Plateau, shift=-1), "Epochs count from 1 (torch's first step is epoch 1)."),
+                N_("That is where Keras would cut: torch waits until the bad epochs exceed patience, one epoch later.")),
+        Mistake(_first_cut_with(_Plateau, shift=-1), N_("Epochs count from 1 (torch's first step is epoch 1).")),
         Mistake(_first_cut_with(_Plateau, shift=1),
-                "That is the first epoch that *uses* the smaller LR; the cut happens at the end of the epoch "
-                "before, whose metric triggered it."),
+                N_("That is the first epoch that *uses* the smaller LR; the cut happens at the end of the epoch "
+                "before, whose metric triggered it.")),
         Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
                 _first_cut_epoch(metrics, patience, mode, 0.0, threshold_mode),
-                "Gains smaller than the threshold (1e-4 of best by default) do not count as improvements."),
+                N_("Gains smaller than the threshold (1e-4 of best by default) do not count as improvements.")),
     ],
 )
 
@@ -650,34 +657,34 @@ EarlyStopping = StreamExercise(
     reference=lambda **kwargs: P.EarlyStopping(**kwargs),
     compare=compare_bool,
     attributes=("best", "best_epoch"),
-    source="lrcourse.plateau.EarlyStopping (Keras' and Lightning's rule)",
+    source=N_("lrcourse.plateau.EarlyStopping (Keras' and Lightning's rule)"),
     cases=[
         StreamCase(dict(patience=3, min_delta=0.01), metrics=_stream(1.0, 0.8, 0.795, math.nan, 0.7, 0.75, 0.7,
-                                                                     0.695, 0.71), note="with a NaN epoch"),
+                                                                     0.695, 0.71), note=N_("with a NaN epoch")),
         StreamCase(dict(patience=2), metrics=_stream(1.0, 0.9, 0.95, 0.85, 0.9, 0.9, 0.8)),
         StreamCase(dict(patience=2, min_delta=0.25), metrics=_stream(1.5, 1.25, 1.0, 1.125, 0.875, 0.75),
-                   note="a gain of exactly min_delta"),
+                   note=N_("a gain of exactly min_delta")),
         StreamCase(dict(patience=2, mode="max"), metrics=_stream(0.5, 0.7, 0.7, 0.75, 0.6, 0.74, 0.76)),
         StreamCase(dict(patience=1, min_delta=0.05), metrics=_stream(2.0, 1.92, 1.9, 1.0)),
     ],
     bounds=(Bound("num_bad_epochs >= patience", _stopping_margins("stop")),
             Bound("an improvement of more than min_delta", _stopping_margins("bar"))),
-    hint_text="""
+    hint_text=N_("""
         Like the plateau rule, but with an absolute min_delta: a metric improves if metric < best - min_delta
         (min mode) or metric > best + min_delta (max mode); use is_improvement with threshold_mode="abs".
         On an improvement remember best and best_epoch (counting from 1) and zero the count; otherwise add
         one. step returns True once num_bad_epochs >= patience.
-    """,
+    """),
     mistakes=[
         Mistake(_StopsAfterExceeding,
-                "Early stopping stops when the count of bad epochs reaches patience (>=); waiting until it "
-                "exceeds patience is the plateau rule's convention."),
-        Mistake(_RelativeDelta, "min_delta is absolute: improve on best by more than min_delta, not by a fraction."),
+                N_("Early stopping stops when the count of bad epochs reaches patience (>=); waiting until it "
+                "exceeds patience is the plateau rule's convention.")),
+        Mistake(_RelativeDelta, N_("min_delta is absolute: improve on best by more than min_delta, not by a fraction.")),
         Mistake(_TiesImprove,
-                "A gain of exactly min_delta is not an improvement: the comparison is strict."),
-        Mistake(_ZeroBasedEpoch, "best_epoch counts epochs from 1: the first step is epoch 1."),
+                N_("A gain of exactly min_delta is not an improvement: the comparison is strict.")),
+        Mistake(_ZeroBasedEpoch, N_("best_epoch counts epochs from 1: the first step is epoch 1.")),
         Mistake(_NoReset,
-                "An improvement resets the count of bad epochs to 0: patience counts bad epochs in a row."),
+                N_("An improvement resets the count of bad epochs to 0: patience counts bad epochs in a row.")),
     ],
 )
 
@@ -712,17 +719,18 @@ def _settings_report(patience: int, factor: float) -> list[str]:
     problems = []
     early = [c for c in sched.cuts if c < SETTINGS_GOALS["no_cut_before"]]
     if early:
-        problems.append(f"it cuts during the noisy descent, at epoch {early[0]} (a gap between new bests "
-                        f"is not a plateau: raise patience)")
+        problems.append(_("it cuts during the noisy descent, at epoch {epoch} (a gap between new bests is not a "
+                          "plateau: raise patience)").format(epoch=early[0]))
     first = sched.cuts[0] if sched.cuts else None
     if first is None or first > SETTINGS_GOALS["first_cut_by"]:
-        when = "never" if first is None else f"only at epoch {first}"
-        problems.append(f"the first cut comes {when}, later than epoch {SETTINGS_GOALS['first_cut_by']} "
-                        f"(lower patience)")
+        when = _("never") if first is None else _("only at epoch {epoch}").format(epoch=first)
+        problems.append(_("the first cut comes {when}, later than epoch {epoch} (lower patience)").format(
+            when=when, epoch=SETTINGS_GOALS["first_cut_by"]))
     low, high = SETTINGS_GOALS["final_ratio"]
     if not low * (1 - 1e-9) <= sched.lr <= high * (1 + 1e-9):  # 0.1 * 0.1 is 0.010000000000000002
-        problems.append(f"the LR ends at {sched.lr:.3g} of the initial after {len(sched.cuts)} cuts, outside "
-                        f"[{low:g}, {high:g}] (change factor: each cut multiplies by it)")
+        problems.append(_("the LR ends at {ratio} of the initial after {cuts} cuts, outside [{low}, {high}] (change "
+                          "factor: each cut multiplies by it)").format(ratio=f"{sched.lr:.3g}", cuts=len(sched.cuts),
+                                                                        low=f"{low:g}", high=f"{high:g}"))
     return problems
 
 
@@ -732,12 +740,12 @@ def _plateau_settings():
 
 def _compare_settings(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, (tuple, list)) or len(actual) != 2:
-        return "return the tuple (patience, factor)"
+        return _("return the tuple (patience, factor)")
     patience, factor = actual
     if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 0:
-        return f"patience must be an int >= 0, got {fmt(patience)}"
+        return _("patience must be an int >= 0, got {value}").format(value=fmt(patience))
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.floating)) or not 0 < factor < 1:
-        return f"factor must be a number in (0, 1), got {fmt(factor)}"
+        return _("factor must be a number in (0, 1), got {value}").format(value=fmt(factor))
     problems = _settings_report(int(patience), float(factor))
     return "; ".join(problems) if problems else None
 
@@ -750,9 +758,10 @@ class GoalExercise(Exercise):
         __tracebackhide__ = True
         problem = self.compare(actual, expected)
         if problem is not None:
-            raise AssertionError(
-                f"{self._call_text(case)} returned {fmt(actual)}, which misses the goals: {problem}; the "
-                f"expected answer meets all three.{self._diagnose(case, actual)} {self._hint_ref()}")
+            raise AssertionError(_(
+                "{call} returned {actual}, which misses the goals: {problem}; the expected answer meets all three."
+            ).format(call=self._call_text(case), actual=fmt(actual), problem=problem)
+                + f"{self._diagnose(case, actual)} {self._hint_ref()}")
 
     def _same_answer(self, mine: Any, theirs: Any) -> bool:
         return _same(mine, theirs)
@@ -761,7 +770,7 @@ class GoalExercise(Exercise):
 def settings_report(patience: int, factor: float) -> None:
     """Print which of SETTINGS_GOALS ``(patience, factor)`` misses on SETTINGS_STREAM."""
     problem = _compare_settings((patience, factor), None)
-    print("all goals met" if problem is None else problem)
+    print(_("all goals met") if problem is None else problem)
 
 
 plateau_settings = GoalExercise(
@@ -774,21 +783,21 @@ plateau_settings = GoalExercise(
                       "edge are tested in tests/test_exercises_plateau.py",
             "hidden": "it takes no input to draw: the answer is a pair of settings judged by goals on one "
                       "recorded curve, and any pair that meets them is right"},
-    hint_text="""
+    hint_text=N_("""
         Count: the longest run of epochs without a new best in the descent sets the smallest safe
         patience (the cut needs num_bad_epochs > patience). The plateau starts after epoch 30, so the first
         cut comes at 30 + patience + 1. After it, a cut every patience + 1 epochs until epoch 60: n cuts
         leave factor ** n of the LR. Try a pair with ex.settings_report(patience, factor).
-    """,
+    """),
     mistakes=[
         Mistake(lambda: (10, 0.1),
-                "torch's defaults (patience 10, factor 0.1) react too late here: the first cut needs 11 bad "
-                "epochs and comes at epoch 41."),
+                N_("torch's defaults (patience 10, factor 0.1) react too late here: the first cut needs 11 bad "
+                "epochs and comes at epoch 41.")),
         Mistake(lambda: (2, 0.5),
-                "patience 2 mistakes the gaps of the noisy descent for a plateau."),
-        Mistake(lambda: (5, 0.1), "Five cuts of 0.1 leave 1e-5 of the LR: with patience 5 the factor must be "
-                                  "near 0.3."),
-        Mistake(lambda: (0.5, 6), "The order is (patience, factor)."),
+                N_("patience 2 mistakes the gaps of the noisy descent for a plateau.")),
+        Mistake(lambda: (5, 0.1), N_("Five cuts of 0.1 leave 1e-5 of the LR: with patience 5 the factor must be "
+                                  "near 0.3.")),
+        Mistake(lambda: (0.5, 6), N_("The order is (patience, factor).")),
     ],
 )
 
