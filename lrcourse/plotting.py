@@ -314,7 +314,7 @@ def plot_search(results, ax=None, name: str = "lr", label: str | None = None, co
     ok = np.isfinite(means) & (means <= cap)
     color = color or COLORS[0]
     label = label or results.method
-    style = "o-" if results.method == "grid search" else "o"
+    style = "o-" if results.method in ("grid search", _("grid search")) else "o"
     ax.errorbar(x[ok], means[ok], yerr=stds[ok], fmt=style, color=color, ms=4, capsize=3, label=label)
     best = results.best
     if math.isfinite(best.mean):

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .i18n import gettext_ as _
 from ._validation import as_float, integer, non_negative, positive
 
 __all__ = ["log_grid", "log_uniform", "kfold", "Trial", "SearchResults", "grid_search", "random_search",
@@ -238,11 +239,12 @@ class SearchResults:
         names = list(self.trials[0].params) if self.trials else []
         num_folds = max((len(t.scores) for t in self.trials), default=0)
         cv = num_folds > 1
-        head = [f"{'#':>3}"] + [f"{n:>12}" for n in names] + ([f"{'mean':>9}", f"{'std':>8}"] if cv else [f"{'score':>9}"])
+        head = [f"{'#':>3}"] + [f"{n:>12}" for n in names] + (
+            [f"{_('mean'):>9}", f"{_('std'):>8}"] if cv else [f"{_('score'):>9}"])
         if folds and cv:
-            head += [f"{f'fold {i + 1}':>8}" for i in range(num_folds)]
+            head += [f"{_('fold {number}').format(number=i + 1):>8}" for i in range(num_folds)]
         if timings:
-            head.append(f"{'wall':>8}")
+            head.append(f"{_('wall'):>8}")
         best = self.best if self.trials else None
         lines = [" ".join(head)]
         for t in trials:
@@ -252,17 +254,18 @@ class SearchResults:
                 row += [f"{s:8.4g}" for s in t.scores]
             if timings:
                 row.append(f"{t.seconds:6.2f} s")
-            lines.append(" ".join(row) + ("  <- best" if t is best and not timings else ""))
+            lines.append(" ".join(row) + ("  " + _("<- best") if t is best and not timings else ""))
         return "\n".join(lines)
 
     def __str__(self) -> str:
         if not self.trials:
-            return f"{self.method}: no trials"
+            return _("{method}: no trials").format(method=self.method)
         best = self.best
         params = ", ".join(f"{k}={_cell(v)}" for k, v in best.params.items())
         spread = f" ± {best.std:.2g}" if len(best.scores) > 1 else ""
-        return (f"{self.method}: {len(self.trials)} trials; best #{best.number}: {params}, "
-                f"score {best.mean:.4g}{spread}\n{self.table()}")
+        return _("{method}: {count} trials; best #{number}: {params}, score {score}").format(
+            method=self.method, count=len(self.trials), number=best.number, params=params,
+            score=f"{best.mean:.4g}{spread}") + f"\n{self.table()}"
 
     def __repr__(self) -> str:
         if not self.trials:
@@ -278,7 +281,7 @@ class SearchResults:
         trials = [Trial(t.number, dict(t.params), tuple(t.user_attrs.get("scores", [t.value])),
                         float(t.user_attrs.get("seconds", 0.0)))
                   for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
-        return cls(sorted(trials, key=lambda t: t.number), mode, "TPE (Optuna)", study)
+        return cls(sorted(trials, key=lambda t: t.number), mode, _("TPE (Optuna)"), study)
 
     def plot(self, ax=None, name: str = "lr", **kwargs):
         """Mean score ± std against hyperparameter ``name`` (log x): :func:`lrcourse.plotting.plot_search`."""
@@ -355,7 +358,7 @@ def grid_search(fn: Callable, space: Any, folds: Any = None, mode: str = "min",
     points = list(itertools.product(*grid.values()))
     trials = [_evaluate(fn, dict(zip(grid, p, strict=True)), folds, i)
               for i, p in enumerate(_progress(points, len(points), "grid search", progress))]
-    return SearchResults(trials, mode, "grid search")
+    return SearchResults(trials, mode, _("grid search"))
 
 
 def _ranges(space: Any) -> dict[str, tuple[float, float, str]]:
@@ -395,7 +398,7 @@ def random_search(fn: Callable, space: Any, num_trials: int, seed: int = 0, fold
         params = {name: log_uniform(low, high, rng=rng) if scale == "log" else float(rng.uniform(low, high))
                   for name, (low, high, scale) in ranges.items()}
         trials.append(_evaluate(fn, params, folds, i))
-    return SearchResults(trials, mode, "random search")
+    return SearchResults(trials, mode, _("random search"))
 
 
 def bayes_search(fn: Callable, space: Any, num_trials: int, seed: int | None = 0, folds: Any = None,
@@ -454,7 +457,7 @@ def bayes_search(fn: Callable, space: Any, num_trials: int, seed: int | None = 0
             bar.close()
     finally:
         optuna.logging.set_verbosity(verbosity)
-    return SearchResults(ran, mode, "TPE (Optuna)", study)
+    return SearchResults(ran, mode, _("TPE (Optuna)"), study)
 
 
 # --------------------------------------------------------------------------- the LR range test
@@ -533,9 +536,9 @@ class RangeTest:
         return plot_range_test(self, ax=ax, **kwargs)
 
     def __repr__(self) -> str:
-        end = "diverged" if self.diverged else "did not diverge"
-        return (f"RangeTest({len(self.lrs)} of {self.num_iter} steps, LR {self.lrs[0]:.3g} to {self.lrs[-1]:.3g}, "
-                f"{end})")
+        end = _("diverged") if self.diverged else _("did not diverge")
+        return _("RangeTest({done} of {steps} steps, LR {first} to {last}, {end})").format(
+            done=len(self.lrs), steps=self.num_iter, first=f"{self.lrs[0]:.3g}", last=f"{self.lrs[-1]:.3g}", end=end)
 
 
 def _ramp(start_lr: float, end_lr: float, num_iter: int, step_mode: str) -> np.ndarray:

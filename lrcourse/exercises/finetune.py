@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..i18n import N_, gettext_ as _
 from ._core import CRASHED, Bound, Case, Exercise, Mistake, fmt
 
 __all__ = ["replace_head", "param_groups", "set_trainable", "warmup_cosine", "fine_tune", "FINE_TUNE_TARGET",
@@ -31,10 +32,15 @@ STAGES = ("stem", "layer1", "layer2", "layer3", "fc")
 #: The architectures the model-surgery cases are built on, by the name feedback shows.
 ARCHITECTURES = {
     "small ResNet": lambda seed: _models().small_resnet(num_classes=5, seed=seed),
-    "deeper, narrower small ResNet": lambda seed: _models().small_resnet(num_classes=5, widths=(8, 16, 32),
+    N_("deeper, narrower small ResNet"): lambda seed: _models().small_resnet(num_classes=5, widths=(8, 16, 32),
                                                                         layers=(2, 1, 1), seed=seed),
     "ResNet-18": lambda seed: _models().resnet18(num_classes=1000, seed=seed),
 }
+
+
+#: How feedback names each architecture, with its article.
+_WITH_ARTICLE = {"small ResNet": N_("a small ResNet"), "deeper, narrower small ResNet": N_("a deeper, narrower small ResNet"),  # i18n: a key
+                 "ResNet-18": N_("a ResNet-18")}
 
 
 def _models():
@@ -86,8 +92,8 @@ class ObservedExercise(Exercise):
 
     def _call_text(self, case: Case) -> str:
         arch = getattr(case, "arch", "small ResNet")
-        shown = [f"model=<{'a' if arch[0] not in 'AEIOU' else 'an'} {arch}"
-                 f"{', all frozen' if getattr(case, 'frozen', False) else ''}>"]
+        frozen = _(", all frozen") if getattr(case, "frozen", False) else ""
+        shown = [f"model=<{_(_WITH_ARTICLE.get(arch, arch))}{frozen}>"]
         shown += [f"{k}={fmt(v)}" for k, v in case.kwargs.items()]
         return f"{self.name}({', '.join(shown)})"
 
@@ -98,8 +104,8 @@ class ObservedExercise(Exercise):
         except NotImplementedError:
             raise self._not_attempted() from None
         except Exception as err:
-            raise AssertionError(f"{self._call_text(case)} raised {type(err).__name__}: {err}. "
-                                 f"{self._hint_ref()}") from err
+            raise AssertionError(_("{call} raised {error}: {message}. {hint}").format(
+                call=self._call_text(case), error=type(err).__name__, message=err, hint=self._hint_ref())) from err
 
     def expected(self, case: Case) -> dict:
         """What the reference does to fresh torch objects on ``case``."""
@@ -112,9 +118,10 @@ class ObservedExercise(Exercise):
             seen = self._run(fn, case)
             found = self.problems(seen, expected)
             if found:
-                note = f" [{case.note}]" if case.note else ""
-                raise AssertionError(f"{self._call_text(case)}{note}: {found[0]}; expected {expected['summary']}."
-                                     f"{self._diagnose()} {self._hint_ref()}")
+                note = f" [{_(case.note).replace('{target}', str(FINE_TUNE_TARGET))}]" if case.note else ""
+                raise AssertionError(_("{call}{note}: {problem}; expected {expected}.").format(
+                    call=self._call_text(case), note=note, problem=found[0], expected=expected["summary"])
+                    + f"{self._diagnose()} {self._hint_ref()}")
         self._passed(len(self.cases))
 
     def _answer(self, fn: Callable, case: Case, call: Callable) -> Any:
@@ -183,32 +190,34 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     except Exception as err:
         seen["output"] = f"{type(err).__name__}: {err}"
     result.train(was_training)
-    seen["summary"] = (f"the same model back, with a new trainable fc = nn.Linear({in_features}, {num_classes}) "
-                       f"and its body untouched")
+    seen["summary"] = _("the same model back, with a new trainable fc = nn.Linear({inputs}, {outputs}) and its body "
+                        "untouched").format(inputs=in_features, outputs=num_classes)
     return seen
 
 
 def _head_problems(seen: dict, expected: dict) -> list[str]:
     if seen["returns"] != "model":
-        return [f"it returned a {seen['returns']}, not the model (return the model whose fc you replaced)"]
+        return [_("it returned a {type}, not the model (return the model whose fc you replaced)").format(
+            type=seen["returns"])]
     problems = []
     if seen.get("head") != "Linear":
-        problems.append(f"model.fc is a {seen.get('head')}, not an nn.Linear")
+        problems.append(_("model.fc is a {type}, not an nn.Linear").format(type=seen.get("head")))
     elif seen["weight shape"] != seen["shape"][::-1]:
-        problems.append(f"model.fc.out_features says {seen['shape'][1]}, but its weight still has shape "
-                        f"{seen['weight shape']}: setting the attribute does not resize the layer, so the old head "
-                        f"was kept, with its old weights and outputs")
+        problems.append(_("model.fc.out_features says {outputs}, but its weight still has shape {shape}: setting the "
+                          "attribute does not resize the layer, so the old head was kept, with its old weights and "
+                          "outputs").format(outputs=seen["shape"][1], shape=seen["weight shape"]))
     elif seen["shape"] != expected["shape"]:
-        problems.append(f"model.fc maps {seen['shape'][0]} features to {seen['shape'][1]}, expected "
-                        f"{expected['shape'][0]} to {expected['shape'][1]}")
+        problems.append(_("model.fc maps {inputs} features to {outputs}, expected {want_inputs} to {want_outputs}").format(
+            inputs=seen["shape"][0], outputs=seen["shape"][1], want_inputs=expected["shape"][0],
+            want_outputs=expected["shape"][1]))
     elif not seen["trainable"]:
-        problems.append("the new head's parameters have requires_grad=False: it would never learn")
+        problems.append(_("the new head's parameters have requires_grad=False: it would never learn"))
     elif not seen["fresh"]:
-        problems.append("model.fc still holds the pretrained head's weights")
+        problems.append(_("model.fc still holds the pretrained head's weights"))
     if not seen["body kept"]:
-        problems.append("the body's weights changed: only the head is replaced, the pretrained layers are the point")
+        problems.append(_("the body's weights changed: only the head is replaced, the pretrained layers are the point"))
     if not problems and seen["output"] != expected["output"]:
-        problems.append(f"the model does not run on a batch of 2 images: {seen['output']}")
+        problems.append(_("the model does not run on a batch of 2 images: {error}").format(error=seen["output"]))
     return problems
 
 
@@ -262,38 +271,38 @@ replace_head = ObservedExercise(
     points=2,
     reference=_replace_head,
     cases=[
-        ModelCase({"num_classes": 5}, "the same number of classes as the source task", seed=0),
+        ModelCase({"num_classes": 5}, N_("the same number of classes as the source task"), seed=0),
         ModelCase({"num_classes": 3}, seed=1, frozen=True),
         ModelCase({"num_classes": 10}, seed=2),
-        ModelCase({"num_classes": 7}, "torchvision's ResNet-18: 512 features into the head", seed=0, arch="ResNet-18"),
+        ModelCase({"num_classes": 7}, N_("torchvision's ResNet-18: 512 features into the head"), seed=0, arch=N_("ResNet-18")),
     ],
     exempt={"bounds": "no threshold: the new head is checked by its shape, freshness and the untouched body"},
-    hint_text="""
+    hint_text=N_("""
         The head is the last layer, model.fc, an nn.Linear(in_features, classes). Make a new one with
         the same in_features (model.fc.in_features) and num_classes outputs, assign it to model.fc,
         and return the model. A new nn.Linear is trainable and freshly initialised; leave the rest alone.
-    """,
+    """),
     observe=_observe_head,
     problems=_head_problems,
     mistakes=[
-        Mistake(_head_returns_linear, "Return the model itself; model.fc is just its last layer."),
+        Mistake(_head_returns_linear, N_("Return the model itself; model.fc is just its last layer.")),
         Mistake(_head_then_freeze_all,
-                "The head was left frozen: freezing every parameter after replacing the head freezes the new "
-                "head too. A new nn.Linear is trainable; freeze only the body, if anything."),
+                N_("The head was left frozen: freezing every parameter after replacing the head freezes the new "
+                "head too. A new nn.Linear is trainable; freeze only the body, if anything.")),
         Mistake(_head_only_if_size_differs,
-                "With the same number of classes the old head was kept: fine-tuning starts from a *fresh* head, "
-                "since the source task's classes are not the target's."),
+                N_("With the same number of classes the old head was kept: fine-tuning starts from a *fresh* head, "
+                "since the source task's classes are not the target's.")),
         Mistake(_head_new_model,
-                "That is a new, untrained model: the pretrained body must be kept; replace only model.fc."),
+                N_("That is a new, untrained model: the pretrained body must be kept; replace only model.fc.")),
         Mistake(_head_swapped,
-                "nn.Linear takes (in_features, out_features): nn.Linear(model.fc.in_features, num_classes)."),
+                N_("nn.Linear takes (in_features, out_features): nn.Linear(model.fc.in_features, num_classes).")),
         Mistake(_head_sets_out_features,
-                "Changing model.fc.out_features only changes a number stored on the layer: its weight keeps its "
+                N_("Changing model.fc.out_features only changes a number stored on the layer: its weight keeps its "
                 "shape and the model its old outputs. Replace the layer: "
-                "model.fc = nn.Linear(model.fc.in_features, num_classes)."),
+                "model.fc = nn.Linear(model.fc.in_features, num_classes).")),
         Mistake(_head_hard_coded,
-                "The head's input size was hard-coded as 64, the small ResNet's; read it from the model, "
-                "model.fc.in_features (512 for ResNet-18), so the same code fits any backbone."),
+                N_("The head's input size was hard-coded as 64, the small ResNet's; read it from the model, "
+                "model.fc.in_features (512 for ResNet-18), so the same code fits any backbone.")),
     ],
 )
 
@@ -322,7 +331,7 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
     names = {id(p): n for n, p in model.named_parameters()}
     batchnorm = _batchnorm_names(model)
     result = fn(model, **copy.deepcopy(case.kwargs))
-    seen: dict = {"summary": "five groups (stem, layer1, layer2, layer3, fc) with LRs " + ", ".join(
+    seen: dict = {"summary": _("five groups (stem, layer1, layer2, layer3, fc) with LRs ") + ", ".join(
         f"{case.kwargs['head_lr'] * case.kwargs['factor'] ** (4 - i):.3g}" for i in range(5))}
     if not isinstance(result, (list, tuple)) or not all(isinstance(g, dict) and "params" in g for g in result):
         seen["form"] = type(result).__name__
@@ -339,7 +348,8 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
             name = names.get(id(p))
             if name is None:
                 shape = tuple(p.shape) if hasattr(p, "shape") else None
-                strangers.append(f"a {type(p).__name__}" + (f" of shape {shape}" if shape is not None else ""))
+                strangers.append(_("a {type}").format(type=type(p).__name__)
+                                 + (_(" of shape {shape}").format(shape=shape) if shape is not None else ""))
                 continue
             count[name] = count.get(name, 0) + 1
             by_stage.setdefault(_stage(name), set()).add(None if lr is None else round(float(lr), 15))
@@ -349,38 +359,44 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
     seen["missing"] = missing
     seen["missing stages"] = [s for s in STAGES if any(_stage(n) == s for n in names.values())
                               and all(_stage(n) != s or n in missing for n in names.values())]
-    seen["missing batchnorm only"] = bool(missing) and all(n in batchnorm for n in missing)
+    seen["missing batchnorm only"] = bool(missing) and all(n in batchnorm for n in missing)  # i18n: a key
     seen["lrs"] = {stage: sorted(v, key=lambda x: -1 if x is None else x) for stage, v in by_stage.items()}
     return seen
 
 
 def _groups_problems(seen: dict, expected: dict) -> list[str]:
     if seen["form"] != "groups":
-        return [f"it returned a {seen['form']}; return a list of dicts, each {{'params': [...], 'lr': ...}}"]
+        return [_("it returned a {type}; return a list of dicts, each {{'params': [...], 'lr': ...}}").format(
+            type=seen["form"])]
     if seen["strangers"]:
-        return [f"a group holds {seen['strangers'][0]} that is not one of the model's parameters: each 'params' "
-                f"must be a list of the model's own parameters (the tensors model.named_parameters() gives), not "
-                f"their rows or copies"]
+        return [_("a group holds {thing} that is not one of the model's parameters: each 'params' must be a list of "
+                  "the model's own parameters (the tensors model.named_parameters() gives), not their rows or "
+                  "copies").format(thing=seen["strangers"][0])]
     if seen["twice"]:
-        return [f"{seen['twice'][0]} is in more than one group (torch refuses a parameter in two groups)"]
+        return [_("{name} is in more than one group (torch refuses a parameter in two groups)").format(
+            name=seen["twice"][0])]
     missing = seen["missing"]
     if missing:
         whole = seen["missing stages"]
         if whole and all(_stage(n) in whole for n in missing):
-            return [f"the parameters of {', '.join(whole)} are in no group: they would not train"]
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        why = (" Every one of them belongs to a BatchNorm layer: its weight and bias are trainable parameters "
-               "too, and a filter on the names (such as 'conv' or 'weight') leaves them out; sort every "
-               "parameter by its stage instead" if seen["missing batchnorm only"] else "")
-        count = f"{len(missing)} parameters are" if len(missing) > 1 else "1 parameter is"
-        return [f"{count} in no group, so {'they' if len(missing) > 1 else 'it'} would not train: "
-                f"{shown}{'.' if why else ''}{why}"]
+            return [_("the parameters of {stages} are in no group: they would not train").format(stages=", ".join(whole))]
+        shown = ", ".join(missing[:3]) + (_(" and {count} more").format(count=len(missing) - 3) if len(missing) > 3 else "")
+        why = (" " + _("Every one of them belongs to a BatchNorm layer: its weight and bias are trainable parameters "
+                       "too, and a filter on the names (such as 'conv' or 'weight') leaves them out; sort every "
+                       "parameter by its stage instead") if seen["missing batchnorm only"] else "")  # i18n: a key
+        if len(missing) > 1:
+            text = _("{count} parameters are in no group, so they would not train: {names}").format(
+                count=len(missing), names=shown)
+        else:
+            text = _("1 parameter is in no group, so it would not train: {names}").format(names=shown)
+        return [f"{text}{'.' if why else ''}{why}"]
     for stage in STAGES:
         got, want = seen["lrs"].get(stage), expected["lrs"][stage]
         if got is None or len(got) != 1 or got[0] is None:
-            return [f"the {stage} parameters must be in one group with one 'lr'"]
+            return [_("the {stage} parameters must be in one group with one 'lr'").format(stage=stage)]
         if not math.isclose(got[0], want[0], rel_tol=1e-9):
-            return [f"the {stage} group has lr {got[0]:.4g}, expected {want[0]:.4g}"]
+            return [_("the {stage} group has lr {actual}, expected {expected}").format(
+                stage=stage, actual=f"{got[0]:.4g}", expected=f"{want[0]:.4g}")]
     return []
 
 
@@ -410,37 +426,37 @@ param_groups = ObservedExercise(
     cases=[
         ModelCase({"head_lr": 0.01, "factor": 0.5}),
         ModelCase({"head_lr": 0.1, "factor": 0.25}, seed=1),
-        ModelCase({"head_lr": 0.003, "factor": 1.0}, "factor 1: one LR for all", seed=2),
-        ModelCase({"head_lr": 0.02, "factor": 0.3}, "two blocks in layer1", seed=3, arch="deeper, narrower small ResNet"),
+        ModelCase({"head_lr": 0.003, "factor": 1.0}, N_("factor 1: one LR for all"), seed=2),
+        ModelCase({"head_lr": 0.02, "factor": 0.3}, N_("two blocks in layer1"), seed=3, arch=N_("deeper, narrower small ResNet")),
     ],
     exempt={"bounds": "no threshold: each stage's LR is a formula"},
-    hint_text="""
+    hint_text=N_("""
         Walk model.named_parameters() and sort each parameter into its stage by the first part of its
         name: 'layer1', 'layer2', 'layer3', 'fc', and everything else ('conv1', 'bn1') is the stem.
         From the head down, each stage's LR is the previous one times factor: fc gets head_lr, layer3
         head_lr * factor, ..., the stem head_lr * factor**4. Return
         [{'params': [...], 'lr': ...}, ...] in the order stem, layer1, layer2, layer3, fc.
-    """,
+    """),
     observe=_observe_groups,
     problems=_groups_problems,
     mistakes=[
         Mistake(_groups_variant(one_lr=True),
-                "All groups got the same LR: discriminative fine-tuning gives earlier layers smaller LRs "
-                "(head_lr times factor once per stage below the head)."),
+                N_("All groups got the same LR: discriminative fine-tuning gives earlier layers smaller LRs "
+                "(head_lr times factor once per stage below the head).")),
         Mistake(_groups_variant(order="stem-first"),
-                "The LRs run the wrong way: the stem got head_lr. The head, freshly initialised, needs the "
-                "largest LR; the earliest, most general layers the smallest."),
+                N_("The LRs run the wrong way: the stem got head_lr. The head, freshly initialised, needs the "
+                "largest LR; the earliest, most general layers the smallest.")),
         Mistake(_groups_variant(skip_stem=True),
-                "conv1 and bn1 (the stem) are in no group, so they would not train at all; put them in the "
-                "first group."),
+                N_("conv1 and bn1 (the stem) are in no group, so they would not train at all; put them in the "
+                "first group.")),
         Mistake(_groups_variant(all_in_head=True),
-                "The head group holds model.parameters(), so every parameter is in two groups; give each "
-                "group only its own stage's parameters."),
+                N_("The head group holds model.parameters(), so every parameter is in two groups; give each "
+                "group only its own stage's parameters.")),
         Mistake(_groups_variant(exponent_shift=1),
-                "Every LR is one factor too small: the head gets head_lr itself, layer3 head_lr * factor."),
+                N_("Every LR is one factor too small: the head gets head_lr itself, layer3 head_lr * factor.")),
         Mistake(_groups_variant(skip_batchnorm=True),
-                "The BatchNorm parameters (bn1.weight, bn1.bias, ...) are in no group: they are trainable "
-                "parameters too; sort every parameter of model.named_parameters() into its stage."),
+                N_("The BatchNorm parameters (bn1.weight, bn1.bias, ...) are in no group: they are trainable "
+                "parameters too; sort every parameter of model.named_parameters() into its stage.")),
     ],
 )
 
@@ -465,15 +481,15 @@ def _observe_trainable(fn: Callable, case: Case) -> dict:
         trainable.setdefault(_stage(name), set()).add(bool(param.requires_grad))
     return {"trainable": tuple(s for s in STAGES if trainable.get(s) == {True}),
             "mixed": tuple(s for s in STAGES if len(trainable.get(s, ())) > 1),
-            "summary": "only " + ", ".join(s for s in STAGES if s in want) + " trainable"}
+            "summary": _("only {stages} trainable").format(stages=", ".join(s for s in STAGES if s in want))}
 
 
 def _trainable_problems(seen: dict, expected: dict) -> list[str]:
     if seen["mixed"]:
-        return [f"the {seen['mixed'][0]} stage is partly frozen: set a whole stage at once"]
+        return [_("the {stage} stage is partly frozen: set a whole stage at once").format(stage=seen["mixed"][0])]
     if seen["trainable"] != expected["trainable"]:
-        shown = ", ".join(seen["trainable"]) or "nothing"
-        return [f"trainable after the call: {shown}"]
+        shown = ", ".join(seen["trainable"]) or _("nothing")
+        return [_("trainable after the call: {stages}").format(stages=shown)]
     return []
 
 
@@ -498,38 +514,38 @@ set_trainable = ObservedExercise(
     points=2,
     reference=_set_trainable,
     cases=[
-        ModelCase({"stages": 0}, "head only: the backbone frozen"),
-        ModelCase({"stages": 1}, "unfreeze the last stage", seed=1, frozen=True),
+        ModelCase({"stages": 0}, N_("head only: the backbone frozen")),
+        ModelCase({"stages": 1}, N_("unfreeze the last stage"), seed=1, frozen=True),
         ModelCase({"stages": 2}, seed=2),
-        ModelCase({"stages": 4}, "everything", seed=3, frozen=True),
-        ModelCase({"stages": 0}, "head only, on a model whose layers were all trainable", seed=4,
-                  arch="deeper, narrower small ResNet"),
-        ModelCase({"stages": 3}, "all but the stem", seed=5, frozen=True, arch="deeper, narrower small ResNet"),
+        ModelCase({"stages": 4}, N_("everything"), seed=3, frozen=True),
+        ModelCase({"stages": 0}, N_("head only, on a model whose layers were all trainable"), seed=4,
+                  arch=N_("deeper, narrower small ResNet")),
+        ModelCase({"stages": 3}, N_("all but the stem"), seed=5, frozen=True, arch=N_("deeper, narrower small ResNet")),
     ],
     exempt={"bounds": "stages counts whole stages: the cases run from 0 to all 4"},
-    hint_text="""
+    hint_text=N_("""
         The stages from the top are fc, layer3, layer2, layer1, stem (conv1 and bn1). The head always
         trains; `stages` more are unfrozen counting down from layer3. Set requires_grad on *every*
         parameter, True or False, so that what was frozen or unfrozen before does not matter.
-    """,
+    """),
     observe=_observe_trainable,
     problems=_trainable_problems,
     mistakes=[
         Mistake(_trainable_variant(head=False),
-                "The head was left frozen: the new head must always train, whatever the backbone does."),
+                N_("The head was left frozen: the new head must always train, whatever the backbone does.")),
         Mistake(_trainable_variant(from_bottom=True),
-                "The stages were unfrozen from the bottom (layer1 first); gradual unfreezing starts at the "
-                "top, next to the head, where the features are the most task-specific."),
+                N_("The stages were unfrozen from the bottom (layer1 first); gradual unfreezing starts at the "
+                "top, next to the head, where the features are the most task-specific.")),
         Mistake(_trainable_variant(refreeze=False),
-                "Only requires_grad=True was set: parameters that were trainable before stay trainable. Set "
-                "False on the rest."),
-        Mistake(_trainable_variant(shift=1), "One stage too many was unfrozen: stages=0 means the head only."),
+                N_("Only requires_grad=True was set: parameters that were trainable before stay trainable. Set "
+                "False on the rest.")),
+        Mistake(_trainable_variant(shift=1), N_("One stage too many was unfrozen: stages=0 means the head only.")),
         Mistake(_trainable_variant(stem=False),
-                "The stem (conv1, bn1) never unfreezes: with stages=4 everything trains."),
+                N_("The stem (conv1, bn1) never unfreezes: with stages=4 everything trains.")),
         Mistake(_trainable_variant(slice_from_end=True),
-                "With stages=0 everything was unfrozen: order[-stages:] is order[0:] when stages is 0 (-0 == 0), "
+                N_("With stages=0 everything was unfrozen: order[-stages:] is order[0:] when stages is 0 (-0 == 0), "
                 "the whole list. Count from the head down and slice from the start, "
-                "['layer3', 'layer2', 'layer1', 'stem'][:stages], or handle 0 on its own."),
+                "['layer3', 'layer2', 'layer1', 'stem'][:stages], or handle 0 on its own.")),
     ],
 )
 
@@ -561,9 +577,9 @@ class SchedulerCase(Case):
 class SchedulerExercise(ObservedExercise):
     def _call_text(self, case: Case) -> str:
         kw = case.kwargs
-        return (f"{self.name}(optimizer=<{case.optimizer}, group lrs {fmt(list(case.lrs))}>, "
-                f"warmup_steps={kw['warmup_steps']}, "
-                f"total_steps={kw['total_steps']})")
+        return _("{name}(optimizer=<{optimizer}, group lrs {lrs}>, warmup_steps={warmup}, total_steps={total})").format(
+            name=self.name, optimizer=case.optimizer, lrs=fmt(list(case.lrs)), warmup=kw["warmup_steps"],
+            total=kw["total_steps"])
 
 
 def _observed_steps(case: Case) -> int:
@@ -578,31 +594,32 @@ def _schedule_margins(key: str) -> Callable[[Case], list]:
 def _observe_schedule(fn: Callable, case: Case) -> dict:
     import torch
 
-    params = [torch.nn.Parameter(torch.zeros(1)) for _ in case.lrs]
+    params = [torch.nn.Parameter(torch.zeros(1)) for _unused in case.lrs]
     groups = [{"params": [p], "lr": lr} for p, lr in zip(params, case.lrs, strict=True)]
     optimizer = getattr(torch.optim, case.optimizer)(groups)
     scheduler = fn(optimizer, **copy.deepcopy(case.kwargs))
     if not hasattr(scheduler, "step"):
         return {"lrs": None, "kind": type(scheduler).__name__, "summary": ""}
     history = []
-    for _ in range(_observed_steps(case)):
+    for _unused in range(_observed_steps(case)):
         history.append(tuple(g["lr"] for g in optimizer.param_groups))
         optimizer.step()
         scheduler.step()
     w, t = case.kwargs["warmup_steps"], case.kwargs["total_steps"]
     return {"lrs": np.array(history), "kind": "scheduler",
-            "summary": f"each group's LR rising linearly from 0 over {w} steps to its own lr, then falling "
-                       f"along a cosine to 0 at step {t}, and staying at 0 after it"}
+            "summary": _("each group's LR rising linearly from 0 over {warmup} steps to its own lr, then falling along "
+                         "a cosine to 0 at step {total}, and staying at 0 after it").format(warmup=w, total=t)}
 
 
 def _schedule_problems(seen: dict, expected: dict) -> list[str]:
     if seen["lrs"] is None:
-        return [f"it returned a {seen['kind']}; return a torch LR scheduler (e.g. LambdaLR)"]
+        return [_("it returned a {type}; return a torch LR scheduler (e.g. LambdaLR)").format(type=seen["kind"])]
     got, want = seen["lrs"], expected["lrs"]
     bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-12).all(axis=1))
     if bad.size:
         step = int(bad[0])
-        return [f"at step {step} the groups' LRs are {fmt(list(got[step]))}, expected {fmt(list(want[step]))}"]
+        return [_("at step {step} the groups' LRs are {actual}, expected {expected}").format(
+            step=step, actual=fmt(list(got[step])), expected=fmt(list(want[step])))]
     return []
 
 
@@ -634,38 +651,38 @@ warmup_cosine = SchedulerExercise(
     points=2,
     reference=_warmup_cosine,
     cases=[
-        SchedulerCase({"warmup_steps": 5, "total_steps": 40}, "two groups, discriminative LRs", lrs=(0.01, 0.1)),
+        SchedulerCase({"warmup_steps": 5, "total_steps": 40}, N_("two groups, discriminative LRs"), lrs=(0.01, 0.1)),
         SchedulerCase({"warmup_steps": 1, "total_steps": 10}, lrs=(0.05,), optimizer="Adam"),
         SchedulerCase({"warmup_steps": 20, "total_steps": 60}, lrs=(0.001, 0.004, 0.016)),
     ],
     bounds=(Bound("the end of the warmup, step == warmup_steps", _schedule_margins("warmup_steps")),
             Bound("the end of the cosine, step == total_steps", _schedule_margins("total_steps"))),
-    hint_text="""
+    hint_text=N_("""
         torch.optim.lr_scheduler.LambdaLR(optimizer, factor) multiplies each group's own lr by
         factor(step), so one function serves every group. factor(step) = step / warmup_steps while
         step < warmup_steps; after that, with p = (step - warmup_steps) / (total_steps - warmup_steps),
         factor = 0.5 * (1 + cos(pi * p)), which is 1 at the end of warmup and 0 at total_steps. Clamp p with
         min(p, 1.0), so the factor stays at 0 past total_steps.
-    """,
+    """),
     observe=_observe_schedule,
     problems=_schedule_problems,
     mistakes=[
         Mistake(_schedule_variant(warmup="none"),
-                "There is no warmup: the LR starts at its peak. Rise linearly from 0 over warmup_steps first."),
+                N_("There is no warmup: the LR starts at its peak. Rise linearly from 0 over warmup_steps first.")),
         Mistake(_schedule_variant(warmup="off-by-one"),
-                "The warmup is one step ahead: factor(step) = step / warmup_steps is 0 at step 0 and reaches "
-                "1 exactly at step warmup_steps."),
+                N_("The warmup is one step ahead: factor(step) = step / warmup_steps is 0 at step 0 and reaches "
+                "1 exactly at step warmup_steps.")),
         Mistake(_schedule_variant(cosine_over="total"),
-                "The cosine was laid over all total_steps, from step 0; it starts after the warmup and spans "
-                "total_steps - warmup_steps, so it is at 1 when the warmup ends."),
+                N_("The cosine was laid over all total_steps, from step 0; it starts after the warmup and spans "
+                "total_steps - warmup_steps, so it is at 1 when the warmup ends.")),
         Mistake(_schedule_variant(absolute=True),
-                "factor returned an LR, not a factor: LambdaLR multiplies each group's own lr by it, so every "
-                "group's LR was scaled by the first group's. Return the multiplier."),
+                N_("factor returned an LR, not a factor: LambdaLR multiplies each group's own lr by it, so every "
+                "group's LR was scaled by the first group's. Return the multiplier.")),
         Mistake(_schedule_variant(end=0.1),
-                "The cosine ends at a tenth of the LR instead of 0 at total_steps."),
+                N_("The cosine ends at a tenth of the LR instead of 0 at total_steps.")),
         Mistake(_schedule_variant(clamp=False),
-                "After total_steps the LR climbs back up: the cosine goes on past its end. Clamp the progress, "
-                "min(p, 1.0), so the factor stays at 0 if the loop runs longer than planned."),
+                N_("After total_steps the LR climbs back up: the cosine goes on past its end. Clamp the progress, "
+                "min(p, 1.0), so the factor stays at 0 if the loop runs longer than planned.")),
     ],
 )
 
@@ -699,9 +716,9 @@ class LoopCase(Case):
     shots: int = 5
     epochs: int = 3
     measure: bool = False  # also evaluate on the held-out target images
-    model: str = "pretrained small ResNet, new head"
+    model: str = N_("pretrained small ResNet, new head")
     optimizer: str = "SGD"
-    schedule: str = "warmup + cosine"
+    schedule: str = N_("warmup + cosine")
 
 
 def _loop_setup(case: LoopCase):
@@ -784,19 +801,19 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
     finally:
         hook.remove()
     updates = [info for label, info in events if label == "optimizer"]
-    kinds = [label for label, _ in events]
+    kinds = [label for label, _unused in events]
     seen = {"steps": len(updates), "scheduler steps": kinds.count("scheduler"),
             "scheduler first": "scheduler" in kinds and ("optimizer" not in kinds
                                                          or kinds.index("scheduler") < kinds.index("optimizer")),
-            "update lrs": np.array([lr for lr, _ in updates], dtype=np.float64),
-            "blind updates": sum(blind for _, blind in updates),
+            "update lrs": np.array([lr for lr, _unused in updates], dtype=np.float64),
+            "blind updates": sum(blind for _unused, blind in updates),
             "zero_grads": kinds.count("zero_grad") >= len(updates),
             "train mode": bool(modes) and all(modes),
             "losses": len(losses) if isinstance(losses, (list, tuple, np.ndarray)) else None,
             "body moved": not torch.equal(first.detach(), before),
-            "summary": f"{total} optimizer and scheduler steps (one per batch: {len(batches)} batches x "
-                       f"{case.epochs} epochs), each optimizer.step() before its scheduler.step(), in train mode, "
-                       f"returning {total} losses"}
+            "summary": _("{total} optimizer and scheduler steps (one per batch: {batches} batches x {epochs} epochs), "
+                         "each optimizer.step() before its scheduler.step(), in train mode, returning {total} "
+                         "losses").format(total=total, batches=len(batches), epochs=case.epochs)}
     if case.measure:
         seen["accuracy"] = finetune.evaluate(model, target.X_test, target.y_test)[1]
     return seen
@@ -805,35 +822,39 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
 def _loop_problems(seen: dict, expected: dict) -> list[str]:
     problems = []
     if seen["scheduler steps"] != expected["scheduler steps"]:
-        problems.append(f"the scheduler was stepped {seen['scheduler steps']} times, expected "
-                        f"{expected['scheduler steps']} (once per batch)")
+        problems.append(_("the scheduler was stepped {count} times, expected {expected} (once per batch)").format(
+            count=seen["scheduler steps"], expected=expected["scheduler steps"]))
     if seen["steps"] != expected["steps"]:
-        problems.append(f"the optimizer stepped {seen['steps']} times, expected {expected['steps']}")
+        problems.append(_("the optimizer stepped {count} times, expected {expected}").format(
+            count=seen["steps"], expected=expected["steps"]))
     if not problems:
         got, want = seen["update lrs"], expected["update lrs"]
         bad = np.flatnonzero(~np.isclose(got, want, rtol=1e-9, atol=1e-15))
         if seen["scheduler first"]:
-            problems.append(f"scheduler.step() ran before optimizer.step(), so every update used the *next* "
-                            f"step's LR: update 1 used {fmt(float(got[0]))} instead of the schedule's first value "
-                            f"{fmt(float(want[0]))}, which was skipped. Call optimizer.step() first, then "
-                            f"scheduler.step() (torch warns about the other order)")
+            problems.append(_("scheduler.step() ran before optimizer.step(), so every update used the *next* step's LR: "
+                              "update 1 used {actual} instead of the schedule's first value {expected}, which was "
+                              "skipped. Call optimizer.step() first, then scheduler.step() (torch warns about the "
+                              "other order)").format(actual=fmt(float(got[0])), expected=fmt(float(want[0]))))
         elif bad.size:
             k = int(bad[0])
-            problems.append(f"update {k + 1} used LR {fmt(float(got[k]))}, expected {fmt(float(want[k]))}, the "
-                            f"schedule's value at step {k}")
+            problems.append(_("update {number} used LR {actual}, expected {expected}, the schedule's value at step "
+                              "{step}").format(number=k + 1, actual=fmt(float(got[k])), expected=fmt(float(want[k])),
+                                               step=k))
     if seen["blind updates"]:
-        problems.append(f"{seen['blind updates']} of the {seen['steps']} updates saw only zero gradients: the "
-                        f"gradients were reset between loss.backward() and optimizer.step(), so the update could "
-                        f"not use them. Reset them before the forward pass (zero_grad(), then loss, backward, step)")
+        problems.append(_("{count} of the {steps} updates saw only zero gradients: the gradients were reset between "
+                          "loss.backward() and optimizer.step(), so the update could not use them. Reset them before "
+                          "the forward pass (zero_grad(), then loss, backward, step)").format(
+            count=seen["blind updates"], steps=seen["steps"]))
     if not seen["zero_grads"]:
-        problems.append("the gradients were never reset, so they pile up from batch to batch")
+        problems.append(_("the gradients were never reset, so they pile up from batch to batch"))
     if not seen["train mode"]:
-        problems.append("the model ran in eval mode while training (batch norm then ignores the batch)")
+        problems.append(_("the model ran in eval mode while training (batch norm then ignores the batch)"))
     if seen["losses"] != expected["losses"]:
-        problems.append(f"it returned {seen['losses']} losses, expected one per batch ({expected['losses']})")
+        problems.append(_("it returned {count} losses, expected one per batch ({expected})").format(
+            count=seen["losses"], expected=expected["losses"]))
     if "accuracy" in seen and seen["accuracy"] < FINE_TUNE_TARGET:
-        problems.append(f"the fine-tuned model reaches {seen['accuracy']:.3f} on the held-out target images, "
-                        f"below the {FINE_TUNE_TARGET} a correct loop reaches")
+        problems.append(_("the fine-tuned model reaches {accuracy} on the held-out target images, below the {target} a "
+                          "correct loop reaches").format(accuracy=f"{seen['accuracy']:.3f}", target=FINE_TUNE_TARGET))
     return problems
 
 
@@ -872,8 +893,9 @@ class LoopExercise(ObservedExercise):
     """The structure is checked first (cheap); the accuracy last, on the case that measures it."""
 
     def _call_text(self, case: Case) -> str:
-        return (f"{self.name}(model=<{case.model}>, optimizer=<{case.optimizer}>, "
-                f"scheduler=<{case.schedule}>, batches=<{case.shots}-shot digits 5-9>, epochs={case.epochs})")
+        return _("{name}(model=<{model}>, optimizer=<{optimizer}>, scheduler=<{schedule}>, batches=<{shots}-shot digits "
+                 "5-9>, epochs={epochs})").format(name=self.name, model=_(case.model), optimizer=case.optimizer,
+                                                  schedule=_(case.schedule), shots=case.shots, epochs=case.epochs)
 
 
 fine_tune = LoopExercise(
@@ -881,38 +903,38 @@ fine_tune = LoopExercise(
     points=2,
     reference=_fine_tune,
     cases=[
-        LoopCase({}, "the loop's bookkeeping", shots=5, epochs=3),
-        LoopCase({}, "another model, optimizer and schedule", shots=4, epochs=3, model="MLP", optimizer="AdamW",
+        LoopCase({}, N_("the loop's bookkeeping"), shots=5, epochs=3),
+        LoopCase({}, N_("another model, optimizer and schedule"), shots=4, epochs=3, model="MLP", optimizer="AdamW",
                  schedule="StepLR"),
-        LoopCase({}, f"a real run: at least {FINE_TUNE_TARGET} held-out accuracy", shots=5, epochs=30, measure=True),
+        LoopCase({}, N_("a real run: at least {target} held-out accuracy"), shots=5, epochs=30, measure=True),
     ],
     exempt={"bounds": "a loop applies no threshold of its own; the accuracy target is checked on the real run",
             "hidden": "it takes no input to draw: the check trains one fixed model on fixed data and "
                       "watches every step, which a function that memorised answers cannot fake"},
-    hint_text="""
+    hint_text=N_("""
         For each epoch: model.train(), then for each (inputs, targets) in batches: optimizer.zero_grad(),
         loss = F.cross_entropy(model(inputs), targets), loss.backward(), optimizer.step(), and
         scheduler.step() *after every batch*: the schedule counts steps, not epochs. Append loss.item()
         each time and return the list.
-    """,
+    """),
     observe=_observe_loop,
     problems=_loop_problems,
     mistakes=[
         Mistake(_loop_variant(per_epoch=True),
-                "The scheduler was stepped once per epoch instead of once per batch: the warmup and the cosine "
-                "are counted in batches, so the run covered only 1/(batches per epoch) of the schedule."),
-        Mistake(_loop_variant(no_scheduler=True), "scheduler.step() is never called: the LR never changes."),
+                N_("The scheduler was stepped once per epoch instead of once per batch: the warmup and the cosine "
+                "are counted in batches, so the run covered only 1/(batches per epoch) of the schedule.")),
+        Mistake(_loop_variant(no_scheduler=True), N_("scheduler.step() is never called: the LR never changes.")),
         Mistake(_loop_variant(no_zero=True),
-                "optimizer.zero_grad() is missing: backward() adds to the gradients already there."),
+                N_("optimizer.zero_grad() is missing: backward() adds to the gradients already there.")),
         Mistake(_loop_variant(eval_mode=True),
-                "The model trained in eval mode: call model.train() (the notebook evaluates in eval mode)."),
-        Mistake(_loop_variant(epoch_losses=True), "Return every batch's loss, not one mean per epoch."),
+                N_("The model trained in eval mode: call model.train() (the notebook evaluates in eval mode).")),
+        Mistake(_loop_variant(epoch_losses=True), N_("Return every batch's loss, not one mean per epoch.")),
         Mistake(_loop_variant(scheduler_first=True),
-                "scheduler.step() comes after optimizer.step(): stepped first, it moves the LR on before the "
-                "update that should use it (notebook 02, section 4)."),
+                N_("scheduler.step() comes after optimizer.step(): stepped first, it moves the LR on before the "
+                "update that should use it (notebook 02, section 4).")),
         Mistake(_loop_variant(zero_after_backward=True),
-                "zero_grad() between loss.backward() and optimizer.step() wipes the gradients the update needs: "
-                "reset them at the start of the batch."),
+                N_("zero_grad() between loss.backward() and optimizer.step() wipes the gradients the update needs: "
+                "reset them at the start of the batch.")),
     ],
 )
 

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..i18n import N_, gettext_ as _
 from ._core import Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
 from .plateau import TableExercise
 
@@ -36,31 +37,31 @@ log_grid = Exercise(
     points=1,
     reference=_log_grid,
     cases=[
-        Case({"low": 1e-4, "high": 1.0, "num": 5}, "one point per decade"),
+        Case({"low": 1e-4, "high": 1.0, "num": 5}, N_("one point per decade")),
         Case({"low": 1e-3, "high": 1.0, "num": 7}),
-        Case({"low": 0.01, "high": 3.0, "num": 6}, "the ends are not powers of ten"),
+        Case({"low": 0.01, "high": 3.0, "num": 6}, N_("the ends are not powers of ten")),
         Case({"low": 1e-5, "high": 10.0, "num": 13}),
-        Case({"low": 2e-3, "high": 0.5, "num": 2}, "just the two ends"),
+        Case({"low": 2e-3, "high": 0.5, "num": 2}, N_("just the two ends")),
     ],
     exempt={"bounds": "a formula: no threshold is applied to the cases"},
-    hint_text="""
+    hint_text=N_("""
         Space the *logarithms* evenly: np.linspace(np.log(low), np.log(high), num), then np.exp
         (or np.geomspace(low, high, num), which does the same). Each point is the previous one
         times the same factor, and both ends are included.
-    """,
+    """),
     mistakes=[
         Mistake(lambda low, high, num: np.linspace(low, high, num),
-                "These are evenly spaced on a linear scale: almost every point lands in the top decade. "
-                "Space the logarithms evenly instead."),
+                N_("These are evenly spaced on a linear scale: almost every point lands in the top decade. "
+                "Space the logarithms evenly instead.")),
         Mistake(lambda low, high, num: np.linspace(np.log10(low), np.log10(high), num),
-                "You returned the exponents (log10 of the LRs); raise 10 to them."),
+                N_("You returned the exponents (log10 of the LRs); raise 10 to them.")),
         Mistake(lambda low, high, num: np.logspace(np.log(low), np.log(high), num),
-                "np.logspace takes base-10 exponents, and you passed natural logarithms: use np.log10, "
-                "or np.geomspace(low, high, num)."),
+                N_("np.logspace takes base-10 exponents, and you passed natural logarithms: use np.log10, "
+                "or np.geomspace(low, high, num).")),
         Mistake(lambda low, high, num: np.logspace(np.log10(low), np.log10(high), num, endpoint=False),
-                "high is missing: the grid must include both ends (endpoint=True)."),
+                N_("high is missing: the grid must include both ends (endpoint=True).")),
         Mistake(lambda low, high, num: np.geomspace(low, high, num + 1),
-                "That is num + 1 points: num points make num - 1 steps."),
+                N_("That is num + 1 points: num points make num - 1 steps.")),
     ],
 )
 
@@ -100,44 +101,45 @@ def _remainder_last(n, k):
 def _folds_problem(folds: Any, n: int, k: int) -> str | None:
     """What is wrong with ``folds`` as a k-fold split of range(n), or None."""
     if not isinstance(folds, (list, tuple)):
-        return f"return a list of {k} (train_idx, val_idx) pairs, not {type(folds).__name__}"
+        return _("return a list of {k} (train_idx, val_idx) pairs, not {type}").format(k=k, type=type(folds).__name__)
     if len(folds) != k:
-        return f"expected {k} folds, got {len(folds)}"
+        return _("expected {k} folds, got {count}").format(k=k, count=len(folds))
     parts = []
     for i, fold in enumerate(folds):
         if not isinstance(fold, (list, tuple)) or len(fold) != 2:
-            return f"fold {i} must be a pair (train_idx, val_idx), got {fmt(fold)}"
+            return _("fold {i} must be a pair (train_idx, val_idx), got {value}").format(i=i, value=fmt(fold))
         try:
             train, val = (np.asarray(part) for part in fold)
         except Exception:
-            return f"fold {i} must hold two arrays of indices"
+            return _("fold {i} must hold two arrays of indices").format(i=i)
         if train.ndim != 1 or val.ndim != 1 or (train.size and train.dtype.kind not in "iu") or \
                 (val.size and val.dtype.kind not in "iu"):
-            return f"fold {i} must hold two 1-D arrays of integer indices"
+            return _("fold {i} must hold two 1-D arrays of integer indices").format(i=i)
         parts.append((train, val))
     count = np.zeros(n, dtype=int)
-    for i, (_, val) in enumerate(parts):
+    for i, (_train, val) in enumerate(parts):
         if val.size and (val.min() < 0 or val.max() >= n):
-            return f"fold {i} has validation indices outside 0..{n - 1}"
+            return _("fold {i} has validation indices outside 0..{last}").format(i=i, last=n - 1)
         np.add.at(count, val, 1)
     twice = np.flatnonzero(count > 1)
     if twice.size:
-        where = [i for i, (_, val) in enumerate(parts) if twice[0] in val][:2]
-        return (f"index {twice[0]} is in the validation part of folds {where[0]} and {where[1]}: the validation "
-                f"parts overlap")
+        where = [i for i, (_train, val) in enumerate(parts) if twice[0] in val][:2]
+        return _("index {index} is in the validation part of folds {first} and {second}: the validation parts "
+                 "overlap").format(index=twice[0], first=where[0], second=where[1])
     never = np.flatnonzero(count == 0)
     if never.size:
-        return f"{never.size} of the {n} indices (e.g. {never[0]}) are in no validation part: those samples are lost"
-    sizes = [len(val) for _, val in parts]
+        return _("{count} of the {n} indices (e.g. {index}) are in no validation part: those samples are lost").format(
+            count=never.size, n=n, index=never[0])
+    sizes = [len(val) for _train, val in parts]
     if max(sizes) - min(sizes) > 1:
-        return f"the validation parts have sizes {sizes}: sizes must differ by at most one"
+        return _("the validation parts have sizes {sizes}: sizes must differ by at most one").format(sizes=sizes)
     for i, (train, val) in enumerate(parts):
         rest = np.setdiff1d(np.arange(n), val)
         if len(train) != len(rest) or not np.array_equal(np.sort(train), rest):
             extra = np.intersect1d(train, val)
             if extra.size:
-                return f"fold {i} trains on index {extra[0]}, which it also validates on"
-            return f"fold {i}'s training indices must be every index outside its validation part"
+                return _("fold {i} trains on index {index}, which it also validates on").format(i=i, index=extra[0])
+            return _("fold {i}'s training indices must be every index outside its validation part").format(i=i)
     return None
 
 
@@ -157,14 +159,14 @@ class FoldsExercise(Exercise):
     def _expected_text(self, case: Case) -> str:
         n, k = case.kwargs["n"], case.kwargs["k"]
         sizes = [len(p) for p in np.array_split(np.arange(n), k)]
-        return (f"expected {k} folds whose validation parts split 0..{n - 1} into parts of sizes {sizes}, "
-                f"each fold training on all the other indices")
+        return _("expected {k} folds whose validation parts split 0..{last} into parts of sizes {sizes}, each fold "
+                 "training on all the other indices").format(k=k, last=n - 1, sizes=sizes)
 
     def _fail(self, case: Case, problem: str, actual: Any) -> None:
         __tracebackhide__ = True
-        note = f" [{case.note}]" if case.note else ""
+        note = f" [{_(case.note)}]" if case.note else ""
         raise AssertionError(f"{self._call_text(case)}{note}: {problem}; {self._expected_text(case)}."
-                             f"{self._diagnose(case, actual)} {self._hint_ref()}")
+                             f"{self._diagnose(case, actual)} {self._hint_ref()}")  # i18n: its parts are translated
 
     def _same_answer(self, mine: Any, theirs: Any) -> bool:
         return _same_folds(mine, theirs)
@@ -179,19 +181,20 @@ class FoldsExercise(Exercise):
                 again = self._call(fn, case, None)
                 other = self._call(fn, Case({"n": n, "k": k, "seed": seed + 1}), None)
                 if not _same_folds(actual, again):
-                    problem = "two calls with the same seed gave different folds: draw the shuffle from " \
-                              "np.random.default_rng(seed)"
+                    problem = _("two calls with the same seed gave different folds: draw the shuffle from "
+                                "np.random.default_rng(seed)")
                 elif _same_folds(actual, other):
-                    problem = f"seed={seed + 1} gives the same folds as seed={seed}: the seed must set the shuffle"
+                    problem = _("seed={other} gives the same folds as seed={seed}: the seed must set the shuffle").format(
+                        other=seed + 1, seed=seed)
                 elif all(np.array_equal(np.sort(val), np.arange(val.min(), val.max() + 1))
-                         for _, val in (tuple(map(np.asarray, f)) for f in actual)) and n >= 10:
-                    problem = "the validation parts are runs of consecutive indices: the indices were not shuffled"
+                         for _unused, val in (tuple(map(np.asarray, f)) for f in actual)) and n >= 10:
+                    problem = _("the validation parts are runs of consecutive indices: the indices were not shuffled")
             if problem is not None:
                 self._fail(case, problem, actual)
         self._passed(len(self.cases))
 
     def describe(self, value: Any) -> str:
-        return "a valid k-fold split"
+        return _("a valid k-fold split")
 
 
 def _draw_folds(rng: np.random.Generator) -> Case:
@@ -205,36 +208,36 @@ kfold_indices = FoldsExercise(
     points=2,
     reference=_kfold_indices,
     cases=[
-        Case({"n": 10, "k": 3, "seed": 0}, "10 = 4 + 3 + 3"),
-        Case({"n": 12, "k": 4, "seed": 1}, "k divides n"),
+        Case({"n": 10, "k": 3, "seed": 0}, N_("10 = 4 + 3 + 3")),
+        Case({"n": 12, "k": 4, "seed": 1}, N_("k divides n")),
         Case({"n": 23, "k": 5, "seed": 2}),
-        Case({"n": 7, "k": 7, "seed": 3}, "leave-one-out"),
+        Case({"n": 7, "k": 7, "seed": 3}, N_("leave-one-out")),
         Case({"n": 100, "k": 5, "seed": 4}),
     ],
     exempt={"bounds": "no threshold: the folds are checked by their properties"},
     draw=_draw_folds,
-    hint_text="""
+    hint_text=N_("""
         Shuffle once: order = np.random.default_rng(seed).permutation(n). Cut order into k parts
         whose sizes differ by at most one: np.array_split(order, k) gives the first n % k parts one
         extra index. Fold i validates on part i and trains on all the other parts
         (np.concatenate of the others). Return [(train_idx, val_idx), ...] for i = 0..k-1.
-    """,
+    """),
     mistakes=[
         Mistake(_kfold_variant(overlap=True),
-                "Each part starts i * (n // k) but is ceil(n / k) long, so neighbouring parts share indices. "
-                "Let np.array_split cut the parts."),
+                N_("Each part starts i * (n // k) but is ceil(n / k) long, so neighbouring parts share indices. "
+                "Let np.array_split cut the parts.")),
         Mistake(_kfold_variant(size_of=lambda n, k: [n // k] * k),
-                "Parts of n // k indices drop the last n % k samples: spread the remainder over the parts "
-                "(np.array_split does it)."),
+                N_("Parts of n // k indices drop the last n % k samples: spread the remainder over the parts "
+                "(np.array_split does it).")),
         Mistake(_kfold_variant(size_of=_remainder_last),
-                "The last part got the whole remainder n % k: spread it, one extra index per part, so the "
-                "folds stay balanced."),
+                N_("The last part got the whole remainder n % k: spread it, one extra index per part, so the "
+                "folds stay balanced.")),
         Mistake(_kfold_variant(train_all=True),
-                "Each fold trains on every index, its validation part included: the validation score would "
-                "measure memory, not generalisation."),
+                N_("Each fold trains on every index, its validation part included: the validation score would "
+                "measure memory, not generalisation.")),
         Mistake(_kfold_variant(shuffle=False),
-                "The indices were not shuffled, so the seed changes nothing and each validation part is one "
-                "block of consecutive samples (a sorted dataset would validate on one class)."),
+                N_("The indices were not shuffled, so the seed changes nothing and each validation part is one "
+                "block of consecutive samples (a sorted dataset would validate on one class).")),
     ],
 )
 
@@ -257,7 +260,7 @@ class _ToyTraining:
         return 0.1 + u * u + offset
 
     def __repr__(self) -> str:
-        return f"<{self.name}>"
+        return f"<{_(self.name)}>"
 
 
 def _folds(n: int, k: int, seed: int) -> list:
@@ -286,15 +289,15 @@ def _cv_variant(pick=np.argmin, reduce=np.mean, swap=False, first_only=False, ax
 
 def _compare_cv(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, tuple) or len(actual) != 2:
-        return "return a pair (best_lr, mean_scores)"
+        return _("return a pair (best_lr, mean_scores)")
     problem = compare_close(actual[1], expected[1])
     if problem:
-        return f"mean_scores: {problem}"
+        return f"mean_scores: {problem}"  # i18n: a name and a translated problem
     if problem == "":
-        return "mean_scores differ"
+        return _("mean_scores differ")
     problem = compare_close(actual[0], expected[0])
     if problem is not None:
-        return f"best_lr: {problem or 'a different LR'}"
+        return f"best_lr: {problem or _('a different LR')}"  # i18n: a name and a translated problem
     return None
 
 
@@ -305,9 +308,9 @@ class CVExercise(Exercise):
     def _call_text(self, case: Case) -> str:
         kw = case.kwargs
         folds = kw["folds"]
-        n = sum(len(va) for _, va in folds)
-        return (f"{self.name}(train_and_validate={kw['train_and_validate']!r}, lrs={fmt(list(kw['lrs']), 3)}, "
-                f"folds=<{len(folds)} folds of {n} samples>)")
+        n = sum(len(va) for _unused, va in folds)
+        return (f"{self.name}(train_and_validate={kw['train_and_validate']!r}, lrs={fmt(list(kw['lrs']), 3)}, "  # i18n: code
+                + _("folds=<{count} folds of {n} samples>)").format(count=len(folds), n=n))
 
 
 cv_grid_search = CVExercise(
@@ -315,37 +318,37 @@ cv_grid_search = CVExercise(
     points=2,
     reference=_cv_grid_search,
     cases=[
-        Case({"train_and_validate": _ToyTraining(0.1, 1.0, 0.05, "toy U, best near lr=0.1"),
+        Case({"train_and_validate": _ToyTraining(0.1, 1.0, 0.05, N_("toy U, best near lr=0.1")),
               "lrs": list(np.geomspace(1e-3, 10, 5)), "folds": _folds(12, 4, 0)}),
-        Case({"train_and_validate": _ToyTraining(0.03, 2.0, 0.1, "a flat U and noisy folds"),
+        Case({"train_and_validate": _ToyTraining(0.03, 2.0, 0.1, N_("a flat U and noisy folds")),
               "lrs": list(np.geomspace(1e-3, 1, 7)), "folds": _folds(20, 5, 0)},
-             "one lucky fold is not the best mean"),
-        Case({"train_and_validate": _ToyTraining(1.0, 0.8, 0.2, "toy U, best near lr=1"),
+             N_("one lucky fold is not the best mean")),
+        Case({"train_and_validate": _ToyTraining(1.0, 0.8, 0.2, N_("toy U, best near lr=1")),
               "lrs": list(np.geomspace(1e-2, 30, 8)), "folds": _folds(17, 4, 2)}),
     ],
     exempt={"bounds": "an argmin over mean scores: no threshold"},
-    hint_text="""
+    hint_text=N_("""
         For each lr in lrs, call train_and_validate(lr, train_idx, val_idx) once per fold
         (for train_idx, val_idx in folds) and average those scores: that is mean_scores[i].
         The best LR has the *lowest* mean validation loss: lrs[np.argmin(mean_scores)].
         Return (best_lr, np.array(mean_scores)).
-    """,
+    """),
     compare=_compare_cv,
     mistakes=[
         Mistake(_cv_variant(pick=np.argmax),
-                "best_lr is the LR with the *highest* mean loss; the scores are losses, lower is better."),
+                N_("best_lr is the LR with the *highest* mean loss; the scores are losses, lower is better.")),
         Mistake(_cv_variant(first_only=True),
-                "Only the first fold was used: average over every fold."),
+                N_("Only the first fold was used: average over every fold.")),
         Mistake(_cv_variant(axis=0),
-                "The scores were averaged over the LRs (one mean per fold); average over the folds, one mean per LR."),
+                N_("The scores were averaged over the LRs (one mean per fold); average over the folds, one mean per LR.")),
         Mistake(_cv_variant(swap=True),
-                "train_idx and val_idx were swapped: the function takes (lr, train_idx, val_idx), and each "
-                "fold is a (train_idx, val_idx) pair."),
+                N_("train_idx and val_idx were swapped: the function takes (lr, train_idx, val_idx), and each "
+                "fold is a (train_idx, val_idx) pair.")),
         Mistake(_cv_variant(best_single=True),
-                "best_lr was taken from the single best fold score; choose by the mean over the folds, which "
-                "one lucky fold cannot sway."),
+                N_("best_lr was taken from the single best fold score; choose by the mean over the folds, which "
+                "one lucky fold cannot sway.")),
         Mistake(_cv_variant(reduce=np.median),
-                "That is the median over the folds; cross-validation reports the mean."),
+                N_("That is the median over the folds; cross-validation reports the mean.")),
     ],
 )
 
@@ -360,7 +363,7 @@ class _Rng(np.random.Generator):
         self.seed = seed
 
     def __repr__(self) -> str:
-        return f"np.random.default_rng({self.seed})"
+        return f"np.random.default_rng({self.seed})"  # i18n: code
 
 
 def _log_uniform(low, high, size, rng):
@@ -393,8 +396,8 @@ class SamplerExercise(Exercise):
         except Exception:
             return ""
         if _looks_log_uniform(many, low, high):
-            return (" Your samples look log-uniform, but they are not np.exp(rng.uniform(np.log(low), "
-                    "np.log(high), size)): use the rng you are given, in one call, so a seed reproduces them.")
+            return " " + _("Your samples look log-uniform, but they are not np.exp(rng.uniform(np.log(low), "
+                           "np.log(high), size)): use the rng you are given, in one call, so a seed reproduces them.")
         return ""
 
 
@@ -405,26 +408,26 @@ log_uniform = SamplerExercise(
     cases=[
         Case({"low": 1e-4, "high": 1.0, "size": 5, "rng": _Rng(0)}),
         Case({"low": 1e-3, "high": 10.0, "size": 8, "rng": _Rng(1)}),
-        Case({"low": 0.05, "high": 0.2, "size": 3, "rng": _Rng(2)}, "less than a decade"),
-        Case({"low": 1e-6, "high": 1e-2, "size": 200, "rng": _Rng(3)}, "many samples"),
+        Case({"low": 0.05, "high": 0.2, "size": 3, "rng": _Rng(2)}, N_("less than a decade")),
+        Case({"low": 1e-6, "high": 1e-2, "size": 200, "rng": _Rng(3)}, N_("many samples")),
     ],
     exempt={"bounds": "a sampler: no threshold is applied to the cases"},
-    hint_text="""
+    hint_text=N_("""
         A log-uniform sample is exp of a uniform sample on [log(low), log(high)):
         np.exp(rng.uniform(np.log(low), np.log(high), size)). Use the rng argument (not np.random),
         so the same seed gives the same samples.
-    """,
+    """),
     mistakes=[
         Mistake(lambda low, high, size, rng: rng.uniform(low, high, size),
-                "These are uniform on [low, high]: nearly all of them fall in the top decade. Sample the "
-                "logarithm uniformly."),
+                N_("These are uniform on [low, high]: nearly all of them fall in the top decade. Sample the "
+                "logarithm uniformly.")),
         Mistake(lambda low, high, size, rng: rng.uniform(np.log(low), np.log(high), size),
-                "You returned the logarithms of the samples; apply np.exp."),
+                N_("You returned the logarithms of the samples; apply np.exp.")),
         Mistake(lambda low, high, size, rng: np.exp(rng.uniform(low, high, size)),
-                "The uniform draw must be between log(low) and log(high), not between low and high."),
+                N_("The uniform draw must be between log(low) and log(high), not between low and high.")),
         Mistake(lambda low, high, size, rng: 10 ** rng.uniform(np.log(low), np.log(high), size),
-                "The draw is on natural-log bounds but raised as a power of 10: use the same base both ways "
-                "(np.exp with np.log, or 10 ** with np.log10)."),
+                N_("The draw is on natural-log bounds but raised as a power of 10: use the same base both ways "
+                "(np.exp with np.log, or 10 ** with np.log10).")),
     ],
 )
 
@@ -499,18 +502,19 @@ def _compare_curve(actual: Any, expected: Any) -> str | None:
     try:
         mine = np.asarray(actual, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        return f"expected an array of numbers, got {type(actual).__name__}"
+        return _("expected an array of numbers, got {type}").format(type=type(actual).__name__)
     want = np.asarray(expected, dtype=np.float64)
     for i in range(min(mine.size, want.size)):
         if not np.isclose(mine[i], want[i], rtol=1e-9, atol=1e-12, equal_nan=True):
             a, e = fmt_pair(mine[i], want[i])
-            return f"the first value that differs is at step {i + 1}: yours {a}, expected {e}"
+            return _("the first value that differs is at step {step}: yours {actual}, expected {expected}").format(
+                step=i + 1, actual=a, expected=e)
     if mine.size < want.size:
-        return (f"your {mine.size} values are right, then yours stop; expected {want.size} values, the next one "
-                f"{fmt(want[mine.size])}")
+        return _("your {count} values are right, then yours stop; expected {expected} values, the next one {next}").format(
+            count=mine.size, expected=want.size, next=fmt(want[mine.size]))
     if mine.size > want.size:
-        return (f"your first {want.size} values are right, but the test should stop there: you go on with "
-                f"{fmt(mine[want.size])}")
+        return _("your first {count} values are right, but the test should stop there: you go on with {next}").format(
+            count=want.size, next=fmt(mine[want.size]))
     return None
 
 
@@ -519,53 +523,53 @@ smoothed_losses = Exercise(
     points=2,
     reference=_smoothed_losses,
     cases=[
-        Case({"losses": _range_curve(80, 0), "smooth_f": 0.05, "diverge_th": 5.0}, "a range test that diverges"),
-        Case({"losses": [2.0, 1.8, 1.5, 1.2, 1.0, 0.9], "smooth_f": 0.3, "diverge_th": 4.0}, "no divergence"),
+        Case({"losses": _range_curve(80, 0), "smooth_f": 0.05, "diverge_th": 5.0}, N_("a range test that diverges")),
+        Case({"losses": [2.0, 1.8, 1.5, 1.2, 1.0, 0.9], "smooth_f": 0.3, "diverge_th": 4.0}, N_("no divergence")),
         Case({"losses": [1.0, 0.9, 0.2, 0.85, 0.8, 3.0, 0.7, 0.6], "smooth_f": 0.2, "diverge_th": 3.0},
-             "one raw spike is not a divergence"),
+             N_("one raw spike is not a divergence")),
         Case({"losses": [1.0, 0.8, 0.6, 0.5, 0.4, 6.0, 9.0, 15.0, 30.0], "smooth_f": 0.3, "diverge_th": 2.0},
-             "a fast blow-up"),
+             N_("a fast blow-up")),
         Case({"losses": [1.0, 0.9, 0.8, math.nan, 0.7, 0.6], "smooth_f": 0.1, "diverge_th": 5.0},
-             "a NaN loss stops the test"),
+             N_("a NaN loss stops the test")),
         Case({"losses": [1.0, 1.0, 2.75, 1.0, 1.0, 3.0, 9.0, 9.0], "smooth_f": 0.5, "diverge_th": 2.0},
-             "edge: step 3's smoothed loss is exactly 2.0 = diverge_th * best, which is not above it"),
+             N_("edge: step 3's smoothed loss is exactly 2.0 = diverge_th * best, which is not above it")),
     ],
     compare=_compare_curve,
     bounds=(Bound("smoothed > diverge_th * best", lambda case: _divergence_margins(**case.kwargs)),),
-    hint_text="""
+    hint_text=N_("""
         Keep avg = 0 and best = inf. For step t = 1, 2, ...: avg = (1 - smooth_f) * avg + smooth_f * loss,
         smoothed = avg / (1 - (1 - smooth_f) ** t) (the bias correction: avg starts at 0), append it.
         Stop after appending if smoothed is not finite (math.isfinite) or, with
         best = min(best, smoothed), if smoothed > diverge_th * best.
-    """,
+    """),
     mistakes=[
         Mistake(_smooth_variant(correct=False),
-                "No bias correction: avg starts at 0, so the first values are about smooth_f times the loss. "
-                "Divide by 1 - (1 - smooth_f) ** t."),
+                N_("No bias correction: avg starts at 0, so the first values are about smooth_f times the loss. "
+                "Divide by 1 - (1 - smooth_f) ** t.")),
         Mistake(_smooth_variant(swapped=True),
-                "The weights are swapped: the *new* loss gets weight smooth_f, the running average 1 - smooth_f."),
+                N_("The weights are swapped: the *new* loss gets weight smooth_f, the running average 1 - smooth_f.")),
         Mistake(_smooth_variant(start_at_first=True),
-                "The average starts at the first loss, without bias correction (torch-lr-finder's variant); "
-                "here it starts at 0 and is corrected by 1 - (1 - smooth_f) ** t, as fastai and Adam do."),
+                N_("The average starts at the first loss, without bias correction (torch-lr-finder's variant); "
+                "here it starts at 0 and is corrected by 1 - (1 - smooth_f) ** t, as fastai and Adam do.")),
         Mistake(_smooth_variant(stop=False),
-                "It never stops: once the smoothed loss exceeds diverge_th times the best so far, return."),
+                N_("It never stops: once the smoothed loss exceeds diverge_th times the best so far, return.")),
         Mistake(_smooth_variant(raw_stop=True),
-                "The stop compared the raw loss with the threshold; compare the smoothed loss, so one noisy "
-                "batch does not end the test."),
+                N_("The stop compared the raw loss with the threshold; compare the smoothed loss, so one noisy "
+                "batch does not end the test.")),
         Mistake(_smooth_variant(keep_last=False),
-                "The value that diverged is missing: append it, then stop."),
+                N_("The value that diverged is missing: append it, then stop.")),
         Mistake(_smooth_variant(nan_stops=False),
-                "A NaN never compares greater than anything, so the NaN did not stop the test: check "
-                "math.isfinite(smoothed)."),
+                N_("A NaN never compares greater than anything, so the NaN did not stop the test: check "
+                "math.isfinite(smoothed).")),
         Mistake(_smooth_variant(best_first=True),
-                "best stayed at the first smoothed value; it is the minimum of the smoothed losses so far."),
+                N_("best stayed at the first smoothed value; it is the minimum of the smoothed losses so far.")),
         Mistake(_smooth_variant(correction_base="smooth_f"),
-                "The bias correction divides by 1 - (1 - smooth_f) ** t, not 1 - smooth_f ** t: the old "
+                N_("The bias correction divides by 1 - (1 - smooth_f) ** t, not 1 - smooth_f ** t: the old "
                 "average keeps weight 1 - smooth_f each step, so (1 - smooth_f) ** t is what is left of the "
-                "starting 0."),
+                "starting 0.")),
         Mistake(_smooth_variant(at_bound=True),
-                "A smoothed loss exactly at diverge_th * best has not diverged: stop only when it is above it "
-                "(smoothed > diverge_th * best)."),
+                N_("A smoothed loss exactly at diverge_th * best has not diverged: stop only when it is above it "
+                "(smoothed > diverge_th * best).")),
     ],
 )
 
@@ -596,10 +600,10 @@ def _steep_cases() -> list:
     return [
         Case({"lrs": exp_lrs, "losses": [2.3, 2.28, 2.2, 1.9, 1.2, 0.8, 0.6, 0.7, 1.4]}),
         Case({"lrs": lin_lrs, "losses": [2.0, 1.6, 1.35, 1.2, 1.1, 1.05, 1.02, 1.0]},
-             "linear LR spacing: the slope is against log LR"),
+             N_("linear LR spacing: the slope is against log LR")),
         Case({"lrs": [1e-3, 2e-3, 1e-2, 2e-2, 1e-1, 3e-1], "losses": [1.0, 0.9, 0.7, 0.45, 0.4, 0.38]},
-             "uneven spacing"),
-        Case({"lrs": [0.01, 0.1, 1.0], "losses": [1.0, 0.5, 0.4]}, "two segments"),
+             N_("uneven spacing")),
+        Case({"lrs": [0.01, 0.1, 1.0], "losses": [1.0, 0.5, 0.4]}, N_("two segments")),
         Case({"lrs": exp_lrs, "losses": [1.0, 1.0, 0.99, 0.9, 0.85, 0.5, 0.45, 0.5, 0.9]}),
     ]
 
@@ -610,27 +614,27 @@ steepest_lr = TableExercise(
     reference=_steepest_lr,
     cases=_steep_cases(),
     exempt={"bounds": "an argmin over slopes: no threshold"},
-    hint_text="""
+    hint_text=N_("""
         The slope of segment i is (losses[i+1] - losses[i]) / (log(lrs[i+1]) - log(lrs[i])): the loss
         against log LR, as the plot shows it. np.diff gives both differences at once. The steepest
         descent is the most negative slope (np.argmin); return the LR at the segment's left end, lrs[i].
-    """,
+    """),
     mistakes=[
         Mistake(_steep_variant(x="lr"),
-                "The slope was taken against the LR itself; take it against log(LR), the axis of the range-test "
-                "plot."),
+                N_("The slope was taken against the LR itself; take it against log(LR), the axis of the range-test "
+                "plot.")),
         Mistake(_steep_variant(x="index"),
-                "The slope was taken per step (np.diff(losses) alone); divide by the step in log(LR), which "
-                "is not the same for every step here."),
+                N_("The slope was taken per step (np.diff(losses) alone); divide by the step in log(LR), which "
+                "is not the same for every step here.")),
         Mistake(_steep_variant(shift=1),
-                "That is the LR at the right end of the steepest segment; return its left end, lrs[i]."),
+                N_("That is the LR at the right end of the steepest segment; return its left end, lrs[i].")),
         Mistake(_steep_variant(pick=np.argmax),
-                "That is the steepest *ascent*; the suggestion is where the loss falls fastest (most negative slope)."),
+                N_("That is the steepest *ascent*; the suggestion is where the loss falls fastest (most negative slope).")),
         Mistake(_steep_variant(minimum=True),
-                "That is the LR of the lowest loss, not of the steepest descent."),
+                N_("That is the LR of the lowest loss, not of the steepest descent.")),
         Mistake(_steep_variant(gradient=True),
-                "np.gradient uses central differences (torch-lr-finder's way); this exercise asks for the "
-                "forward difference of each segment, as fastai's steep does."),
+                N_("np.gradient uses central differences (torch-lr-finder's way); this exercise asks for the "
+                "forward difference of each segment, as fastai's steep does.")),
     ],
 )
 
