@@ -1,5 +1,5 @@
-"""The grader on the course itself: every solution notebook (both editions) scores full marks, every
-English release scores zero with "not attempted" for each exercise. (Two at a time: about two minutes.)"""
+"""The grader on the course itself: every solution notebook scores full marks, every release scores zero
+with "not attempted" for each exercise. (Runs every notebook twice, two at a time: about two minutes.)"""
 from __future__ import annotations
 
 import pytest
@@ -15,9 +15,10 @@ def releases():
 
 
 def test_every_solution_scores_full_marks(releases):
-    """English and Vietnamese: each edition's solution is matched to its own edition's release."""
-    paths = sorted(SOLUTIONS.glob("*.ipynb")) + sorted(SOLUTIONS.glob("vi/*.ipynb"))
-    assert len(paths) == len(releases)
+    """Each solution is matched to its own release. (The Vietnamese twins share every check cell with these,
+    tests/test_vietnamese_edition.py checks; grading one of them is tested there, to keep CI's time.)"""
+    paths = sorted(SOLUTIONS.glob("*.ipynb"))
+    assert len(paths) == len([name for name in releases if "/" not in name])
     for result in report.grade_all(paths, releases, timeout=300, jobs=2, progress=False):
         assert result.release == result.path.relative_to(SOLUTIONS).as_posix() and result.error is None
         failed = [(c.grade_id, c.message) for c in result.checks if c.status != "passed"]

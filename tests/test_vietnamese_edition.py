@@ -267,3 +267,20 @@ def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_
     assert "Có phải bạn đã cộng gradient thay vì trừ đi?" in gd_an.message
     assert gd_an.mistake == "Did you add the gradient instead of subtracting it?"  # one tally for the class
     assert "chưa được làm" in an.checks[1].message and "is not attempted yet" in gd_binh.message
+
+
+def test_the_feedback_page_of_a_vietnamese_submission_is_in_vietnamese(tmp_path):
+    """The page around the checks' messages speaks the submission's language too; an English one stays English."""
+    from lrcourse.grading import feedback
+    from lrcourse.grading.grade import CheckResult, GradeResult
+
+    def result(release, message):
+        r = GradeResult(path=tmp_path / "an" / "01_gradient_descent.ipynb", release=release)
+        r.checks = [CheckResult("gd_step_test", 0.0, 1.0, "failed", message), CheckResult("lr_regime_test", 0.0, 2.0,
+                                                                                          "not attempted", "")]
+        return r
+    vi = feedback.render(result("vi/01_gradient_descent.ipynb", "Có phải bạn đã cộng gradient thay vì trừ đi?"))
+    assert '<html lang="vi">' in vi and "<th>trạng thái</th>" in vi and "chưa làm" in vi and "điểm <b>" in vi
+    assert "not attempted" not in vi and "<th>status</th>" not in vi
+    en = feedback.render(result("01_gradient_descent.ipynb", "Did you add the gradient instead of subtracting it?"))
+    assert '<html lang="en">' in en and "<th>status</th>" in en and "not attempted" in en

@@ -16,6 +16,7 @@ import html
 import re
 from pathlib import Path
 
+from ..i18n import LANGUAGES, N_, gettext_ as _, using
 from .grade import GradeResult
 
 __all__ = ["render", "write_all", "file_name"]
@@ -97,27 +98,46 @@ def _status_class(status: str) -> str:
     return status.replace(" ", "-")
 
 
+#: How each check status reads on a feedback page.
+_STATUS = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
+           "timed out": N_("timed out"), "kernel died": N_("kernel died"), "voided": N_("voided")}
+
+
+def language(result: GradeResult) -> str:
+    """The language of the submission's edition: its release's folder (``vi/...``), else English."""
+    head = (result.release or "").split("/")[0]
+    return head if "/" in (result.release or "") and head in LANGUAGES else "en"
+
+
 def render(result: GradeResult) -> str:
-    """The feedback page of one graded submission (its notebook, if kept, below the score table)."""
+    """The feedback page of one graded submission (its notebook, if kept, below the score table), in the
+    language of the submission's edition (the checks' messages are already in it: the kernel wrote them)."""
+    lang = language(result)
+    with using(lang):
+        return _render(result, lang)
+
+
+def _render(result: GradeResult, lang: str) -> str:
     who = html.escape(result.student or result.path.stem)
     what = html.escape(Path(result.release).stem if result.release else result.path.name)
     rows = []
     for c in result.checks:
         rows.append(f'<tr><td>{html.escape(c.grade_id)}</td><td class="pts">{c.points:g} / {c.max_points:g}</td>'
-                    f'<td class="{_status_class(c.status)}">{html.escape(c.status)}</td>'
+                    f'<td class="{_status_class(c.status)}">{html.escape(_(_STATUS.get(c.status, c.status)))}</td>'
                     f'<td>{html.escape(c.message)}</td></tr>')
     notes = []
     if result.error:
-        notes.append(f"<p class=\"failed\"><b>Not graded:</b> {html.escape(result.error)}</p>")
+        notes.append(f"<p class=\"failed\"><b>{html.escape(_('Not graded:'))}</b> {html.escape(result.error)}</p>")
     if result.duplicate:
-        notes.append("<p>Another submission of yours for this notebook was graded too.</p>")
-    parts = [f"<!DOCTYPE html>\n{MARK}\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        notes.append(f"<p>{html.escape(_('Another submission of yours for this notebook was graded too.'))}</p>")
+    score = html.escape(_("score"))
+    parts = [f"<!DOCTYPE html>\n{MARK}\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">"
              f"<title>{who}: {what}</title><style>{_STYLE}</style></head><body>",
-             f"<h1>{what}</h1><p class=\"sub\">{who} · score <b>{result.total:g} / {result.max_total:g}</b></p>",
+             f"<h1>{what}</h1><p class=\"sub\">{who} · {score} <b>{result.total:g} / {result.max_total:g}</b></p>",
              *notes]
     if rows:
-        parts.append('<table class="scores"><tr><th>check</th><th>points</th><th>status</th><th>message</th></tr>'
-                     + "".join(rows) + "</table>")
+        head = "".join(f"<th>{html.escape(_(h))}</th>" for h in (N_("check"), N_("points"), N_("status"), N_("message")))
+        parts.append(f'<table class="scores"><tr>{head}</tr>' + "".join(rows) + "</table>")
     by_id = {c.grade_id: c for c in result.checks}
     nb = result.notebook
     for cell in (nb.cells if nb is not None else []):
@@ -131,7 +151,7 @@ def render(result: GradeResult) -> str:
         parts.append(f'<div class="cell"><pre>{html.escape(cell.get("source", ""))}</pre>{outputs}')
         check = by_id.get(gid) if gid else None
         if check is not None:
-            head = f"{check.grade_id}: {check.points:g} / {check.max_points:g}, {check.status}"
+            head = f"{check.grade_id}: {check.points:g} / {check.max_points:g}, {_(_STATUS.get(check.status, check.status))}"
             body = f"<br>{html.escape(check.message)}" if check.message else ""
             parts.append(f'<div class="check {_status_class(check.status)}"><b>{html.escape(head)}</b>{body}</div>')
         parts.append("</div>")
