@@ -20,6 +20,7 @@ factory             torch counterpart
 ``cosine_restarts`` ``CosineAnnealingWarmRestarts`` (integer steps)
 ``cyclic``          ``CyclicLR`` (triangular, triangular2, exp_range)
 ``one_cycle``       ``OneCycleLR``
+``wsd``             warmup-stable-decay: ``pytorch_optimizer.get_wsd_schedule`` (torch has none)
 ``join``            optax ``join_schedules``: each piece counts its own steps
 ==================  ==========================================================
 
@@ -64,6 +65,7 @@ __all__ = [
     "cosine_restarts",
     "cyclic",
     "one_cycle",
+    "wsd",
     "join",
     "evaluate",
     "to_torch",
@@ -75,6 +77,7 @@ __all__ = [
 Schedule = Callable[[int], float]
 
 CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+WSD_DECAYS = ("1-sqrt", "linear", "cosine", "1-square")
 ANNEAL_STRATEGIES = ("cos", "linear")
 
 
@@ -443,6 +446,59 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, div_facto
                   three_phase=three_phase)
 
 
+def wsd(lr: float, warmup_steps: int, stable_steps: int, decay_steps: int, min_lr: float = 0.0,
+        decay: str = "1-sqrt") -> Schedule:
+    r"""Warmup-stable-decay: warm up, hold ``lr`` for as long as you like, then decay (Hu et al. 2024).
+
+    .. math::
+        \eta_t = \begin{cases}
+        \eta\,t/W & t < W \\
+        \eta & W \le t < W+S \\
+        \eta_{min} + (\eta - \eta_{min})\,f\big((t-W-S)/D\big) & W+S \le t < W+S+D \\
+        \eta_{min} & t \ge W+S+D
+        \end{cases}
+
+    with the decay shape ``f(p)``: ``"1-sqrt"`` :math:`1-\sqrt p` (Hägele et al. 2024
+    found it the best), ``"linear"`` :math:`1-p`, ``"cosine"`` :math:`(1+\cos\pi p)/2`,
+    ``"1-square"`` :math:`1-p^2`. Unlike cosine, the stable phase does not
+    depend on the length of the run: a checkpoint of the stable phase can be
+    decayed into a finished model at any time, or trained on.
+
+    These are the LRs of ``pytorch_optimizer.get_wsd_schedule`` (the same code
+    as Hugging Face's ``get_wsd_schedule``): step 0 has LR 0 when ``warmup_steps > 0``.
+    One difference: there, ``min_lr_ratio`` floors only the ``"cosine"`` shape,
+    and the other shapes go down to 0 and then jump to it at the end; here every
+    shape ends at ``min_lr``. With ``min_lr=0`` or ``decay="cosine"`` the two agree.
+
+    >>> sched = wsd(1.0, warmup_steps=2, stable_steps=3, decay_steps=4, decay="linear")
+    >>> [sched(t) for t in range(10)]
+    [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+    """
+    lr = positive("lr", lr)
+    warmup_steps = integer("warmup_steps", warmup_steps, minimum=0)
+    stable_steps = integer("stable_steps", stable_steps, minimum=0)
+    decay_steps = integer("decay_steps", decay_steps, minimum=1)
+    min_lr = _min_lr(min_lr, lr)
+    if decay not in WSD_DECAYS:
+        raise ValueError(f"decay must be one of {', '.join(map(repr, WSD_DECAYS))}, got {decay!r}")
+    shape = {"1-sqrt": lambda p: 1.0 - math.sqrt(p), "linear": lambda p: 1.0 - p,
+             "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)), "1-square": lambda p: 1.0 - p * p}[decay]
+    decay_start = warmup_steps + stable_steps
+
+    def schedule(step: int) -> float:
+        step = _step(step)
+        if step < warmup_steps:
+            return lr * step / warmup_steps
+        if step < decay_start:
+            return lr
+        if step < decay_start + decay_steps:
+            return min_lr + (lr - min_lr) * shape((step - decay_start) / decay_steps)
+        return min_lr
+
+    return _named(schedule, "wsd", lr=lr, warmup_steps=warmup_steps, stable_steps=stable_steps,
+                  decay_steps=decay_steps, min_lr=min_lr, decay=decay)
+
+
 def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     """Run ``schedules[0]`` until ``boundaries[0]``, then ``schedules[1]``, ... (optax ``join_schedules``).
 
@@ -546,7 +602,7 @@ def to_torch(schedule: Schedule | Sequence[Schedule], optimizer: Any, last_epoch
 #: The factories by name (what :func:`torch_counterpart` knows).
 FACTORIES: dict[str, Callable[..., Schedule]] = {
     f.__name__: f for f in (constant, step_decay, multistep, exponential, polynomial, cosine,
-                            linear_warmup, warmup_cosine, cosine_restarts, cyclic, one_cycle)
+                            linear_warmup, warmup_cosine, cosine_restarts, cyclic, one_cycle, wsd)
 }
 
 
@@ -607,6 +663,16 @@ def torch_counterpart(name: str, optimizer: Any, **params: Any) -> Any:
         return S.CyclicLR(optimizer, base_lr=p["base_lr"], max_lr=p["max_lr"],
                           step_size_up=p["step_size_up"], step_size_down=p["step_size_down"],
                           mode=p["mode"], gamma=p["gamma"], cycle_momentum=False)
+    if name == "wsd":
+        # torch has no WSD scheduler; pytorch-optimizer's (a test dependency) is the reference.
+        try:
+            from pytorch_optimizer.lr_scheduler import get_wsd_schedule
+        except ImportError:
+            raise ImportError("the counterpart of wsd is pytorch_optimizer.get_wsd_schedule: "
+                              "pip install pytorch-optimizer (a test dependency)") from None
+        return get_wsd_schedule(optimizer, num_warmup_steps=p["warmup_steps"], num_stable_steps=p["stable_steps"],
+                                num_decay_steps=p["decay_steps"], min_lr_ratio=p["min_lr"] / p["lr"],
+                                cooldown_type=p["decay"])
     # one_cycle
     return S.OneCycleLR(optimizer, max_lr=p["max_lr"], total_steps=p["total_steps"],
                         pct_start=float(p["pct_start"]), anneal_strategy=p["anneal"],

@@ -100,11 +100,21 @@ def _one_cycle(rng, i):
                 three_phase=three), total + 1  # torch accepts step == total_steps too
 
 
+def _wsd(rng, i):
+    lr = _lr(rng)
+    decay = S.WSD_DECAYS[i % len(S.WSD_DECAYS)]
+    warmup = 0 if i % 7 == 0 else rng.randint(1, 300)
+    # pytorch-optimizer floors only its cosine shape at min_lr (see test_wsd_floors_every_shape_at_min_lr)
+    min_lr = _min_lr(rng, lr, i) if decay == "cosine" else 0.0
+    return dict(lr=lr, warmup_steps=warmup, stable_steps=rng.randint(0, 500), decay_steps=rng.randint(1, 500),
+                min_lr=min_lr, decay=decay), 1400
+
+
 GENERATORS = {
     "constant": _constant, "step_decay": _step_decay, "multistep": _multistep,
     "exponential": _exponential, "polynomial": _polynomial, "cosine": _cosine,
     "linear_warmup": _linear_warmup, "warmup_cosine": _warmup_cosine,
-    "cosine_restarts": _cosine_restarts, "cyclic": _cyclic, "one_cycle": _one_cycle,
+    "cosine_restarts": _cosine_restarts, "cyclic": _cyclic, "one_cycle": _one_cycle, "wsd": _wsd,
 }
 
 
@@ -349,6 +359,12 @@ BAD = [
      "pct_start must be <= 0.5 when three_phase=True"),
     (S.one_cycle, dict(max_lr=0.1, total_steps=10, pct_start=0.1), "must not be 1"),
     (S.one_cycle, dict(max_lr=0.1, total_steps=100, div_factor=0), "div_factor must be > 0"),
+    (S.wsd, dict(lr=0.1, warmup_steps=-1, stable_steps=5, decay_steps=5), "warmup_steps must be >= 0"),
+    (S.wsd, dict(lr=0.1, warmup_steps=1, stable_steps=2.0, decay_steps=5), "stable_steps must be an integer"),
+    (S.wsd, dict(lr=0.1, warmup_steps=1, stable_steps=5, decay_steps=0), "decay_steps must be >= 1"),
+    (S.wsd, dict(lr=0.1, warmup_steps=1, stable_steps=5, decay_steps=5, min_lr=0.2), r"min_lr must be <= lr"),
+    (S.wsd, dict(lr=0.1, warmup_steps=1, stable_steps=5, decay_steps=5, decay="sqrt"),
+     "decay must be one of '1-sqrt', 'linear', 'cosine', '1-square', got 'sqrt'"),
     (S.join, dict(schedules=[], boundaries=[]), "schedules must be a non-empty list"),
     (S.join, dict(schedules=[S.constant(0.1)] * 2, boundaries=[]), "boundaries must have one entry fewer"),
     (S.join, dict(schedules=[S.constant(0.1)] * 3, boundaries=[5, 5]), "boundaries must be strictly increasing"),
@@ -402,3 +418,32 @@ def test_values_stay_finite_and_in_range():
             if name != "exponential":
                 assert lrs.max() <= peak * (1 + 1e-12) + 1e-15, name
     assert math.isclose(S.one_cycle(1.0, 100)(0), 1 / 25)
+
+
+def test_wsd_phases_and_shapes():
+    lrs = S.evaluate(S.wsd(0.2, warmup_steps=4, stable_steps=6, decay_steps=4, min_lr=0.02, decay="1-sqrt"), 16)
+    np.testing.assert_allclose(lrs[:4], [0.0, 0.05, 0.1, 0.15])
+    np.testing.assert_allclose(lrs[4:10], 0.2)
+    np.testing.assert_allclose(lrs[10:14], [0.02 + 0.18 * (1 - math.sqrt(k / 4)) for k in range(4)])
+    np.testing.assert_allclose(lrs[14:], 0.02)
+    # 30 % into the decay: 1-sqrt has dropped the most, 1-square the least; all are monotone
+    mid = {d: S.wsd(1.0, 0, 10, 100, decay=d)(40) for d in S.WSD_DECAYS}
+    assert mid["1-sqrt"] < mid["linear"] < mid["cosine"] < mid["1-square"]
+    for d in S.WSD_DECAYS:
+        lrs = S.evaluate(S.wsd(1.0, 5, 10, 50, min_lr=0.1, decay=d), 80)[5:]
+        assert np.all(np.diff(lrs) <= 1e-15), d
+
+
+def test_wsd_floors_every_shape_at_min_lr_where_pytorch_optimizer_jumps():
+    """The one documented difference from pytorch_optimizer.get_wsd_schedule, and only that one."""
+    params = dict(lr=0.3, warmup_steps=5, stable_steps=10, decay_steps=20, min_lr=0.03)
+    for decay in S.WSD_DECAYS:
+        ours = S.evaluate(S.wsd(**params, decay=decay), 40)
+        theirs = S.torch_lrs("wsd", 40, **params, decay=decay)
+        np.testing.assert_allclose(ours[:15], theirs[:15], **TOL)   # warmup and stable: the same
+        np.testing.assert_allclose(ours[35:], theirs[35:], **TOL)   # after the decay: min_lr in both
+        assert ours[34] >= 0.03 - 1e-15
+        if decay == "cosine":
+            np.testing.assert_allclose(ours, theirs, **TOL)
+        else:
+            assert theirs[34] < 0.03 and not np.allclose(ours[15:35], theirs[15:35])
