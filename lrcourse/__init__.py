@@ -28,6 +28,7 @@ _SUBMODULES = (
     "optimizers",
     "plateau",
     "plotting",
+    "scale",
     "schedules",
     "search",
     "training",
