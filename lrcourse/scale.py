@@ -247,3 +247,213 @@ def adam_param_groups(model: Any, lr: float, weight_decay: float = 0.0) -> list[
             other.append(layer.bias)
     groups = [{"params": hidden, "lr": lr / mult, "weight_decay": weight_decay * mult}] if hidden else []
     return groups + [{"params": other, "lr": lr, "weight_decay": weight_decay}]
+
+
+# --------------------------------------------------------------------------- a loop for the NumPy optimizers
+class Run:
+    """What :func:`fit` recorded: per step the LR (and ``d`` for D-Adaptation and Prodigy), and at each
+    evaluation the full training loss, validation loss and validation accuracy."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.lrs: list[float] = []
+        self.ds: list[float] = []
+        self.eval_steps: list[int] = []
+        self.train_loss: list[float] = []
+        self.val_loss: list[float] = []
+        self.val_accuracy: list[float] = []
+        self.diverged = False
+        self.params: list[np.ndarray] = []
+
+    @property
+    def final_loss(self) -> float:
+        """The last full training loss (``inf`` after a divergence)."""
+        return self.train_loss[-1] if self.train_loss and not self.diverged else math.inf
+
+    def __repr__(self) -> str:
+        return f"Run({self.label!r}, steps={len(self.lrs)}, final_loss={self.final_loss:.4f})"
+
+
+def fit(model: Any, split: Any, optimizer: Any, steps: int, batch_size: int = 32, schedule: Any = None,
+        seed: int = 0, eval_every: int | None = None, label: str = "", evaluate_at: str = "params") -> Run:
+    """Train a torch ``model`` with one of :mod:`lrcourse.optimizers`' NumPy optimizers for ``steps`` steps.
+
+    Each step takes a mini-batch of ``split``'s training set (reshuffled every
+    epoch from ``seed``), computes the cross-entropy's gradient with torch and
+    hands the parameters and gradients to ``optimizer.step``: as a list of
+    tensors for the layer-wise and distance-estimating optimizers
+    (:class:`lrcourse.optimizers.MultiTensorOptimizer`), as one flat vector for
+    the element-wise ones (which is the same thing for them). ``schedule``
+    (``step -> lr``) sets ``optimizer.lr`` before each step. Every
+    ``eval_every`` steps (and at the end) it records the loss on the whole
+    training set and on the validation set; with ``evaluate_at="average"`` a
+    schedule-free optimizer is evaluated at its average ``x``
+    (:meth:`eval_params`), as it should be. The model is left with the last
+    evaluated weights. A non-finite loss stops the run (``diverged``).
+    """
+    import torch
+    from torch.nn import functional as F
+
+    from .optimizers import MultiTensorOptimizer, Optimizer
+
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"optimizer must be an lrcourse.optimizers optimizer, got {type(optimizer).__name__}")
+    steps = integer("steps", steps, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    eval_every = steps if eval_every is None else integer("eval_every", eval_every, minimum=1)
+    if evaluate_at not in ("params", "average"):
+        raise ValueError(f"evaluate_at must be 'params' or 'average', got {evaluate_at!r}")
+    if evaluate_at == "average" and not hasattr(optimizer, "eval_params"):
+        raise ValueError("evaluate_at='average' needs a schedule-free optimizer (one with eval_params)")
+    optimizer.reset()
+    tensors = list(model.parameters())
+    shapes = [tuple(p.shape) for p in tensors]
+    sizes = [p.numel() for p in tensors]
+    layered = isinstance(optimizer, MultiTensorOptimizer)
+
+    def pack(arrays: list) -> Any:
+        return arrays if layered else np.concatenate([a.ravel() for a in arrays])
+
+    def unpack(value: Any) -> list:
+        if layered:
+            return list(value)
+        return [part.reshape(s) for part, s in zip(np.split(value, np.cumsum(sizes)[:-1]), shapes)]
+
+    def load(arrays: list) -> None:
+        with torch.no_grad():
+            for p, a in zip(tensors, arrays):
+                p.copy_(torch.from_numpy(a))
+
+    X = torch.as_tensor(split.X_train, dtype=torch.float64)
+    y = torch.as_tensor(split.y_train, dtype=torch.int64)
+    X_val = torch.as_tensor(split.X_val, dtype=torch.float64)
+    y_val = torch.as_tensor(split.y_val, dtype=torch.int64)
+    generator = torch.Generator().manual_seed(integer("seed", seed, minimum=0))
+    run = Run(label or repr(optimizer))
+    params = pack([p.detach().numpy().copy() for p in tensors])
+    order, start = torch.randperm(len(y), generator=generator), 0
+
+    def evaluate(step: int) -> bool:
+        point = optimizer.eval_params(params) if evaluate_at == "average" else params
+        load(unpack(point))
+        with torch.no_grad():
+            loss = F.cross_entropy(model(X), y).item()
+            out = model(X_val)
+            val = F.cross_entropy(out, y_val).item()
+            acc = (out.argmax(dim=1) == y_val).double().mean().item()
+        run.eval_steps.append(step)
+        run.train_loss.append(loss)
+        run.val_loss.append(val)
+        run.val_accuracy.append(acc)
+        return math.isfinite(loss)
+
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            if start >= len(y):
+                order, start = torch.randperm(len(y), generator=generator), 0
+            batch = order[start:start + batch_size]
+            start += batch_size
+            if schedule is not None:
+                optimizer.lr = schedule(t)
+            load(unpack(params))
+            for p in tensors:
+                p.grad = None
+            loss = F.cross_entropy(model(X[batch]), y[batch])
+            if not math.isfinite(loss.item()):
+                run.diverged = True
+                break
+            loss.backward()
+            run.lrs.append(optimizer.lr)
+            params = optimizer.step(params, pack([p.grad.numpy().copy() for p in tensors]))
+            if not all(np.all(np.isfinite(a)) for a in (params if layered else [params])):
+                run.diverged = True
+                break
+            if hasattr(optimizer, "d"):
+                run.ds.append(optimizer.d)
+            if (t + 1) % eval_every == 0 or t + 1 == steps:
+                if not evaluate(t + 1):
+                    run.diverged = True
+                    break
+    run.params = unpack(params)
+    return run
+
+
+def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", base_width: int = 16,
+                depth: int = 2, steps: int = 100, batch_size: int = 32, seed: int = 0,
+                betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> np.ndarray:
+    """Train one :func:`width_mlp` per LR with Adam, all at once; return each one's final training loss.
+
+    The ``K`` models start from the same weights and see the same batches;
+    their weights are stacked on a leading axis, ``(K, out, in)``, so one
+    batched matrix product (``torch.baddbmm``) serves all of them, and the
+    Adam update multiplies by the ``K`` LRs (times μP's per-layer factor from
+    :func:`adam_param_groups`). Each loss equals, up to rounding, training
+    ``width_mlp(..., seed=seed)`` with ``torch.optim.Adam(adam_param_groups(model, lr))``
+    on the same batches (``tests/test_scale.py`` checks it). A diverged
+    model's loss is ``inf``. Classification splits only.
+    """
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    lrs = np.asarray(lrs, dtype=float)
+    if lrs.ndim != 1 or lrs.size == 0:
+        raise ValueError(f"lrs must be a non-empty 1-D sequence of learning rates, got {lrs!r}")
+    for lr in lrs:
+        positive("lrs", lr)
+    steps = integer("steps", steps, minimum=1)
+    batch_size = integer("batch_size", batch_size, minimum=1)
+    k = lrs.size
+    template = width_mlp(split.num_features, split.num_classes, width, base_width, depth, parametrization, seed)
+    groups = adam_param_groups(template, 1.0)
+    factor = {id(p): g["lr"] for g in groups for p in g["params"]}  # μP's LR multiplier per tensor
+    lr_k = torch.as_tensor(lrs, dtype=torch.float64).view(k, 1, 1)
+    linears = [m for m in template if isinstance(m, nn.Linear)]
+    params, scales = [], []
+    for layer in linears:
+        params += [layer.weight.detach().expand(k, -1, -1).clone(), layer.bias.detach().view(1, -1, 1).repeat(k, 1, 1)]
+        scales += [lr_k * factor[id(layer.weight)], lr_k * factor[id(layer.bias)]]
+    for p in params:
+        p.requires_grad_()
+    readout = 1.0 / template.width_mult if parametrization == "mup" else 1.0
+    m = [torch.zeros_like(p) for p in params]
+    v = [torch.zeros_like(p) for p in params]
+    beta1, beta2 = betas
+
+    def forward(xt: Any) -> Any:  # xt: (K, features, batch)
+        out = xt
+        last = len(params) - 2
+        for i in range(0, len(params), 2):
+            if i == last:
+                out = out * readout
+            out = torch.baddbmm(params[i + 1], params[i], out)
+            if i != last:
+                out = torch.relu(out)
+        return out  # (K, classes, batch)
+
+    X = torch.as_tensor(split.X_train, dtype=torch.float64)
+    y = torch.as_tensor(split.y_train, dtype=torch.int64)
+    n = len(y)
+    generator = torch.Generator().manual_seed(integer("seed", seed, minimum=0))
+    order, start = torch.randperm(n, generator=generator), 0
+    for t in range(1, steps + 1):
+        if start >= n:
+            order, start = torch.randperm(n, generator=generator), 0
+        batch = order[start:start + batch_size]
+        start += batch_size
+        xt = X[batch].t().unsqueeze(0).expand(k, -1, -1)
+        for p in params:
+            p.grad = None
+        out = forward(xt)
+        loss = F.cross_entropy(out, y[batch].expand(k, -1), reduction="none").mean(dim=1)
+        loss.sum().backward()
+        with torch.no_grad():
+            bc1, bc2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
+            for p, mm, vv, s in zip(params, m, v, scales):
+                mm.lerp_(p.grad, 1 - beta1)  # torch.optim.Adam's arithmetic, with one LR per model
+                vv.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                p.sub_(s / bc1 * mm / (vv.sqrt() / bc2_sqrt + eps))
+    with torch.no_grad():
+        out = forward(X.t().unsqueeze(0).expand(k, -1, -1))
+        final = F.cross_entropy(out, y.expand(k, -1), reduction="none").mean(dim=1).numpy()
+    return np.where(np.isfinite(final), final, np.inf)

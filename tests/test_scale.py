@@ -129,3 +129,80 @@ def test_sp_is_not_mup_away_from_the_base_width():
     X = torch.randn(8, 64, dtype=torch.float64)
     assert not torch.allclose(sp(X), theirs(X))
     assert len({g["lr"] for g in scale.adam_param_groups(sp, 0.01)}) == 1
+
+
+def _adam_loop(split, width, lr, parametrization, base_width, depth, steps, batch_size, seed=0):
+    from torch.nn import functional as F
+
+    model = scale.width_mlp(split.num_features, split.num_classes, width, base_width, depth, parametrization, seed)
+    opt = torch.optim.Adam(scale.adam_param_groups(model, lr), lr=lr, foreach=False)
+    X, y = torch.as_tensor(split.X_train), torch.as_tensor(split.y_train)
+    gen = torch.Generator().manual_seed(seed)
+    order, start = torch.randperm(len(y), generator=gen), 0
+    for _ in range(steps):
+        if start >= len(y):
+            order, start = torch.randperm(len(y), generator=gen), 0
+        batch = order[start:start + batch_size]
+        start += batch_size
+        opt.zero_grad()
+        F.cross_entropy(model(X[batch]), y[batch]).backward()
+        opt.step()
+    with torch.no_grad():
+        return F.cross_entropy(model(X), y).item()
+
+
+@pytest.mark.parametrize("parametrization", scale.PARAMETRIZATIONS)
+def test_width_sweep_equals_one_torch_adam_run_per_lr(parametrization):
+    split = data.digits()
+    lrs = [1e-3, 1e-2, 0.3]
+    steps = 45  # past the end of the first epoch at batch 32: a reshuffle
+    ours = scale.width_sweep(split, 48, lrs, parametrization, base_width=16, depth=2, steps=steps, batch_size=32)
+    loop = [_adam_loop(split, 48, lr, parametrization, 16, 2, steps, 32) for lr in lrs]
+    np.testing.assert_allclose(ours, loop, rtol=1e-9)
+    with pytest.raises(ValueError, match="lrs must be > 0"):
+        scale.width_sweep(split, 16, [0.1, -1.0])
+
+
+def test_fit_with_sgd_equals_the_course_training_loop():
+    from lrcourse import optimizers as O
+    from lrcourse import schedules, training
+
+    split = data.digits()
+    epochs, batch = 2, 100
+    steps = epochs * -(-len(split.y_train) // batch)
+    ours = scale.fit(scale.width_mlp(64, 10, width=32, depth=1, seed=4), split, O.SGD(lr=0.05, momentum=0.9),
+                     steps, batch, seed=9)
+    model = training.mlp(64, 10, hidden=32, seed=4)
+    training.train(model, split, schedules.constant(0.05), epochs, batch, momentum=0.9, seed=9)
+    expected = [p.detach().numpy() for p in model.parameters()]
+    for a, b in zip(ours.params, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert ours.eval_steps == [steps] and len(ours.lrs) == steps and not ours.diverged
+
+
+def test_fit_hands_layerwise_optimizers_a_list_and_records_d_and_the_average():
+    from lrcourse import optimizers as O
+
+    seen = []
+
+    class Spy(O.LAMB):
+        def _update_all(self, ps, gs):
+            seen.append([p.shape for p in ps])
+            return super()._update_all(ps, gs)
+
+    split = data.digits()
+    model = scale.width_mlp(64, 10, width=8, depth=1, seed=0)
+    scale.fit(model, split, Spy(lr=1e-2), 3, 16)
+    assert seen[0] == [(8, 64), (8,), (10, 8), (10,)]
+    prodigy = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, O.Prodigy(), 20, 16, eval_every=10)
+    assert len(prodigy.ds) == 20 and prodigy.eval_steps == [10, 20] and prodigy.ds[-1] > 1e-6
+    sf_opt = O.SGDScheduleFree(lr=0.1)
+    at_x = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, sf_opt, 30, 16, evaluate_at="average")
+    at_y = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, O.SGDScheduleFree(lr=0.1), 30, 16)
+    assert at_x.train_loss != at_y.train_loss
+    diverged = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, O.SGD(lr=1e6), 30, 16)
+    assert diverged.diverged and diverged.final_loss == math.inf
+    with pytest.raises(ValueError, match="evaluate_at='average' needs a schedule-free optimizer"):
+        scale.fit(model, split, O.Adam(), 3, evaluate_at="average")
+    with pytest.raises(ValueError, match="optimizer must be an lrcourse.optimizers optimizer"):
+        scale.fit(model, split, torch.optim.SGD(model.parameters(), lr=0.1), 3)
