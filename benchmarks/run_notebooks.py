@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_BUDGET_S = 60.0
 #: Notebooks whose issue sets a tighter budget than COURSE.md's 60 s.
 NOTEBOOK_BUDGETS_S = {"03_adaptive_optimizers.ipynb": 30.0, "04_reduce_on_plateau.ipynb": 30.0,
-                      "05_lr_search.ipynb": 45.0}
+                      "05_lr_search.ipynb": 45.0, "07_lr_at_scale.ipynb": 45.0}
 CELL_BUDGET_S = 30.0
 IMPORT_BUDGET_S = 0.3
 SWEEP_BUDGET_RATIO = 3.0

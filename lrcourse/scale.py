@@ -289,7 +289,8 @@ def fit(model: Any, split: Any, optimizer: Any, steps: int, batch_size: int = 32
     training set and on the validation set; with ``evaluate_at="average"`` a
     schedule-free optimizer is evaluated at its average ``x``
     (:meth:`eval_params`), as it should be. The model is left with the last
-    evaluated weights. A non-finite loss stops the run (``diverged``).
+    evaluated weights. A non-finite loss stops the run (``diverged``). ``evaluate_at="z"`` evaluates a
+    schedule-free optimizer's ``z``, the sequence its base optimizer produces with a constant LR.
     """
     import torch
     from torch.nn import functional as F
@@ -301,10 +302,10 @@ def fit(model: Any, split: Any, optimizer: Any, steps: int, batch_size: int = 32
     steps = integer("steps", steps, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
     eval_every = steps if eval_every is None else integer("eval_every", eval_every, minimum=1)
-    if evaluate_at not in ("params", "average"):
-        raise ValueError(f"evaluate_at must be 'params' or 'average', got {evaluate_at!r}")
-    if evaluate_at == "average" and not hasattr(optimizer, "eval_params"):
-        raise ValueError("evaluate_at='average' needs a schedule-free optimizer (one with eval_params)")
+    if evaluate_at not in ("params", "average", "z"):
+        raise ValueError(f"evaluate_at must be 'params', 'average' or 'z', got {evaluate_at!r}")
+    if evaluate_at != "params" and not hasattr(optimizer, "eval_params"):
+        raise ValueError(f"evaluate_at={evaluate_at!r} needs a schedule-free optimizer (one with eval_params)")
     optimizer.reset()
     tensors = list(model.parameters())
     shapes = [tuple(p.shape) for p in tensors]
@@ -334,7 +335,12 @@ def fit(model: Any, split: Any, optimizer: Any, steps: int, batch_size: int = 32
     order, start = torch.randperm(len(y), generator=generator), 0
 
     def evaluate(step: int) -> bool:
-        point = optimizer.eval_params(params) if evaluate_at == "average" else params
+        if evaluate_at == "average":
+            point = optimizer.eval_params(params)
+        elif evaluate_at == "z":  # the base optimizer's own sequence (before the first step: the start)
+            point = [st.get("z", p) for st, p in zip(optimizer.tensor_state, params)]
+        else:
+            point = params
         load(unpack(point))
         with torch.no_grad():
             loss = F.cross_entropy(model(X), y).item()

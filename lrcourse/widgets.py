@@ -26,6 +26,14 @@ Rosenbrock's banana, with a dropdown for the optimizer and a log-scale LR slider
 >>> ox.optimizer
 RMSprop(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.0, centered=False)
 
+:class:`HorizonExplorer` moves the end of a run: the cosine schedule changes from its first step,
+the warmup-stable-decay (WSD) schedule only in its last ``decay_fraction``.
+
+>>> hx = HorizonExplorer(max_steps=1000)
+>>> hx.horizon_slider.value = 500
+>>> hx.shared_steps        # steps 0..400 (the decay's first step still has lr) as in every longer run
+401
+
 :class:`PlateauExplorer` replays a recorded loss curve through the plateau rule
 with sliders for ``patience``, ``factor`` and ``threshold``, showing where the
 LR would be cut.
@@ -49,7 +57,8 @@ import numpy as np
 from . import descent, losses, optimizers, plateau, plotting, schedules
 from .i18n import N_, gettext_ as _
 
-__all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "PlateauExplorer", "ROSENBROCK_SETUPS"]
+__all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "PlateauExplorer", "HorizonExplorer",
+           "ROSENBROCK_SETUPS"]
 
 
 class _PNGFigure:
@@ -378,5 +387,78 @@ class PlateauExplorer(_PNGFigure):
         cuts = ", ".join(map(str, self.scheduler.cuts)) or _("none")
         self.status.value = _("cuts after epochs: {cuts} &nbsp; | &nbsp; final LR {lr} ({fraction} of the initial)").format(
             cuts=cuts, lr=f"{self.scheduler.lr:.3g}", fraction=f"{self.scheduler.lr / self.lr:.3g}")
+        self.redraws += 1
+        self._show()
+
+
+class HorizonExplorer(_PNGFigure):
+    """Where does the run end? A horizon slider over a cosine and a WSD schedule of that length.
+
+    The cosine schedule is planned for its horizon: moving the slider changes
+    its LR from the first steps on, so a cosine run cannot be extended or cut
+    short. WSD holds ``lr`` until the last ``decay_fraction`` of the run: its
+    LRs before the decay are the same for every horizon at least as long, so
+    one stable run serves them all. Readable state: ``cosine`` and ``wsd`` (the
+    schedules), ``shared_steps`` (the steps of the WSD run shared with the
+    longest horizon), ``status``, ``redraws``.
+    """
+
+    def __init__(self, lr: float = 0.01, max_steps: int = 1000, horizon: int | None = None,
+                 decay_fraction: float = 0.2, decay: str = "1-sqrt"):
+        import ipywidgets as w
+        from matplotlib.figure import Figure
+
+        self.lr = float(lr)
+        self.max_steps = int(max_steps)
+        if self.max_steps < 20:
+            raise ValueError(f"max_steps must be >= 20, got {max_steps!r}")
+        schedules.wsd(self.lr, 0, 1, 1, decay=decay)  # validates lr and decay up front
+        style = {"description_width": "110px"}
+        self.horizon_slider = w.IntSlider(value=horizon or self.max_steps // 2, min=10, max=self.max_steps,
+                                          step=10, description=_("stop at step"), style=style,
+                                          continuous_update=False)
+        self.fraction_slider = w.FloatSlider(value=decay_fraction, min=0.05, max=0.5, step=0.05,
+                                             description=_("decay fraction"), style=style, continuous_update=False)
+        self.decay_menu = w.Dropdown(options=list(schedules.WSD_DECAYS), value=decay, description=_("decay"),
+                                     style=style)
+        self.status = w.HTML()
+        self.image = w.Image(format="png")
+        self.fig = Figure(figsize=(8.0, 3.4), dpi=80, layout="constrained")
+        self.ax = self.fig.subplots()
+        self.redraws = 0
+        self._update()
+        for control in (self.horizon_slider, self.fraction_slider, self.decay_menu):
+            control.observe(self._on_change, names="value")
+        self.widget = w.VBox([w.HBox([self.horizon_slider, self.fraction_slider, self.decay_menu]),
+                              self.status, self.image])
+
+    def _on_change(self, change) -> None:
+        self._update()
+
+    def _wsd(self, horizon: int) -> "schedules.Schedule":
+        decay_steps = max(1, round(float(self.fraction_slider.value) * horizon))
+        return schedules.wsd(self.lr, 0, horizon - decay_steps, decay_steps, decay=self.decay_menu.value)
+
+    def _update(self) -> None:
+        horizon = int(self.horizon_slider.value)
+        self.cosine = schedules.cosine(self.lr, horizon)
+        self.wsd = self._wsd(horizon)
+        longest = schedules.evaluate(self._wsd(self.max_steps), horizon)
+        mine = schedules.evaluate(self.wsd, horizon)
+        self.shared_steps = int(np.argmax(mine != longest)) if np.any(mine != longest) else horizon
+        steps = np.arange(self.max_steps)
+        self.ax.clear()
+        self.ax.plot(steps, schedules.evaluate(schedules.cosine(self.lr, self.max_steps), self.max_steps),
+                     color="0.75", lw=1, ls="--", label=_("cosine planned for {steps} steps").format(steps=self.max_steps))
+        self.ax.plot(steps[:horizon], schedules.evaluate(self.cosine, horizon), color=plotting.COLORS[0],
+                     label=_("cosine planned for {steps} steps").format(steps=horizon))
+        self.ax.plot(steps[:horizon], mine, color=plotting.COLORS[1], label=_("WSD for {steps} steps").format(steps=horizon))
+        self.ax.axvline(self.shared_steps, color=plotting.COLORS[1], lw=0.8, ls=":")
+        self.ax.set(xlim=(0, self.max_steps), xlabel=_("step"), ylabel=_("learning rate"),
+                    title=_("Stopping at step {steps}: what each schedule had to know in advance").format(steps=horizon))
+        self.ax.legend(loc="lower left")
+        self.status.value = _("WSD: the first {shared} of {steps} steps are the same as in the {max}-step run "
+                              "(one stable run, decayed where you stop). Cosine: its LR differs from step 1 on.").format(
+            shared=self.shared_steps, steps=horizon, max=self.max_steps)
         self.redraws += 1
         self._show()

@@ -174,8 +174,9 @@ def _chained(reference):
         schedule, state = reference(*args, **kwargs), {}
 
         def stateful(step):
-            if state.get("step") == step - 1 and schedule(step - 1) != 0:
-                value = state["value"] * schedule(step) / schedule(step - 1)
+            if state.get("step") == step - 1:  # the next step: chain (from the closed form after an LR of 0)
+                previous = schedule(step - 1)
+                value = state["value"] * schedule(step) / previous if previous != 0 else schedule(step)
             else:
                 value = schedule(step) if "value" not in state else state["value"]
             state.update(step=step, value=value)
@@ -189,7 +190,7 @@ FUNCTION_EXERCISES = [(nb, e) for nb, e in ALL_EXERCISES if _returns_a_function(
 
 def test_the_schedule_exercises_return_functions():
     assert {e.name for _, e in FUNCTION_EXERCISES} == {
-        "step_decay", "exponential", "cosine", "linear_warmup", "warmup_cosine", "cyclic"}
+        "step_decay", "exponential", "cosine", "linear_warmup", "warmup_cosine", "cyclic", "wsd_schedule"}
 
 
 @pytest.mark.parametrize("make", [_counting, _chained], ids=["counter", "chained"])

@@ -18,12 +18,14 @@ from lrcourse.exercises import descent as ex
 from lrcourse.exercises import finetune as ex_finetune
 from lrcourse.exercises import optimizers as ex_optimizers
 from lrcourse.exercises import plateau as ex_plateau
+from lrcourse.exercises import scale as ex_scale
 from lrcourse.exercises import schedules as ex_schedules
 from lrcourse.exercises import search as ex_search
 from lrcourse.exercises._core import fmt
 from test_exercises_finetune import WRONG_ANSWERS as FINETUNE_WRONG_ANSWERS
 from test_exercises_optimizers import WRONG_ANSWERS as OPTIMIZER_WRONG_ANSWERS
 from test_exercises_plateau import WRONG_ANSWERS as PLATEAU_WRONG_ANSWERS
+from test_exercises_scale import WRONG_ANSWERS as SCALE_WRONG_ANSWERS
 from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
 from test_exercises_search import WRONG_ANSWERS as SEARCH_WRONG_ANSWERS
 
@@ -35,6 +37,7 @@ MODULES = {
     "04_reduce_on_plateau.ipynb": ex_plateau,
     "05_lr_search.ipynb": ex_search,
     "06_finetune_pretrained_cnn.ipynb": ex_finetune,
+    "07_lr_at_scale.ipynb": ex_scale,
 }
 ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
 
@@ -165,10 +168,10 @@ WRONG_ANSWERS = {
 }
 
 
-#: Each check module and its wrong answers (notebooks 02-06's live in their own test files).
+#: Each check module and its wrong answers (notebooks 02-07's live in their own test files).
 WRONG_BY_MODULE = {ex: WRONG_ANSWERS, ex_schedules: SCHEDULE_WRONG_ANSWERS, ex_optimizers: OPTIMIZER_WRONG_ANSWERS,
                    ex_plateau: PLATEAU_WRONG_ANSWERS, ex_search: SEARCH_WRONG_ANSWERS,
-                   ex_finetune: FINETUNE_WRONG_ANSWERS}
+                   ex_finetune: FINETUNE_WRONG_ANSWERS, ex_scale: SCALE_WRONG_ANSWERS}
 
 
 @pytest.mark.parametrize("module", WRONG_BY_MODULE, ids=lambda m: m.__name__.rsplit(".", 1)[-1])

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import i18n as catalogs  # noqa: E402  (scripts/i18n.py)
 
 #: Every module of lrcourse.exercises: each learner-visible message in them is marked and translated.
-TRANSLATED = ("_core", "_record", "__init__", "descent", "schedules", "optimizers", "plateau", "search", "finetune")
+TRANSLATED = ("_core", "_record", "__init__", "descent", "schedules", "optimizers", "plateau", "search", "finetune",
+              "scale")
 
 
 @pytest.fixture

@@ -199,9 +199,13 @@ def test_fit_hands_layerwise_optimizers_a_list_and_records_d_and_the_average():
     sf_opt = O.SGDScheduleFree(lr=0.1)
     at_x = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, sf_opt, 30, 16, evaluate_at="average")
     at_y = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, O.SGDScheduleFree(lr=0.1), 30, 16)
-    assert at_x.train_loss != at_y.train_loss
+    at_z = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, O.SGDScheduleFree(lr=0.1), 30, 16,
+                     evaluate_at="z")
+    assert len({at_x.train_loss[-1], at_y.train_loss[-1], at_z.train_loss[-1]}) == 3
     diverged = scale.fit(scale.width_mlp(64, 10, width=8, depth=1), split, O.SGD(lr=1e6), 30, 16)
     assert diverged.diverged and diverged.final_loss == math.inf
+    with pytest.raises(ValueError, match="evaluate_at='z' needs a schedule-free optimizer"):
+        scale.fit(model, split, O.Adam(), 3, evaluate_at="z")
     with pytest.raises(ValueError, match="evaluate_at='average' needs a schedule-free optimizer"):
         scale.fit(model, split, O.Adam(), 3, evaluate_at="average")
     with pytest.raises(ValueError, match="optimizer must be an lrcourse.optimizers optimizer"):

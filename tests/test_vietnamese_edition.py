@@ -34,7 +34,7 @@ def _pairs():
 
 
 def test_the_vietnamese_notebooks_are_there():
-    assert len(EXPECTED) == 6 and [p.name for p in VI] == EXPECTED
+    assert len(EXPECTED) == 7 and [p.name for p in VI] == EXPECTED
     for p in VI:
         assert (SOLUTIONS / p.name).is_file(), f"{p.name} has no English twin"
 

@@ -14,6 +14,7 @@ In a notebook::
 | 04_reduce_on_plateau | :mod:`lrcourse.exercises.plateau` |
 | 05_lr_search | :mod:`lrcourse.exercises.search` |
 | 06_finetune_pretrained_cnn | :mod:`lrcourse.exercises.finetune` |
+| 07_lr_at_scale | :mod:`lrcourse.exercises.scale` |
 """
 from ._core import Case, Exercise, Mistake, NotAttemptedError
 

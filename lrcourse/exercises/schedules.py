@@ -60,8 +60,12 @@ class ScheduleExercise(Exercise):
     torch_name: str = ""
     torch_class: str = ""
     library_params: Callable[[dict], dict] = dict
+    #: For a schedule torch does not have (WSD): the library function whose LRs are expected, named in feedback.
+    library_source: str = ""
 
     def expected(self, case: ScheduleCase) -> np.ndarray:
+        if not self.torch_name:
+            return S.evaluate(self.reference(**case.kwargs), case.steps)
         return S.torch_lrs(self.torch_name, case.steps, **self.library_params(case.kwargs))
 
     def describe(self, value: Any) -> str:
@@ -131,11 +135,15 @@ class ScheduleExercise(Exercise):
             if compare_close(value, want) is not None:
                 note = f" [{_(case.note)}]" if case.note else ""
                 mine, theirs = fmt_pair(value, want)
-                raise AssertionError(_(
-                    "{call}{note}: at step {step} your schedule gives {actual}; expected {expected}, "
-                    "the LR torch's {torch} sets.").format(call=call, note=note, step=t, actual=mine, expected=theirs,
-                                                          torch=self.torch_class)
-                    + f"{self._diagnose(case, values)} {self._hint_ref()}")
+                if self.torch_class:
+                    text = _("{call}{note}: at step {step} your schedule gives {actual}; expected {expected}, "
+                             "the LR torch's {torch} sets.")
+                else:
+                    text = _("{call}{note}: at step {step} your schedule gives {actual}; expected {expected}, "
+                             "the LR of {source}.")
+                raise AssertionError(text.format(call=call, note=note, step=t, actual=mine, expected=theirs,
+                                                 torch=self.torch_class, source=self.library_source)
+                                     + f"{self._diagnose(case, values)} {self._hint_ref()}")
         self._check_pure(actual, case, values)
 
 
