@@ -154,3 +154,33 @@ def test_plot_plateau_draws_metric_best_cuts_and_lr():
                                               "LR in the epoch"]
     assert ax.get_title() == "t" and ax_lr.get_yscale() == "log"
     plt.close("all")
+
+
+def test_the_horizon_explorer_moves_the_end_and_only_wsds_decay_follows():
+    from lrcourse import schedules
+    from lrcourse.widgets import HorizonExplorer
+
+    hx = HorizonExplorer(lr=0.03, max_steps=600, horizon=400, decay_fraction=0.2)
+    assert hx.cosine.__qualname__ == "cosine(lr=0.03, total_steps=400, min_lr=0.0)"
+    assert hx.shared_steps == 321  # steps 0..320: the stable phase and the decay's first step (1 - sqrt(0) = 1)
+    redraws = hx.redraws
+    hx.horizon_slider.value = 200
+    assert hx.redraws == redraws + 1 and hx.shared_steps == 161
+    np.testing.assert_allclose(schedules.evaluate(hx.wsd, 161), 0.03)  # WSD: the same LR as the 600-step run
+    assert schedules.evaluate(hx.cosine, 2)[1] < 0.03  # cosine: already different at step 1
+    hx.decay_menu.value = "linear"
+    assert hx.wsd.__qualname__.endswith("decay='linear')")
+    hx.fraction_slider.value = 0.5
+    assert hx.shared_steps == 101
+    assert "101 of 200" in hx.status.value and hx.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_horizon_explorer_rejects_bad_arguments():
+    from lrcourse.widgets import HorizonExplorer
+
+    with pytest.raises(ValueError, match="max_steps must be >= 20"):
+        HorizonExplorer(max_steps=10)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        HorizonExplorer(lr=0.0)
+    with pytest.raises(ValueError, match="decay must be one of"):
+        HorizonExplorer(decay="sqrt")
