@@ -26,12 +26,16 @@ before that can ship).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gettext
 import inspect
+import re
+import types
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
-__all__ = ["LANGUAGES", "set_language", "get_language", "using", "gettext_", "N_", "key"]
+__all__ = ["LANGUAGES", "set_language", "get_language", "using", "gettext_", "N_", "key", "translations",
+           "notebook_language"]
 
 #: The languages the course is written in, English first (the default).
 LANGUAGES = ("en", "vi")
@@ -96,7 +100,31 @@ def N_(message: str) -> str:
     return message
 
 
-def translations(language: str) -> dict[str, str]:
-    """Every message of ``language``'s catalog, English key to translation (for the grader's matching)."""
+@functools.lru_cache(maxsize=None)
+def translations(language: str) -> Mapping[str, str]:
+    """Every message of ``language``'s catalog, English key to translation (for the grader's matching).
+
+    Read once per language and cached; the mapping is read-only, so no caller can change another's.
+    """
     catalog = _catalog(language)
-    return dict(getattr(catalog, "_catalog", {}))
+    return types.MappingProxyType(dict(getattr(catalog, "_catalog", {})))
+
+
+_SET_LANGUAGE = re.compile(r"""set_language\(\s*["']([A-Za-z_]+)["']\s*\)""")
+
+
+def notebook_language(nb: Any) -> str:
+    """A course notebook's edition: its release's ``lrcourse.language`` metadata, else the language its code
+    chooses with ``set_language("...")`` (a copy whose metadata was lost), else English.
+
+    ``nb`` is a notebook as :mod:`nbformat` reads it. ``lrcourse start`` and the grader both ask this.
+    """
+    language = (nb.metadata.get("lrcourse") or {}).get("language")
+    if isinstance(language, str):
+        return language
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            found = _SET_LANGUAGE.search(cell.source)
+            if found:
+                return found.group(1)
+    return "en"

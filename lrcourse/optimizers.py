@@ -18,6 +18,15 @@ array([ 0.9, -2.1])
 :func:`run` applies an optimizer to a toy loss of :mod:`lrcourse.losses` and
 returns the same :class:`lrcourse.descent.Trajectory` as gradient descent, so
 notebook 01's plots work unchanged.
+
+Notebook 07's optimizers (:data:`AT_SCALE`) have no ``torch.optim`` counterpart:
+:class:`LARS` and :class:`LAMB` (``pytorch_optimizer``), :class:`SGDScheduleFree` and
+:class:`AdamWScheduleFree` (Meta's ``schedulefree``), :class:`DAdaptAdam`
+(``dadaptation``) and :class:`Prodigy` (``prodigyopt``) each equal the class their
+``reference`` names, with the same arguments
+(``tests/test_optimizers_at_scale.py``, every flag combination, 1e-9). Their
+``step`` takes one array or a list of arrays, one per tensor, because their
+rules look at whole tensors (trust ratios) or at all of them (the ``d`` estimates).
 """
 from __future__ import annotations
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import i18n
+
 __all__ = ["course_folder", "course_notebooks", "default_folder", "prepare", "carry_answers", "lab_command", "StartError",
            "DEFAULT_FOLDER"]
 
@@ -64,11 +66,12 @@ def default_folder(language: str = "en") -> str:
 
 
 def _language(path: Path) -> str:
+    """The edition of the notebook at ``path`` (as the grader decides it); English if it cannot be read."""
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:
         return "en"
-    return nb.metadata.get("lrcourse", {}).get("language", "en")
+    return i18n.notebook_language(nb)
 
 
 def _stamp(path: Path) -> str | None:

@@ -239,3 +239,22 @@ def test_a_vietnamese_failure_is_counted_as_its_english_known_mistake():
 def test_fmt_translates_only_what_the_catalog_knows(vi):
     assert _core.fmt(np.zeros((3, 3))) == "<mảng có shape (3, 3)>"
     assert _core.fmt(np.sin) == "sin"
+
+
+def test_translations_are_read_once_and_cannot_be_changed_by_a_caller():
+    table = i18n.translations("vi")
+    assert table is i18n.translations("vi")  # cached: the grader asks for every failed check
+    with pytest.raises(TypeError):
+        table["Did you add the gradient instead of subtracting it?"] = "changed"
+    assert dict(i18n.translations("en")) == {}
+
+
+def test_a_notebooks_language_comes_from_its_metadata_else_from_its_code():
+    import nbformat
+
+    code = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[code("import lrcourse\nlrcourse.set_language('vi')  # choose")])
+    assert i18n.notebook_language(nb) == "vi"  # a copy that lost its metadata
+    nb.metadata["lrcourse"] = {"language": "en"}
+    assert i18n.notebook_language(nb) == "en"  # the release's metadata wins
+    assert i18n.notebook_language(nbformat.v4.new_notebook(cells=[code("x = 1")])) == "en"

@@ -242,6 +242,14 @@ def test_a_copy_of_the_other_edition_is_kept_and_named(tmp_path):
     done = {c.name: c for c in start.prepare(tmp_path, language="vi")}
     assert done["01_gradient_descent.ipynb"].status == "outdated"
     assert "yours is the 'en' edition, not the 'vi' one" in done["01_gradient_descent.ipynb"].detail
+    # a copy that lost its metadata is still known by the set_language("vi") of its first code cell
+    other = tmp_path / "other"
+    start.prepare(other, language="vi")
+    nb = _read(other / "01_gradient_descent.ipynb")
+    nb.metadata.pop("lrcourse")
+    nbformat.write(nb, other / "01_gradient_descent.ipynb")
+    done = {c.name: c for c in start.prepare(other, language="en")}
+    assert "yours is the 'vi' edition, not the 'en' one" in done["01_gradient_descent.ipynb"].detail
 
 
 def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_language(tmp_path):

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 from dataclasses import dataclass
@@ -93,17 +92,10 @@ def known_mistake(module: str | None, exercise: str | None, message: str) -> str
             continue
         english = i18n.key(mistake.message)
         # the report counts one mistake across the class, whichever language each feedback was in
-        if english in message or any(_translated(language).get(english, english) in message
+        if english in message or any(i18n.translations(language).get(english, english) in message
                                      for language in i18n.LANGUAGES[1:]):
             return english
     return None
-
-
-@functools.lru_cache(maxsize=None)
-def _translated(language: str) -> dict:
-    from .. import i18n
-
-    return i18n.translations(language)
 
 
 def release_ids(releases: dict) -> dict[str, str | None]:

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
+
+from .. import i18n
 
 __all__ = ["Prepared", "load_releases", "language_of", "test_cells", "read_submission", "match_release",
            "restore_test_cells", "prepare"]
@@ -86,21 +87,10 @@ def read_submission(path: str | Path) -> tuple[nbformat.NotebookNode | None, str
     return nb, None
 
 
-_SET_LANGUAGE = re.compile(r"""set_language\(\s*["']([A-Za-z_]+)["']\s*\)""")
-
-
 def language_of(nb: nbformat.NotebookNode) -> str:
     """A notebook's edition: its release's ``lrcourse.language`` metadata, else the language its code chooses
-    with ``set_language("...")`` (a copy whose metadata was lost), else English."""
-    language = (nb.metadata.get("lrcourse") or {}).get("language")
-    if isinstance(language, str):
-        return language
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            found = _SET_LANGUAGE.search(cell.source)
-            if found:
-                return found.group(1)
-    return "en"
+    with ``set_language("...")`` (a copy whose metadata was lost), else English (:func:`lrcourse.i18n.notebook_language`)."""
+    return i18n.notebook_language(nb)
 
 
 def match_release(nb: nbformat.NotebookNode, releases: dict[str, nbformat.NotebookNode],
