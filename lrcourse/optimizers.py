@@ -669,6 +669,11 @@ class _DistanceAdaptive(MultiTensorOptimizer):
         """``d * lr``: the Adam LR that the method is using now."""
         return self.state["d"] * self.lr
 
+    def _gradient(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The gradient the estimate uses: with coupled weight decay (``decouple=False``) it includes ``wd * p``."""
+        wd = self._hyper["weight_decay"]
+        return g + wd * p if wd and not self._hyper["decouple"] else g
+
     def _bias_correction(self) -> float:
         beta1, beta2 = self._hyper["betas"]
         k = self.state["k"]
@@ -713,11 +718,8 @@ class DAdaptAdam(_DistanceAdaptive):
         d, eps, wd = s["d"], h["eps"], h["weight_decay"]
         dlr = d * self.lr * self._bias_correction()
         numerator, sk_l1 = 0.0, 0.0
-        grads = []
         for p, g, st in zip(ps, gs, self.tensor_state):
-            if wd and not h["decouple"]:
-                g = g + wd * p
-            grads.append(g)
+            g = self._gradient(p, g)
             m, v, sk = (st.get(key, np.zeros_like(p)) for key in ("exp_avg", "exp_avg_sq", "s"))
             numerator += dlr * float(np.dot(g.ravel(), (sk / (np.sqrt(v) + eps)).ravel()))
             st["exp_avg"] = beta1 * m + dlr * (1 - beta1) * g
@@ -777,11 +779,8 @@ class Prodigy(_DistanceAdaptive):
         d, d0, eps, wd = s["d"], h["d0"], h["eps"], h["weight_decay"]
         dlr = d * self.lr * self._bias_correction()
         delta_numerator, d_denom = 0.0, 0.0
-        grads = []
-        for p, g, st in zip(ps, gs, self.tensor_state):
-            if wd and not h["decouple"]:
-                g = g + wd * p
-            grads.append(g)
+        grads = [self._gradient(p, g) for p, g in zip(ps, gs)]  # the beta1 = 0 step uses them again below
+        for p, g, st in zip(ps, grads, self.tensor_state):
             if "p0" not in st:
                 st["p0"] = p.copy()
             sk = st.get("s", np.zeros_like(p))
