@@ -53,9 +53,10 @@ def test_fit_trains_on_cuda_in_mixed_precision(amp, precision, channels_last):
         assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
-def test_a_short_cuda_run_matches_the_cpu_in_float32():
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.deterministic = True
+def test_a_short_cuda_run_matches_the_cpu_in_float32(monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # restored for the tests after this one
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
     _, on_gpu, _ = _run("cuda", None, False)
     _, on_cpu, _ = _run("cpu", None, False)
     assert np.allclose(on_gpu.train_loss, on_cpu.train_loss, rtol=CPU_TOLERANCE, atol=CPU_TOLERANCE)
