@@ -712,25 +712,39 @@ def _per_model(name: str, value: Any, k: int) -> np.ndarray:
     return arr
 
 
+SWEEP_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+
+
 def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, hidden: int = 64,
-          momentum: float = 0.0, weight_decay: Any = 0.0, seed: int = 0, model_seed: int = 0) -> list:
+          momentum: float = 0.0, weight_decay: Any = 0.0, seed: int = 0, model_seed: int = 0,
+          optimizer: str = "sgd", betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+          alpha: float = 0.99) -> list:
     """Train one MLP per learning rate, all ``K`` at once, and return their histories.
 
     Every model sees the same batch, so the first layer's ``K`` weight
     matrices are stacked into one and a single matrix product computes all of
     them; the output layers are stacked on a leading axis, ``(K, classes,
     hidden)``, for a batched product (``torch.baddbmm``). The loss is the *sum* of the
-    ``K`` mean losses, so each model gets its own gradient, and the SGD update
+    ``K`` mean losses, so each model gets its own gradient, and the update
     multiplies by a tensor of the ``K`` learning rates. Each history equals, up to
     floating-point rounding, ``training.train(training.mlp(features,
     classes, hidden, model_seed), split, schedules.constant(lr), epochs,
     batch_size, momentum=momentum, weight_decay=wd, seed=seed)``: same
     initial weights, same batches, torch's SGD rule. ``weight_decay`` may
     be one value or one per LR. Classification splits only.
+
+    ``optimizer="adam"`` or ``"adamw"`` uses torch's ``Adam`` (``weight_decay``
+    added to the gradient, L2) or ``AdamW`` (the weights shrunk by
+    ``lr * weight_decay`` each step) with ``betas`` and ``eps`` instead of SGD:
+    each history then equals ``train`` with ``optimizer=lambda params, lr:
+    torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=wd)``
+    (or ``AdamW``). ``optimizer="rmsprop"`` is torch's ``RMSprop`` with
+    ``alpha`` and ``eps`` (not centered, no momentum). ``momentum`` is SGD's alone.
     """
     import torch
     from torch.nn import functional as F
 
+    from .optimizers import _beta, _betas
     from .training import History, mlp
 
     if getattr(split, "task", "classification") != "classification":
@@ -746,6 +760,14 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     momentum = non_negative("momentum", momentum)
     decay = _per_model("weight_decay", weight_decay, k)
     seed = integer("seed", seed, minimum=0)
+    if optimizer not in SWEEP_OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, SWEEP_OPTIMIZERS))}, got {optimizer!r}")
+    if optimizer != "sgd" and momentum:
+        raise ValueError(f"momentum is SGD's; {optimizer!r} takes betas (got momentum={momentum!r})")
+    beta1, beta2 = _betas(betas)
+    eps = positive("eps", eps)
+    alpha = _beta("alpha", alpha)
+    adam_step = 0
 
     template = mlp(split.num_features, split.num_classes, hidden=hidden, seed=model_seed)
     layers = [m for m in template.modules() if isinstance(m, torch.nn.Linear)]
@@ -799,16 +821,35 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
             loss.sum().backward()
             with torch.no_grad():
                 grads = [p.grad for p in params]
-                if decay.any():
+                if decay.any() and optimizer == "adamw":  # decoupled: AdamW shrinks the weights first
+                    for p, s, d in zip(params, scale, decays, strict=True):
+                        p.mul_(1 - s * d)
+                elif decay.any():  # L2: SGD's and Adam's weight_decay is added to the gradient
                     grads = [g + d * p for g, d, p in zip(grads, decays, params, strict=True)]
-                if momentum:
+                if optimizer == "sgd":
+                    if momentum:
+                        if buffers[0] is None:
+                            buffers = [g.clone() for g in grads]
+                        else:
+                            torch._foreach_mul_(buffers, momentum)
+                            torch._foreach_add_(buffers, grads)
+                        grads = buffers
+                    torch._foreach_sub_(params, torch._foreach_mul(grads, scale))
+                elif optimizer == "rmsprop":
                     if buffers[0] is None:
-                        buffers = [g.clone() for g in grads]
-                    else:
-                        torch._foreach_mul_(buffers, momentum)
-                        torch._foreach_add_(buffers, grads)
-                    grads = buffers
-                torch._foreach_sub_(params, torch._foreach_mul(grads, scale))
+                        buffers = [torch.zeros_like(p) for p in params]
+                    for p, g, v, s in zip(params, grads, buffers, scale, strict=True):
+                        v.mul_(alpha).addcmul_(g, g, value=1 - alpha)  # torch.optim.RMSprop's arithmetic
+                        p.sub_(s * g / (v.sqrt() + eps))
+                else:
+                    adam_step += 1
+                    if buffers[0] is None:
+                        buffers = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+                    bc1, bc2_sqrt = 1 - beta1 ** adam_step, math.sqrt(1 - beta2 ** adam_step)
+                    for p, g, (m, v), s in zip(params, grads, buffers, scale, strict=True):
+                        m.lerp_(g, 1 - beta1)  # torch.optim.Adam's arithmetic, with one LR per model
+                        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                        p.sub_(s / bc1 * m / (v.sqrt() / bc2_sqrt + eps))
             step_losses.append(loss.detach())
         with torch.no_grad():
             loss, out = losses(X_val, y_val)

@@ -518,6 +518,50 @@ def test_sweep_equals_separate_training_runs(config, small_split):
         assert swept.lrs == alone.lrs and swept.steps_per_epoch == alone.steps_per_epoch
 
 
+TORCH_RULES = {  # search.sweep's optimizer names and the torch optimizers they equal, built as training.train does
+    "adam": lambda wd, betas, eps, alpha: lambda params, lr: torch.optim.Adam(params, lr=lr, betas=betas, eps=eps,
+                                                                                weight_decay=wd),
+    "adamw": lambda wd, betas, eps, alpha: lambda params, lr: torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps,
+                                                                                  weight_decay=wd),
+    "rmsprop": lambda wd, betas, eps, alpha: lambda params, lr: torch.optim.RMSprop(params, lr=lr, alpha=alpha,
+                                                                                      eps=eps, weight_decay=wd),
+}
+
+
+def _adaptive_configs():
+    rng = np.random.default_rng(1)
+    for i in range(9):
+        optimizer = ("adam", "adamw", "rmsprop")[i % 3]
+        yield dict(optimizer=optimizer, hidden=int(rng.choice([0, 8, 24])), batch_size=int(rng.choice([32, 50, 64])),
+                   betas=(float(rng.choice([0.8, 0.9])), float(rng.choice([0.99, 0.999]))),
+                   eps=float(rng.choice([1e-8, 1e-3])), alpha=float(rng.choice([0.9, 0.99])), seed=i,
+                   model_seed=int(rng.integers(0, 5)), lrs=search.log_uniform(1e-4, 0.05, 3, rng=rng),
+                   weight_decay=[float(w) for w in rng.choice([0.0, 1e-3, 0.1], size=3)])
+
+
+@pytest.mark.parametrize("config", list(_adaptive_configs()), ids=lambda c: f"{c['optimizer']}-h{c['hidden']}-b{c['batch_size']}")
+def test_sweep_with_adam_adamw_and_rmsprop_equals_separate_runs_of_the_torch_optimizer(config, small_split):
+    config = dict(config)
+    lrs, decays = config.pop("lrs"), config["weight_decay"]
+    histories = search.sweep(small_split, lrs, epochs=3, **config)
+    for lr, wd, swept in zip(lrs, decays, histories, strict=True):
+        model = training.mlp(small_split.num_features, small_split.num_classes, config["hidden"], config["model_seed"])
+        make = TORCH_RULES[config["optimizer"]](wd, config["betas"], config["eps"], config["alpha"])
+        alone = training.train(model, small_split, schedules.constant(lr), epochs=3, batch_size=config["batch_size"],
+                               optimizer=make, seed=config["seed"])
+        np.testing.assert_allclose(swept.train_loss, alone.train_loss, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(swept.val_loss, alone.val_loss, rtol=1e-9, atol=1e-12)
+        assert swept.val_accuracy == alone.val_accuracy
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "rmsprop"])
+def test_sweep_adaptive_rules_differ_from_each_other_and_from_sgd(optimizer, small_split):
+    # the same LRs and decay under another rule give other runs: the rule is really the one asked for
+    runs = {name: search.sweep(small_split, [0.01], epochs=2, hidden=8, weight_decay=0.1, optimizer=name)[0].val_loss
+            for name in ("sgd", "adam", "adamw", "rmsprop")}
+    assert all(runs[optimizer] != other for name, other in runs.items() if name != optimizer)
+
+
 def test_sweep_takes_one_weight_decay_per_lr_and_a_diverged_model_does_not_touch_the_others(small_split):
     lrs = [0.05, 0.05, 500.0]
     histories = search.sweep(small_split, lrs, epochs=2, hidden=8, weight_decay=[0.0, 0.1, 0.0])
@@ -533,6 +577,12 @@ def test_sweep_takes_one_weight_decay_per_lr_and_a_diverged_model_does_not_touch
     ({"lrs": [0.1, 0.2], "weight_decay": [0.1, 0.2, 0.3]}, r"weight_decay must be one number or one per learning rate \(2\)"),
     ({"lrs": [0.1], "weight_decay": -1.0}, "weight_decay must be >= 0"),
     ({"lrs": [0.1], "epochs": 0}, "epochs must be >= 1"),
+    ({"lrs": [0.1], "optimizer": "lamb"}, "optimizer must be one of 'sgd', 'adam', 'adamw', 'rmsprop', got 'lamb'"),
+    ({"lrs": [0.1], "optimizer": "adam", "momentum": 0.9}, "momentum is SGD's; 'adam' takes betas"),
+    ({"lrs": [0.1], "optimizer": "adam", "betas": (0.9,)}, r"betas must be a pair \(beta1, beta2\)"),
+    ({"lrs": [0.1], "optimizer": "adam", "betas": (0.9, 1.0)}, r"betas\[1\] must be in \[0, 1\)"),
+    ({"lrs": [0.1], "optimizer": "adam", "eps": 0.0}, "eps must be > 0"),
+    ({"lrs": [0.1], "optimizer": "rmsprop", "alpha": 1.5}, r"alpha must be in \[0, 1\)"),
 ])
 def test_sweep_rejects_bad_arguments(kwargs, message, small_split):
     kwargs = {"epochs": 1, **kwargs}
