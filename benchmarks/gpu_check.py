@@ -134,8 +134,8 @@ def _in_process(cells: list[dict], cwd: Path) -> tuple[dict, str | None]:
         for number, cell in enumerate(cells):
             cell_id = cell.get("id") or f"#{number}"
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            source = "\n".join("pass  # " + line if line.lstrip().startswith(("%", "!")) else line
-                               for line in source.splitlines())
+            source = "\n".join(line[:len(line) - len(line.lstrip())] + "pass  # " + line.lstrip()
+                               if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
             buffer = io.StringIO()
             try:
                 with contextlib.redirect_stdout(buffer):

@@ -96,9 +96,10 @@ def _notebook(path, *cells):
     return path
 
 
-CELLS = [("setup", "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom lrcourse.claims import claim\nx = 2"),
+CELLS = [("setup", "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom lrcourse.claims import claim\nx = 2\n"
+                   "if x:\n    %time y = 1\n    z = 3"),  # a magic inside a block: skipped, the block still runs
          ("plot", "plt.plot([1, 2])\nplt.show()\nclaim(x == 3, 'x is 3')\nclaim(x == 2, 'x is 2')"),
-         ("throughput", "print(f'{x * 21} images/s')")]
+         ("throughput", "print(f'{x * 21 * (z - 2)} images/s')")]
 
 
 @pytest.mark.parametrize("kernel", [False, True], ids=["in-process", "jupyter-kernel"])
