@@ -104,9 +104,6 @@ def cuda_tests() -> dict:
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-CLAIM_NOTE = "Note: the text claims \u201c"
-
-
 def _kernel_runner() -> str | None:
     """Why notebooks cannot run in a Jupyter kernel here (a missing package), or None when they can."""
     for module in ("nbformat", "nbclient", "ipykernel"):
@@ -192,8 +189,9 @@ def run_notebook(path: Path = NOTEBOOK, keep: str = "throughput") -> dict:
         cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
         outputs, error = _in_process(cells, path.parent)
     seconds = time.perf_counter() - start
-    text = "".join(outputs.values())
-    claims = [part.split("\u201d", 1)[0] for part in text.split(CLAIM_NOTE)[1:]]
+    from lrcourse.claims import not_shown
+
+    claims = not_shown("".join(outputs.values()))
     return {"seconds": round(seconds, 1), "runner": runner, "error": error, "claims not shown": claims,
             f"{keep} cell": outputs.get(keep, "").strip()}
 

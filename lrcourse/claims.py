@@ -19,10 +19,12 @@ import inspect
 import linecache
 import os
 
-__all__ = ["claim", "strict", "kernel_env", "ENV_VAR", "REFERENCE"]
+__all__ = ["claim", "strict", "kernel_env", "not_shown", "ENV_VAR", "REFERENCE", "NOTE_PREFIX"]
 
 #: The environment variable that makes a false claim an error.
 ENV_VAR = "LRCOURSE_STRICT_CLAIMS"
+#: How the note of a false claim begins; the claim follows, up to a closing quotation mark.
+NOTE_PREFIX = "Note: the text claims \u201c"
 #: Where the text's figures come from, as the note tells the learner.
 REFERENCE = "the course's reference runs (PyTorch 2.13 on a 2-core x86-64 CPU, 2 threads)"
 
@@ -38,6 +40,11 @@ def kernel_env(strict: bool) -> dict:
     if strict:
         env[ENV_VAR] = "1"
     return env
+
+
+def not_shown(text: str) -> list[str]:
+    """The claims that the notes in ``text`` (a run's printed output) say were not shown, in order."""
+    return [part.split("\u201d", 1)[0] for part in text.split(NOTE_PREFIX)[1:]]
 
 
 def _caller_source(frame) -> str:
@@ -68,7 +75,7 @@ def claim(condition: object, message: str | None = None) -> None:
     what = message or _caller_source(frame.f_back if frame is not None else None) or "a claim of the text"
     if strict():
         raise AssertionError(what)
-    print(f"Note: the text claims \u201c{what}\u201d, and this run does not show it. The text's figures "
+    print(f"{NOTE_PREFIX}{what}\u201d, and this run does not show it. The text's figures "
           f"come from {REFERENCE}. Rounding differs between processors and thread counts, and training "
           f"magnifies it, so on another machine the last digits, and now and then a close comparison, "
           f"come out differently; your own outputs above are the ones to read. (If you changed the code "

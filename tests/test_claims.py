@@ -42,6 +42,16 @@ def test_outside_strict_mode_a_false_claim_prints_a_note_and_goes_on(monkeypatch
     assert "\u201c2 + 2 == 5\u201d" in capsys.readouterr().out
 
 
+def test_not_shown_reads_the_claims_back_from_a_runs_output(monkeypatch, capsys):
+    monkeypatch.delenv(claims.ENV_VAR)
+    print("epoch 1: loss 0.3")
+    claim(False, "the best LR is 0.03")
+    claim(True, "a claim that holds")
+    claim(2 + 2 == 5)
+    assert claims.not_shown(capsys.readouterr().out) == ["the best LR is 0.03", "2 + 2 == 5"]
+    assert claims.not_shown("no notes here\n") == []
+
+
 def test_a_note_without_a_message_quotes_the_claims_code(monkeypatch, capsys):
     monkeypatch.delenv(claims.ENV_VAR)
     claim(len("abc") == 4)
