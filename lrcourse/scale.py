@@ -402,6 +402,8 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
     from torch import nn
     from torch.nn import functional as F
 
+    from .search import _adam_step_
+
     lrs = np.asarray(lrs, dtype=float)
     if lrs.ndim != 1 or lrs.size == 0:
         raise ValueError(f"lrs must be a non-empty 1-D sequence of learning rates, got {lrs!r}")
@@ -453,12 +455,8 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
         out = forward(xt)
         loss = F.cross_entropy(out, y[batch].expand(k, -1), reduction="none").mean(dim=1)
         loss.sum().backward()
-        with torch.no_grad():
-            bc1, bc2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
-            for p, mm, vv, s in zip(params, m, v, scales):
-                mm.lerp_(p.grad, 1 - beta1)  # torch.optim.Adam's arithmetic, with one LR per model
-                vv.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                p.sub_(s / bc1 * mm / (vv.sqrt() / bc2_sqrt + eps))
+        with torch.no_grad():  # torch.optim.Adam's arithmetic, with one LR per model
+            _adam_step_(params, [p.grad for p in params], m, v, scales, t, beta1, beta2, eps)
     with torch.no_grad():
         out = forward(X.t().unsqueeze(0).expand(k, -1, -1))
         final = F.cross_entropy(out, y.expand(k, -1), reduction="none").mean(dim=1).numpy()

@@ -715,6 +715,17 @@ def _per_model(name: str, value: Any, k: int) -> np.ndarray:
 SWEEP_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
+def _adam_step_(params: list, grads: list, m: list, v: list, scales: list, t: int, beta1: float, beta2: float,
+                eps: float) -> None:
+    """Step ``t`` (from 1) of torch.optim.Adam's arithmetic on stacked models, in place: ``scales[i]``
+    broadcasts each model's LR against ``params[i]`` (the K models' tensors on a leading axis)."""
+    bc1, bc2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
+    for p, g, mm, vv, s in zip(params, grads, m, v, scales, strict=True):
+        mm.lerp_(g, 1 - beta1)
+        vv.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        p.sub_(s / bc1 * mm / (vv.sqrt() / bc2_sqrt + eps))
+
+
 def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, hidden: int = 64,
           momentum: float = 0.0, weight_decay: Any = 0.0, seed: int = 0, model_seed: int = 0,
           optimizer: str = "sgd", betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -844,12 +855,8 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
                 else:
                     adam_step += 1
                     if buffers[0] is None:
-                        buffers = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
-                    bc1, bc2_sqrt = 1 - beta1 ** adam_step, math.sqrt(1 - beta2 ** adam_step)
-                    for p, g, (m, v), s in zip(params, grads, buffers, scale, strict=True):
-                        m.lerp_(g, 1 - beta1)  # torch.optim.Adam's arithmetic, with one LR per model
-                        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                        p.sub_(s / bc1 * m / (v.sqrt() / bc2_sqrt + eps))
+                        buffers = [[torch.zeros_like(p) for p in params] for _ in range(2)]
+                    _adam_step_(params, grads, *buffers, scale, adam_step, beta1, beta2, eps)
             step_losses.append(loss.detach())
         with torch.no_grad():
             loss, out = losses(X_val, y_val)
