@@ -133,6 +133,14 @@ def _check_prefix(module: str | None, grade_id: str, exercise: str | None, key: 
 _CHECKED = re.compile(r"^\s*ex\.(\w+)\.check\(", re.MULTILINE)
 
 
+#: Arguments for a confined kernel. ``Session.copy_threshold``: every message is copied into ZeroMQ, never sent
+#: zero-copy. A zero-copy send needs pyzmq's garbage-collector thread, which starts with the first large message
+#: (a figure); when a submission has used up its processes and threads before that (a fork bomb under
+#: ``--max-procs``), the thread cannot start, the kernel sends broken messages ("Invalid Signature"), and every
+#: later cell waits out its timeout: the bomb then cost its submission the whole notebook's time, not a second.
+_ROBUST_KERNEL_ARGS = ("--Session.copy_threshold=9223372036854775807",)
+
+
 def _kernel_manager(kernel_name: str | None, p: Plan, writable: list[str], cwd: str, home: str, conn: Path,
                     cgroup_files: list[str]):
     """A kernel manager whose kernel starts behind :func:`lrcourse.grading.confine.wrap`.
@@ -145,7 +153,8 @@ def _kernel_manager(kernel_name: str | None, p: Plan, writable: list[str], cwd: 
 
     class ConfinedKernelManager(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):  # type: ignore[override]
-            return wrap(super().format_kernel_cmd(extra_arguments), p, writable, cwd, home, cgroup_files)
+            return wrap(super().format_kernel_cmd([*(extra_arguments or []), *_ROBUST_KERNEL_ARGS]), p, writable, cwd,
+                        home, cgroup_files)
 
         def write_connection_file(self, **kwargs):  # type: ignore[override]
             super().write_connection_file(**kwargs)
@@ -187,8 +196,10 @@ def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit:
     def on_cell_executed(cell, cell_index, execute_reply):  # the kernel's own word on each cell
         replies[cell_index] = (execute_reply or {}).get("content", {})
 
+    # shutdown_kernel="immediate": the kernel is killed once the last cell has run, not asked to stop (which waits
+    # about a second for it per submission); its cgroup and scratch folder go right after.
     return LimitedClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                         on_cell_executed=on_cell_executed,
+                         on_cell_executed=on_cell_executed, shutdown_kernel="immediate",
                          error_on_timeout={"ename": "CellTimeoutError",
                                            "evalue": f"the cell ran longer than {timeout} s and was interrupted",
                                            "traceback": []},
@@ -258,6 +269,7 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
     died_why = "the kernel died"
     replies: dict[int, dict] = {}
     confined = _Confined(confinement, scratch, records.parent) if confinement is not None else None
+    km = None
     try:
         km = confined.kernel_manager(kernel_name) if confined is not None else None
         client = _client(nb, scratch, timeout, output_limit, kernel_name, replies, km)
@@ -296,6 +308,8 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
         if confined is not None:
             died_why = confined.why_died() or died_why
     finally:
+        if km is not None:  # a kernel manager of ours: nbclient leaves its kernel running (without a cgroup, nothing else stops it)
+            _stop(km)
         if confined is not None:
             confined.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -338,6 +352,17 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
     result.notebook = nb
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _stop(km) -> None:
+    """Kill the kernel of ``km`` (and its process group) if it is still running; a kernel that is gone already is fine."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - it died, or was never started: nothing left to stop
+        pass
 
 
 def _explain(message: str, p: Plan, procs_refused: int | None) -> str:

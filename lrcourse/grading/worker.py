@@ -20,6 +20,9 @@ MARKER = "LRCOURSE_GRADING_JOB"
 
 
 def main(argv: list[str]) -> int:
+    from .._imports import skip_slow_unused_imports
+
+    skip_slow_unused_imports()  # about 2 s of each submission's grading (lrcourse._imports)
     from .grade import GradeResult, grade_notebook
 
     job, out = Path(argv[0]), Path(argv[1])
