@@ -114,6 +114,38 @@ def test_steps_to_reach_and_heavy_ball():
         O.steps_to_reach("sgd", f, [1.0, 1.0], tol=1e-8)
 
 
+@pytest.mark.parametrize("make", [lambda: O.SGD(lr=0.02, momentum=0.9, nesterov=True), lambda: O.Adam(lr=0.05),
+                                  lambda: O.RMSprop(lr=0.01), lambda: O.Adagrad(lr=0.5)],
+                         ids=["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_steps_to_reach_counts_what_the_public_step_counts(make):
+    """Its loop skips step()'s checks of its arguments; the count, the state and the step counter are those of
+    step() itself (and a subclass that overrides step() keeps it)."""
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        A = rng.normal(size=(3, 3))
+        f = losses.Quadratic(A @ A.T + 0.2 * np.eye(3))
+        x0 = rng.normal(size=3)
+        fast, slow = make(), make()
+        count = O.steps_to_reach(fast, f, x0, tol=1e-6, max_steps=3000)
+        x, t = x0, 0
+        while t < 3000 and float(f(x)) >= 1e-6:
+            x, t = slow.step(x, f.grad(x)), t + 1
+        assert count == (t if float(f(x)) < 1e-6 else None)
+        assert fast.steps == slow.steps
+        for key, value in slow.state.items():
+            np.testing.assert_array_equal(fast.state[key], value)
+
+    class Counted(O.SGD):
+        calls = 0
+
+        def step(self, params, grad):
+            Counted.calls += 1
+            return super().step(params, grad)
+
+    O.steps_to_reach(Counted(lr=0.1), losses.ill_conditioned(10.0), [1.0, 1.0], tol=1e-8)
+    assert Counted.calls > 0
+
+
 def _sgd_no_momentum(params, grad, buf, lr, momentum, dampening=0.0, nesterov=False):
     return params - lr * grad, buf
 
