@@ -19,14 +19,19 @@ import inspect
 import linecache
 import os
 
-__all__ = ["claim", "strict", "kernel_env", "not_shown", "ENV_VAR", "REFERENCE", "NOTE_PREFIX"]
+__all__ = ["claim", "strict", "kernel_env", "thread_env", "not_shown", "ENV_VAR", "REFERENCE", "REFERENCE_THREADS",
+           "NOTE_PREFIX"]
 
 #: The environment variable that makes a false claim an error.
 ENV_VAR = "LRCOURSE_STRICT_CLAIMS"
 #: How the note of a false claim begins; the claim follows, up to a closing quotation mark.
 NOTE_PREFIX = "Note: the text claims \u201c"
+#: Torch (OpenMP, MKL, OpenBLAS) threads of the course's reference runs: the stored outputs and the text's figures.
+#: One thread: how many cores a machine has then changes nothing (the thread count changes rounding, and training
+#: magnifies it), and the test suite can run two notebooks side by side on two cores.
+REFERENCE_THREADS = 1
 #: Where the text's figures come from, as the note tells the learner.
-REFERENCE = "the course's reference runs (PyTorch 2.13 on a 2-core x86-64 CPU, 2 threads)"
+REFERENCE = "the course's reference runs (PyTorch 2.13 on an x86-64 CPU, one thread)"
 
 
 def strict() -> bool:
@@ -34,11 +39,22 @@ def strict() -> bool:
     return os.environ.get(ENV_VAR, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def kernel_env(strict: bool) -> dict:
-    """This process's environment for a kernel to start with, claims strict or not whatever it says now."""
+def thread_env(threads: int) -> dict:
+    """The environment variables that give torch, NumPy's BLAS and OpenMP ``threads`` threads in a process that
+    starts with them (they are read when the libraries load)."""
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+    return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def kernel_env(strict: bool, threads: int | None = None) -> dict:
+    """This process's environment for a kernel to start with, claims strict or not whatever it says now, and
+    with ``threads`` threads (:func:`thread_env`) if given."""
     env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     if strict:
         env[ENV_VAR] = "1"
+    if threads is not None:
+        env.update(thread_env(threads))
     return env
 
 

@@ -69,7 +69,7 @@ def _notebook(tmp_path, sources):
     return path
 
 
-def test_in_a_kernel_a_false_claim_is_a_note_for_learners_and_an_error_for_maintainers(tmp_path):
+def test_in_a_kernel_a_false_claim_is_a_note_for_learners_and_an_error_for_maintainers(tmp_path, kernels):
     path = _notebook(tmp_path, ["from lrcourse.claims import claim",
                                 "best = 0.1\nclaim(best == 0.03, 'validation picks 0.03')\nprint('went on')",
                                 "claim(best * 10 == 2)", "claim(best == 0.1)"])
@@ -91,3 +91,22 @@ def test_kernel_env_sets_or_removes_the_variable_and_keeps_the_rest(monkeypatch,
     assert env["LRCOURSE_SOMETHING_ELSE"] == "kept"
     assert env.get(claims.ENV_VAR) == ("1" if strict else None)
     assert claims.strict()  # this process's own environment is left as it was
+
+
+def test_thread_env_names_every_library_and_kernel_env_adds_it(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert claims.thread_env(1) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    assert claims.kernel_env(True, threads=3)["OMP_NUM_THREADS"] == "3"
+    assert claims.kernel_env(True)["OMP_NUM_THREADS"] == "7"  # not given: this process's own
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
+            claims.thread_env(bad)
+
+
+def test_the_reference_runs_are_one_thread_and_the_suite_runs_them_so():
+    import os
+
+    import torch
+
+    assert claims.REFERENCE_THREADS == 1 and "one thread" in claims.REFERENCE
+    assert os.environ["OMP_NUM_THREADS"] == "1" and torch.get_num_threads() == 1  # tests/conftest.py

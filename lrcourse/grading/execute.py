@@ -12,7 +12,7 @@ __all__ = ["execute_notebook", "cell_seconds"]
 
 def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | None = None,
                      allow_errors: bool = False, record_timing: bool = False,
-                     strict_claims: bool = True) -> tuple[nbformat.NotebookNode, float]:
+                     strict_claims: bool = True, threads: int | None = None) -> tuple[nbformat.NotebookNode, float]:
     """Run every cell of the notebook at ``path`` in its own folder; return ``(notebook, seconds)``.
 
     The timing covers kernel start-up and every cell. Cell timing metadata
@@ -20,8 +20,11 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
     not kept, so re-executing a notebook changes only its outputs. (Widget state is recorded and then dropped: nbclient's Output-widget
     support fails with ``store_widget_state=False``.) With ``strict_claims`` (the default: this runs the
     maintainers' solutions) a false claim of the text is an error in the kernel (:mod:`lrcourse.claims`).
+    ``threads``: the kernel's torch threads; ``None`` (the default) gives it the reference runs' count
+    (:data:`lrcourse.claims.REFERENCE_THREADS`), so that refreshed outputs are the ones nbval compares against on
+    any machine; ``0`` leaves it this process's own setting (a learner's, as the benchmark measures).
     """
-    from ..claims import kernel_env
+    from ..claims import REFERENCE_THREADS, kernel_env
     from nbclient import NotebookClient
 
     path = Path(path)
@@ -31,7 +34,7 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
                             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}},
                             **kwargs)
     start = time.perf_counter()
-    client.execute(env=kernel_env(strict_claims))
+    client.execute(env=kernel_env(strict_claims, REFERENCE_THREADS if threads is None else threads or None))
     seconds = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
     return nb, seconds
