@@ -4,7 +4,7 @@ A notebook's text quotes figures from its own outputs ("validation picks 0.03 an
 sentence is backed by a ``claim(condition, message)`` in the cell that computes the figure.
 
 - **Strict** (the environment variable ``LRCOURSE_STRICT_CLAIMS=1``: the test suite, ``lrcourse
-  execute`` and the benchmark set it): a false claim raises :class:`AssertionError`, so a change that
+  execute`` set it): a false claim raises :class:`AssertionError`, so a change that
   moves a quoted number cannot land.
 - **Otherwise** (a learner's Jupyter, the grader): a false claim prints a note and the notebook goes
   on. The text's figures come from the course's reference runs; floating-point rounding differs

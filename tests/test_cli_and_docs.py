@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from conftest import ROOT
+from _course import ROOT
 from lrcourse import cli
 
 MODULES = ["lrcourse.losses", "lrcourse.descent", "lrcourse.plotting", "lrcourse.widgets", "lrcourse.schedules",
@@ -34,7 +34,7 @@ def _write(tmp_path, sources):
     return path
 
 
-def test_execute_stores_outputs_inplace_and_reports_seconds(tmp_path, capsys):
+def test_execute_stores_outputs_inplace_and_reports_seconds(tmp_path, capsys, kernels):
     path = _write(tmp_path, ["print(6 * 7)"])
     assert cli.main(["execute", str(path), "--inplace"]) == 0
     assert capsys.readouterr().out.startswith(f"{path}: ")
@@ -43,7 +43,7 @@ def test_execute_stores_outputs_inplace_and_reports_seconds(tmp_path, capsys):
     assert "execution" not in nb.cells[0].metadata
 
 
-def test_execute_reports_a_failing_notebook_and_goes_on(tmp_path, capsys):
+def test_execute_reports_a_failing_notebook_and_goes_on(tmp_path, capsys, kernels):
     bad = _write(tmp_path, ["1 / 0"])
     missing = tmp_path / "missing.ipynb"
     assert cli.main(["execute", str(bad), str(missing)]) == 2
@@ -68,7 +68,7 @@ def test_version_and_missing_command(capsys):
     assert info.value.code == 2
 
 
-def test_benchmark_times_each_cell(tmp_path):
+def test_benchmark_times_each_cell(tmp_path, kernels):
     from lrcourse.grading.execute import cell_seconds, execute_notebook
 
     nb, total = execute_notebook(_write(tmp_path, ["import time; time.sleep(0.2)"]), record_timing=True)

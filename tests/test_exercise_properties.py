@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import solution_namespace
+from _course import solution_namespace
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises._core import CRASHED, PROPERTIES, _silenced
 from test_exercises import ALL_EXERCISES

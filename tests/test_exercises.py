@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from conftest import SOLUTIONS, solution_namespace
+from _course import SOLUTIONS, solution_namespace
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
 from lrcourse.exercises import finetune as ex_finetune

@@ -75,3 +75,39 @@ def test_the_stated_accuracy_is_below_what_the_reference_reaches():
     reached = ex._observe_loop(ex._fine_tune, case)["accuracy"]
     assert ex.FINE_TUNE_TARGET <= reached - 0.05  # 0.717 when the target was set
     assert math.isclose(ex.FINE_TUNE_TARGET, 0.65)
+
+
+def test_the_references_observations_are_remembered_per_case_and_language(capsys):
+    """A check run again does not redo the reference's work (fine_tune trains a model for it); another language,
+    reference or case is observed afresh, and what comes back is a copy."""
+    import dataclasses
+
+    import lrcourse
+
+    calls = []
+
+    def counting(fn, case):
+        calls.append((fn, repr(case)))
+        return ex.set_trainable.observe(fn, case)
+
+    counted = dataclasses.replace(ex.set_trainable, observe=counting)
+    learner = lambda model, stages: ex.set_trainable.reference(model, stages)  # noqa: E731  (a right answer)
+    counted.check(learner)
+    first = sum(fn is ex.set_trainable.reference for fn, _ in calls)
+    assert first == len(counted.cases)  # each case's reference observed once
+    counted.check(learner)
+    assert sum(fn is ex.set_trainable.reference for fn, _ in calls) == first  # the second check: none again
+    assert sum(fn is learner for fn, _ in calls) == 2 * first  # the learner's function is run every time
+    seen = counted.expected(counted.cases[0])
+    seen["trainable"] = ("mutated",)
+    assert counted.expected(counted.cases[0])["trainable"] != ("mutated",)
+    lrcourse.set_language("vi")
+    try:
+        counted.check(learner)
+    finally:
+        lrcourse.set_language("en")
+    assert sum(fn is ex.set_trainable.reference for fn, _ in calls) == 2 * first  # its summary is in Vietnamese
+    other = dataclasses.replace(counted, reference=lambda model, stages: ex.set_trainable.reference(model, stages))
+    other.check(learner)
+    assert sum(fn is other.reference for fn, _ in calls) == first
+    capsys.readouterr()

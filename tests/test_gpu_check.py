@@ -12,7 +12,7 @@ import time
 import nbformat
 import pytest
 
-from conftest import ROOT
+from _course import ROOT
 
 torch = pytest.importorskip("torch")
 
@@ -43,7 +43,7 @@ def _without(tmp_path, *modules) -> dict:
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the script is the real check, not a dry run")
-def test_the_dry_run_reports_every_configuration_and_exits_0(tmp_path):
+def test_the_dry_run_reports_every_configuration_and_exits_0(tmp_path, kernels):
     out = tmp_path / "gpu.json"
     start = time.perf_counter()
     done = subprocess.run([sys.executable, str(SCRIPT), "--json", str(out)],
@@ -66,6 +66,7 @@ def test_the_dry_run_reports_every_configuration_and_exits_0(tmp_path):
 
 def test_the_cuda_tests_are_collected_and_skip_without_a_gpu():
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider", "--co",
+                           "-o", "addopts=",  # as the script runs them (no nbval, no workers)
                            str(ROOT / "tests" / "test_cuda.py")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "6 tests collected" in done.stdout  # 4 mixed-precision runs, the CPU match, frozen weights
@@ -103,7 +104,8 @@ CELLS = [("setup", "%matplotlib inline\nimport matplotlib.pyplot as plt\nfrom lr
 
 
 @pytest.mark.parametrize("kernel", [False, True], ids=["in-process", "jupyter-kernel"])
-def test_the_notebook_runner_keeps_the_cell_and_the_claims_not_shown(tmp_path, gpu_check, monkeypatch, kernel):
+def test_the_notebook_runner_keeps_the_cell_and_the_claims_not_shown(tmp_path, gpu_check, monkeypatch, kernel,
+                                                                     kernels):
     monkeypatch.delenv("LRCOURSE_STRICT_CLAIMS", raising=False)  # a learner's (and the GPU check's) setting
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     if not kernel:
@@ -117,7 +119,8 @@ def test_the_notebook_runner_keeps_the_cell_and_the_claims_not_shown(tmp_path, g
 
 
 @pytest.mark.parametrize("kernel", [False, True], ids=["in-process", "jupyter-kernel"])
-def test_a_failing_cell_is_reported_and_stops_the_notebook_not_the_check(tmp_path, gpu_check, monkeypatch, kernel):
+def test_a_failing_cell_is_reported_and_stops_the_notebook_not_the_check(tmp_path, gpu_check, monkeypatch, kernel,
+                                                                         kernels):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     if not kernel:
         monkeypatch.setattr(gpu_check, "_kernel_runner", lambda: "nbclient")

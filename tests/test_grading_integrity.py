@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import tiny_release
+from _course import tiny_release
 from lrcourse.grading import grade as G
 from lrcourse.grading import report
 from lrcourse.grading.integrity import _flags_in, scan

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import tiny_student as _student
+from _course import tiny_student as _student
 from lrcourse.grading import report
 from lrcourse.grading.worker import MARKER, stop_marked
 

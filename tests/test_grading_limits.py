@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import tiny_student as _student
+from _course import tiny_student as _student
 from lrcourse.cli import main as cli_main
 from lrcourse.grading import confine as C
 from lrcourse.grading import grade as G
@@ -122,6 +122,21 @@ def test_every_breach_costs_only_the_breacher(tiny, tmp_path, machine, listener)
     assert connections == [], "a sandboxed kernel reached a server on the host's 127.0.0.1"
     assert report_path.read_text() == "the instructor's report\n"
     assert "sleep 600" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+def test_a_fork_bomb_leaves_its_kernel_able_to_answer(tiny, tmp_path, machine, capfd):
+    """The bomb uses up the kernel's processes and threads; its kernel must still send whole messages: no message
+    may need a thread started afterwards (pyzmq's zero-copy sends do, and a send broken half-way made every later
+    cell wait out its timeout, 120 s instead of 3)."""
+    _need(machine, cgroup=True)
+    releases, release_nb = tiny
+    bomb = _student(tmp_path, "fork", release_nb,
+                    solution=_breach("import subprocess\nwhile True:\n    subprocess.Popen(['sleep', '600'])"))
+    result = G.grade_notebook(bomb, releases, timeout=30, confinement=machine)
+    assert [(c.status, c.points) for c in result.checks] == [("failed", 0.0), ("not attempted", 0.0)], result.checks
+    assert "limit of 64 processes and threads reached" in result.checks[0].message
+    assert result.seconds < 25, result.seconds
+    assert "can't start new thread" not in capfd.readouterr().err  # the kernel's own stderr
 
 
 def test_alone_the_honest_student_scores_the_same(tiny, tmp_path, machine):

@@ -6,7 +6,7 @@ import copy
 import nbformat
 import pytest
 
-from conftest import ROOT
+from _course import ROOT
 from lrcourse.grading import submission as S
 
 RELEASE = "01_gradient_descent.ipynb"

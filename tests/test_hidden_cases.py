@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from conftest import solution_namespace
+from _course import solution_namespace
 from lrcourse.cli import main as cli_main
 from lrcourse.exercises import _record
 from lrcourse.exercises._core import HIDDEN_CASES, PROPERTIES, Exercise

@@ -6,12 +6,13 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from conftest import NOTEBOOKS, ROOT, SOLUTIONS, solution_paths
+from _course import NOTEBOOKS, ROOT, SOLUTIONS, solution_paths
 from lrcourse import cli
 from lrcourse.grading import release as rel
 
@@ -107,14 +108,16 @@ def test_cli_release_without_a_solutions_folder_is_a_usage_error(tmp_path, capsy
 
 
 def test_console_command_is_installed():
-    result = subprocess.run([sys.executable, "-m", "lrcourse.cli", "release", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    """The `lrcourse` script pip installed beside this Python (release --check itself: test_cli_release_and_check)."""
+    script = Path(sys.executable).parent / "lrcourse"
+    assert script.is_file(), f"no lrcourse command beside {sys.executable}: pip install -e ."
+    result = subprocess.run([str(script), "release", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "up to date" in result.stdout
 
 
 @pytest.mark.parametrize("path", solution_paths(), ids=lambda p: p.name)
-def test_executing_a_released_notebook_stops_at_the_first_exercise_as_not_attempted(path, tmp_path):
+def test_executing_a_released_notebook_stops_at_the_first_exercise_as_not_attempted(path, tmp_path, kernels):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 

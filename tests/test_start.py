@@ -9,7 +9,7 @@ import os
 import nbformat
 import pytest
 
-from conftest import NOTEBOOKS
+from _course import NOTEBOOKS
 from lrcourse import cli
 from lrcourse import start as st
 from lrcourse.grading.release import notebook_bytes

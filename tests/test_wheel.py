@@ -1,9 +1,12 @@
 """The course as a learner installs it: a wheel, in a fresh virtualenv, with no source tree beside it.
 
-The wheel is built from a copy of the project, installed (without its dependencies, which the
-virtualenv sees from this environment) into a new virtualenv, and used from an empty folder:
-`lrcourse start --no-browser` copies the course out and starts a real JupyterLab, and notebook 01
-runs up to its first check, which must report "not attempted" as its message alone.
+The wheel is built from a copy of the project and installed into a new virtualenv, as a learner installs it:
+pip resolves the wheel's declared dependencies. Offline, they come from what this environment has installed: the
+new virtualenv's site-packages lists this environment's site-packages folders in a ``.pth`` file (plain paths, so
+nothing of this environment's own ``.pth`` files, such as an editable lrcourse, comes along), whether this
+environment is a virtualenv or a system Python. A dependency the wheel declares and this environment lacks fails
+the install. Then, from an empty folder: `lrcourse start --no-browser` copies the course out and starts a real
+JupyterLab, and notebook 01 runs up to its first check, which must report "not attempted" as its message alone.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, ROOT
+from _course import NOTEBOOKS, ROOT
 
 WHEEL_BUDGET = 2 * 1024 * 1024  # bytes
 _SKIP = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".venv", "lrcourse-notebooks",
@@ -46,13 +49,39 @@ def wheel(source, tmp_path_factory) -> Path:
     return path
 
 
+def _site_packages() -> list[str]:
+    """This environment's site-packages folders (a virtualenv's own, or a system Python's)."""
+    return [p for p in dict.fromkeys(sys.path) if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
+
+
 @pytest.fixture(scope="module")
 def venv(wheel, tmp_path_factory) -> Path:
     env = tmp_path_factory.mktemp("venv") / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(env)], check=True)
-    subprocess.run([str(env / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
+    python = str(env / "bin" / "python")
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "lrcourse-test-dependencies.pth").write_text("\n".join(_site_packages()) + "\n")
+    # A venv of Python < 3.12 comes with an old setuptools of its own, which would hide this environment's (torch
+    # asks for setuptools >= 77); from 3.12 venvs have none.
+    subprocess.run([python, "-m", "pip", "uninstall", "-y", "-q", "setuptools"], capture_output=True, text=True)
+    done = subprocess.run([python, "-m", "pip", "install", "--no-index", str(wheel)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Successfully installed lrcourse-" in done.stdout
     return env
+
+
+def test_the_wheels_dependencies_are_resolved_not_skipped(venv):
+    """pip checked every declared dependency (none installed with --no-deps), and torch comes from outside the
+    new virtualenv: the environment's, not a second copy."""
+    python = str(venv / "bin" / "python")
+    out = subprocess.run([python, "-m", "pip", "show", "lrcourse"], check=True, capture_output=True, text=True).stdout
+    requires = next(line for line in out.splitlines() if line.startswith("Requires:"))
+    for name in ("numpy", "torch", "jupyterlab", "nbformat", "nbclient", "ipywidgets", "optuna"):
+        assert name in requires, requires
+    where = subprocess.run([python, "-c", "import torch, nbformat; print(torch.__file__, nbformat.__file__)"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    assert all(not Path(w).is_relative_to(venv) for w in where), where
 
 
 def test_the_wheel_carries_the_course_within_budget(wheel):

@@ -16,11 +16,14 @@ Screenshots go to tests/browser/screenshots/ (git-ignored).
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from _course import NOTEBOOK_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
@@ -67,11 +70,13 @@ class Tab:
         self.seconds = time.monotonic() - self._started
 
 
-#: Seconds each solution notebook takes headless here (benchmarks/run_notebooks.py): the longest start first.
-EXPECTED_SECONDS = {"01": 19, "02": 30, "03": 44, "04": 18, "05": 35, "06": 55, "07": 40}
-#: Notebooks running at once: one per core. Each kernel gets one torch thread (KERNEL_THREADS in
-#: conftest.py): six kernels of two threads each on two cores ran more than twice as slow as one at a time.
-LANES = 2
+#: Seconds each solution notebook takes headless: the longest start first.
+EXPECTED_SECONDS = NOTEBOOK_SECONDS
+#: Notebooks running at once: one per core this test has, at most two. Each kernel gets one torch thread
+#: (KERNEL_THREADS in conftest.py): six kernels of two threads each on two cores ran more than twice as slow as one
+#: at a time. Under pytest-xdist the other workers have the other cores: on 2 cores with 2 workers, one lane.
+LANES = max(1, min(2, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+                   // max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
 
 
 #: Tabs opened ahead of the lanes: a tab loads JupyterLab and starts its kernel while the lanes run.
@@ -131,7 +136,8 @@ def _move_sliders(tab, screenshots: Path) -> None:
 @pytest.fixture(scope="module")
 def solution_tabs(context, lab, screenshots, students):
     urls = {name: f"{lab}/lab/workspaces/solution-{i}/tree/solutions/{name}?reset" for i, name in enumerate(NAMES)}
-    tabs = _run_tabs(context, urls, 420, when_done=lambda tab: _move_sliders(tab, screenshots),
+    budget = max(420, 3 * sum(EXPECTED_SECONDS.values()) // LANES)  # three times what they take headless
+    tabs = _run_tabs(context, urls, budget, when_done=lambda tab: _move_sliders(tab, screenshots),
                      when_all_started=students.open)
     yield tabs
     for tab in tabs.values():
