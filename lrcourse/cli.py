@@ -30,13 +30,27 @@ def _release(args: argparse.Namespace) -> int:
                 print("run `lrcourse release` to regenerate the student notebooks")
                 return 1
             print(f"{args.dest} is up to date with {args.source}")
+            _lacking(rel.editions(args.source, args.dest))
             return 0
         for path in rel.release(args.source, args.dest):
             print(f"released {path}")
+        _lacking(rel.editions(args.source, args.dest))
     except (FileNotFoundError, rel.ReleaseError) as err:
         print(f"lrcourse release: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def _lacking(editions) -> None:
+    """Name the course's notebooks (:mod:`lrcourse.syllabus`) that a folder holding some of them lacks."""
+    from . import syllabus
+
+    for source, _, _ in editions:
+        names = [p.name for p in source.glob("*.ipynb")]
+        lacking = syllabus.missing(names)
+        if names and len(lacking) < len(syllabus.NOTEBOOKS):
+            for name in lacking:
+                print(f"note: {source} has no {name} of the course's syllabus (lrcourse.syllabus)")
 
 
 def _execute(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import i18n
+from . import i18n, syllabus
 
 __all__ = ["course_folder", "course_notebooks", "default_folder", "prepare", "carry_answers", "lab_command", "StartError",
            "DEFAULT_FOLDER"]
@@ -54,9 +54,10 @@ def course_notebooks(language: str = "en") -> list[Path]:
         raise StartError(f"--lang must be one of {', '.join(LANGUAGES)}, got {language!r}")
     folder = course_folder() if language == "en" else course_folder() / language
     found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-    if not found:
-        raise StartError(f"the {language!r} edition's notebooks are not installed (looked in {folder}); "
-                         f"reinstall lrcourse")
+    lacking = syllabus.missing(found)
+    if not found or lacking:
+        raise StartError(f"the {language!r} edition's notebooks are not all installed (looked in {folder}; missing: "
+                         f"{', '.join(lacking)}); reinstall lrcourse")
     return found
 
 

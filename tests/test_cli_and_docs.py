@@ -14,7 +14,7 @@ from lrcourse import cli
 
 MODULES = ["lrcourse.losses", "lrcourse.descent", "lrcourse.plotting", "lrcourse.widgets", "lrcourse.schedules",
            "lrcourse.data", "lrcourse.training", "lrcourse.optimizers", "lrcourse.plateau",
-           "lrcourse.search", "lrcourse.models"]
+           "lrcourse.search", "lrcourse.models", "lrcourse.syllabus"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -6,13 +6,15 @@ has notebook 02's wrong answers).
 """
 from __future__ import annotations
 
+import importlib
 import re
 
 import nbformat
 import numpy as np
 import pytest
 
-from _course import SOLUTIONS, solution_namespace
+from _course import NOTEBOOKS, SOLUTIONS, solution_namespace
+from lrcourse import syllabus
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import descent as ex
 from lrcourse.exercises import finetune as ex_finetune
@@ -29,16 +31,8 @@ from test_exercises_scale import WRONG_ANSWERS as SCALE_WRONG_ANSWERS
 from test_exercises_schedules import WRONG_ANSWERS as SCHEDULE_WRONG_ANSWERS
 from test_exercises_search import WRONG_ANSWERS as SEARCH_WRONG_ANSWERS
 
-#: Every graded notebook and the module that holds its checks.
-MODULES = {
-    "01_gradient_descent.ipynb": ex,
-    "02_lr_schedules.ipynb": ex_schedules,
-    "03_adaptive_optimizers.ipynb": ex_optimizers,
-    "04_reduce_on_plateau.ipynb": ex_plateau,
-    "05_lr_search.ipynb": ex_search,
-    "06_finetune_pretrained_cnn.ipynb": ex_finetune,
-    "07_lr_at_scale.ipynb": ex_scale,
-}
+#: Every graded notebook and the module that holds its checks (from the syllabus).
+MODULES = {n.file: importlib.import_module(n.exercise_module) for n in syllabus.NOTEBOOKS}
 ALL_EXERCISES = [(nb, e) for nb, module in MODULES.items() for e in module.EXERCISES]
 
 
@@ -59,6 +53,44 @@ def solutions() -> dict:
 def test_every_solution_notebook_has_an_exercise_module():
     graded = {p.name for p in SOLUTIONS.glob("*.ipynb")}
     assert graded <= set(MODULES)
+
+
+#: lrcourse modules any notebook may use without the syllabus naming them: the course's own machinery.
+_MACHINERY = {"plotting", "widgets", "claims", "exercises"}
+
+
+@pytest.mark.parametrize("folder", [SOLUTIONS, SOLUTIONS / "vi", NOTEBOOKS, NOTEBOOKS / "vi"],
+                         ids=["solutions", "solutions-vi", "notebooks", "notebooks-vi"])
+def test_the_syllabus_lists_exactly_the_notebooks_of_each_edition(folder):
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == syllabus.files()
+
+
+@pytest.mark.parametrize("entry", syllabus.NOTEBOOKS, ids=lambda n: n.stem)
+def test_each_notebook_imports_its_checks_and_the_modules_it_teaches(entry):
+    from lrcourse.grading.grade import _exercise_module
+
+    nb = nbformat.read(SOLUTIONS / entry.file, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert f"from lrcourse.exercises import {entry.exercises} as ex" in code
+    used = set()
+    for names in re.findall(r"^from lrcourse import ([\w, ]+)$", code, re.MULTILINE):
+        used |= {n.strip() for n in names.split(",")}
+    used |= set(re.findall(r"^from lrcourse\.(\w+)", code, re.MULTILINE))
+    assert set(entry.library) <= used, f"{entry.file} does not import {set(entry.library) - used}"
+    taught = {m for n in syllabus.NOTEBOOKS for m in n.library}
+    assert used - _MACHINERY <= taught, f"{entry.file} uses {used - _MACHINERY - taught}, which no notebook teaches"
+    # the grader finds the same module in the release's own import as in the syllabus
+    renamed = nbformat.read(NOTEBOOKS / entry.file, as_version=4)
+    assert _exercise_module("not_in_the_syllabus.ipynb", renamed) == _exercise_module(entry.file, renamed) \
+        == entry.exercises
+    assert syllabus.notebook(f"vi/{entry.file}") is entry and importlib.import_module(entry.exercise_module)
+
+
+def test_the_syllabus_answers_for_unknown_notebooks_and_names_what_is_missing():
+    assert syllabus.notebook("tiny.ipynb") is None
+    assert syllabus.missing(["a/01_gradient_descent.ipynb", "02_lr_schedules.ipynb"]) == syllabus.files()[2:]
+    assert syllabus.missing(syllabus.files()) == []
+    assert all(n.budget_s <= syllabus.BUDGET_S for n in syllabus.NOTEBOOKS)
 
 
 @pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)

@@ -163,6 +163,15 @@ def test_a_folder_that_is_not_writable_is_an_error(tmp_path, launched, capsys, m
     assert not list(tmp_path.iterdir()) and not launched
 
 
+def test_an_install_that_lacks_a_notebook_of_the_syllabus_is_an_error(tmp_path, monkeypatch):
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        if not path.name.startswith("07"):
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(st, "course_folder", lambda: tmp_path)
+    with pytest.raises(st.StartError, match="missing: 07_lr_at_scale.ipynb.*reinstall lrcourse"):
+        st.course_notebooks()
+
+
 def test_missing_jupyterlab_is_an_error_before_anything_is_copied(tmp_path, launched, capsys, monkeypatch):
     real = st.importlib.util.find_spec
     monkeypatch.setattr(st.importlib.util, "find_spec", lambda name: None if name == "jupyterlab" else real(name))

@@ -38,6 +38,7 @@ from typing import Any
 
 import nbformat
 
+from .. import syllabus
 from ..claims import kernel_env
 from ..exercises import _record
 from .confine import Cgroups, Plan, format_size, wrap
@@ -88,8 +89,13 @@ class GradeResult:
         return sum(c.max_points for c in self.checks)
 
 
-def _exercise_module(release: nbformat.NotebookNode) -> str | None:
-    """The ``lrcourse.exercises`` module the release imports as ``ex``."""
+def _exercise_module(name: str, release: nbformat.NotebookNode) -> str | None:
+    """The ``lrcourse.exercises`` module that holds the checks of the release called ``name``: the syllabus's for a
+    notebook of the course (:mod:`lrcourse.syllabus`), else the module the release imports as ``ex`` (an
+    instructor's own notebook in the course's format)."""
+    entry = syllabus.notebook(name)
+    if entry is not None:
+        return entry.exercises
     for cell in release.cells:
         match = _MODULE.search(cell.source) if cell.cell_type == "code" else None
         if match:
@@ -249,7 +255,7 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
         result.seconds = time.perf_counter() - start
         return result
     release = releases[prepared.release]
-    module = _exercise_module(release)
+    module = _exercise_module(prepared.release, release)
     nb = prepared.nb
     result.integrity = scan(nb, release)  # flags for the instructor; they never change a score
     records = Path(tempfile.mkdtemp(prefix="lrcourse-records-")) / "passes"
