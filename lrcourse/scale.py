@@ -392,8 +392,8 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
     The ``K`` models start from the same weights and see the same batches;
     their weights are stacked on a leading axis, ``(K, out, in)``, so one
     batched matrix product (``torch.baddbmm``) serves all of them, and the
-    Adam update multiplies by the ``K`` LRs (times μP's per-layer factor from
-    :func:`adam_param_groups`). Each loss equals, up to rounding, training
+    Adam update (:class:`lrcourse.stacked.StackedOptimizer`) multiplies by the ``K`` LRs (times μP's
+    per-layer factor from :func:`adam_param_groups`). Each loss equals, up to rounding, training
     ``width_mlp(..., seed=seed)`` with ``torch.optim.Adam(adam_param_groups(model, lr))``
     on the same batches (``tests/test_scale.py`` checks it). A diverged
     model's loss is ``inf``. Classification splits only.
@@ -402,7 +402,7 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
     from torch import nn
     from torch.nn import functional as F
 
-    from .search import _adam_step_
+    from .stacked import StackedOptimizer
 
     lrs = np.asarray(lrs, dtype=float)
     if lrs.ndim != 1 or lrs.size == 0:
@@ -424,9 +424,7 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
     for p in params:
         p.requires_grad_()
     readout = 1.0 / template.width_mult if parametrization == "mup" else 1.0
-    m = [torch.zeros_like(p) for p in params]
-    v = [torch.zeros_like(p) for p in params]
-    beta1, beta2 = betas
+    stepper = StackedOptimizer(params, scales, "adam", betas=betas, eps=eps)
 
     def forward(xt: Any) -> Any:  # xt: (K, features, batch)
         out = xt
@@ -456,7 +454,7 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
         loss = F.cross_entropy(out, y[batch].expand(k, -1), reduction="none").mean(dim=1)
         loss.sum().backward()
         with torch.no_grad():  # torch.optim.Adam's arithmetic, with one LR per model
-            _adam_step_(params, [p.grad for p in params], m, v, scales, t, beta1, beta2, eps)
+            stepper.step([p.grad for p in params])
     with torch.no_grad():
         out = forward(X.t().unsqueeze(0).expand(k, -1, -1))
         final = F.cross_entropy(out, y.expand(k, -1), reduction="none").mean(dim=1).numpy()

@@ -712,18 +712,7 @@ def _per_model(name: str, value: Any, k: int) -> np.ndarray:
     return arr
 
 
-SWEEP_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-
-
-def _adam_step_(params: list, grads: list, m: list, v: list, scales: list, t: int, beta1: float, beta2: float,
-                eps: float) -> None:
-    """Step ``t`` (from 1) of torch.optim.Adam's arithmetic on stacked models, in place: ``scales[i]``
-    broadcasts each model's LR against ``params[i]`` (the K models' tensors on a leading axis)."""
-    bc1, bc2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
-    for p, g, mm, vv, s in zip(params, grads, m, v, scales, strict=True):
-        mm.lerp_(g, 1 - beta1)
-        vv.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        p.sub_(s / bc1 * mm / (vv.sqrt() / bc2_sqrt + eps))
+SWEEP_OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")  # lrcourse.stacked.RULES
 
 
 def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, hidden: int = 64,
@@ -737,7 +726,8 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     them; the output layers are stacked on a leading axis, ``(K, classes,
     hidden)``, for a batched product (``torch.baddbmm``). The loss is the *sum* of the
     ``K`` mean losses, so each model gets its own gradient, and the update
-    multiplies by a tensor of the ``K`` learning rates. Each history equals, up to
+    multiplies by a tensor of the ``K`` learning rates (:class:`lrcourse.stacked.StackedOptimizer`,
+    the update rules :func:`lrcourse.scale.width_sweep` shares). Each history equals, up to
     floating-point rounding, ``training.train(training.mlp(features,
     classes, hidden, model_seed), split, schedules.constant(lr), epochs,
     batch_size, momentum=momentum, weight_decay=wd, seed=seed)``: same
@@ -756,6 +746,7 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     from torch.nn import functional as F
 
     from .optimizers import _beta, _betas
+    from .stacked import StackedOptimizer
     from .training import History, mlp
 
     if getattr(split, "task", "classification") != "classification":
@@ -778,7 +769,6 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     beta1, beta2 = _betas(betas)
     eps = positive("eps", eps)
     alpha = _beta("alpha", alpha)
-    adam_step = 0
 
     template = mlp(split.num_features, split.num_classes, hidden=hidden, seed=model_seed)
     layers = [m for m in template.modules() if isinstance(m, torch.nn.Linear)]
@@ -803,7 +793,8 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
         decays += [wd_k.view(k, 1, 1)] * 2
     for p in params:
         p.requires_grad_()
-    buffers: list = [None] * len(params)
+    stepper = StackedOptimizer(params, scale, optimizer, decays if decay.any() else None, momentum=momentum,
+                               betas=(beta1, beta2), eps=eps, alpha=alpha)
 
     def forward(xt: Any) -> Any:  # xt: (features, batch), the batch's rows as columns
         out = torch.addmm(params[1], params[0], xt).view(k, width, xt.shape[1])
@@ -831,32 +822,7 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
             loss, _ = losses(X_epoch[:, start:start + batch_size], y_epoch[start:start + batch_size])
             loss.sum().backward()
             with torch.no_grad():
-                grads = [p.grad for p in params]
-                if decay.any() and optimizer == "adamw":  # decoupled: AdamW shrinks the weights first
-                    for p, s, d in zip(params, scale, decays, strict=True):
-                        p.mul_(1 - s * d)
-                elif decay.any():  # L2: SGD's and Adam's weight_decay is added to the gradient
-                    grads = [g + d * p for g, d, p in zip(grads, decays, params, strict=True)]
-                if optimizer == "sgd":
-                    if momentum:
-                        if buffers[0] is None:
-                            buffers = [g.clone() for g in grads]
-                        else:
-                            torch._foreach_mul_(buffers, momentum)
-                            torch._foreach_add_(buffers, grads)
-                        grads = buffers
-                    torch._foreach_sub_(params, torch._foreach_mul(grads, scale))
-                elif optimizer == "rmsprop":
-                    if buffers[0] is None:
-                        buffers = [torch.zeros_like(p) for p in params]
-                    for p, g, v, s in zip(params, grads, buffers, scale, strict=True):
-                        v.mul_(alpha).addcmul_(g, g, value=1 - alpha)  # torch.optim.RMSprop's arithmetic
-                        p.sub_(s * g / (v.sqrt() + eps))
-                else:
-                    adam_step += 1
-                    if buffers[0] is None:
-                        buffers = [[torch.zeros_like(p) for p in params] for _ in range(2)]
-                    _adam_step_(params, grads, *buffers, scale, adam_step, beta1, beta2, eps)
+                stepper.step([p.grad for p in params])
             step_losses.append(loss.detach())
         with torch.no_grad():
             loss, out = losses(X_val, y_val)
