@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import runpy
 
 import nbformat
 import pytest
@@ -54,8 +53,9 @@ def test_execute_reports_a_failing_notebook_and_goes_on(tmp_path, capsys, kernel
 
 
 def test_benchmark_reports_import_time_without_torch():
-    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
-    seconds, torch_loaded = bench["import_time"](repeats=1)
+    from benchmarks import run_notebooks as bench
+
+    seconds, torch_loaded = bench.import_time(repeats=1)
     assert 0 < seconds < 0.3 and torch_loaded is False
 
 
@@ -69,32 +69,37 @@ def test_version_and_missing_command(capsys):
 
 
 def test_benchmark_times_each_cell(tmp_path, kernels):
-    from lrcourse.grading.execute import cell_seconds, execute_notebook
+    from lrcourse.grading.authoring.execute import cell_seconds, execute_notebook
 
     nb, total = execute_notebook(_write(tmp_path, ["import time; time.sleep(0.2)"]), record_timing=True)
     assert 0.2 <= cell_seconds(nb.cells[0]) <= total
-    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
-    failing = bench["time_notebook"](_write(tmp_path, ["1 / 0"]))
+    from benchmarks import run_notebooks as bench
+
+    failing = bench.time_notebook(_write(tmp_path, ["1 / 0"]))
     assert failing["error"].startswith("CellExecutionError") and failing["seconds"] > 0
 
 
 def test_benchmark_budgets_name_real_notebooks_and_are_tighter_than_the_default():
-    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
+    from benchmarks import run_notebooks as bench
+
     solutions = {p.name for p in (ROOT / "solutions").glob("*.ipynb")}
-    assert set(bench["NOTEBOOK_BUDGETS_S"]) <= solutions
-    assert all(b < bench["NOTEBOOK_BUDGET_S"] for b in bench["NOTEBOOK_BUDGETS_S"].values())
-    assert bench["NOTEBOOK_BUDGETS_S"]["04_reduce_on_plateau.ipynb"] == 30.0
-    assert bench["NOTEBOOK_BUDGETS_S"]["05_lr_search.ipynb"] == 45.0
+    assert set(bench.NOTEBOOK_BUDGETS_S) <= solutions
+    assert all(b < bench.NOTEBOOK_BUDGET_S for b in bench.NOTEBOOK_BUDGETS_S.values())
+    assert bench.NOTEBOOK_BUDGETS_S["04_reduce_on_plateau.ipynb"] == 30.0
+    assert bench.NOTEBOOK_BUDGETS_S["05_lr_search.ipynb"] == 45.0
+    assert bench.NOTEBOOK_BUDGETS_S["07_lr_at_scale.ipynb"] == 45.0
 
 
 def test_benchmark_measures_the_sweep_against_one_run_in_one_process():
-    bench = runpy.run_path(str(ROOT / "benchmarks" / "run_notebooks.py"))
-    assert bench["SWEEP_BUDGET_RATIO"] == 3.0
-    r = bench["sweep_ratio"](hidden=8, num_lrs=2, repeats=1)
+    from benchmarks import run_notebooks as bench
+
+    assert bench.SWEEP_BUDGET_RATIO == 3.0
+    r = bench.sweep_ratio(hidden=8, num_lrs=2, repeats=1)
     assert r["one_run_s"] > 0 and r["sweep_s"] > 0 and r["ratio"] == r["sweep_s"] / r["one_run_s"]
 
 
 def test_grading_benchmark_holds_the_issues_budgets():
-    bench = runpy.run_path(str(ROOT / "benchmarks" / "grading.py"))
-    assert bench["GRADE_BUDGET"] == 1.15 and bench["JOBS_BUDGET"] == 0.65  # issue 18: with sandbox and limits
-    assert bench["_best"](lambda: None, 3) >= 0
+    from benchmarks import grading as bench
+
+    assert bench.GRADE_BUDGET == 1.15 and bench.JOBS_BUDGET == 0.65  # issue 18: with sandbox and limits
+    assert bench._best(lambda: None, 3) >= 0
