@@ -28,9 +28,8 @@ def synthetic_class(students: int, seed: int = 0) -> dict:
     import nbformat
 
     from lrcourse.exercises import descent
-    from lrcourse.grading import classbook
-    from lrcourse.grading.grade import CheckResult, GradeResult
-    from lrcourse.grading.submission import load_releases, test_cells
+    from lrcourse.grading.results import CheckResult, GradeResult, to_document
+    from lrcourse.grading.scoring.submission import load_releases, release_ids, test_cells
 
     rng = random.Random(seed)
     releases = load_releases(ROOT / "notebooks")
@@ -56,7 +55,7 @@ def synthetic_class(students: int, seed: int = 0) -> dict:
                                             f"NotAttemptedError: {exercise} is not attempted yet", exercise))
         r.notebook = graded
         results.append(r)
-    return classbook.to_document(results, {"seed": 1, "releases": classbook.release_ids(releases)}, notebooks=True)
+    return to_document(results, {"seed": 1, "releases": release_ids(releases)}, notebooks=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         saved = folder / "grades.json"
         saved.write_text(json.dumps(synthetic_class(args.students)), encoding="utf-8")
         start = time.perf_counter()
-        from lrcourse.grading import classbook, classreport, feedback
+        from lrcourse.grading.reports import classreport, feedback
+        from lrcourse.grading.results import from_document
 
-        results, run = classbook.from_document(json.loads(saved.read_text(encoding="utf-8")))
+        results, run = from_document(json.loads(saved.read_text(encoding="utf-8")))
         (folder / "report.html").write_text(classreport.render(results, run), encoding="utf-8")
         written = feedback.write_all(results, folder / "feedback")
         seconds = time.perf_counter() - start

@@ -40,10 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
 
-    from lrcourse.grading import confine, report
-    from lrcourse.grading.execute import execute_notebook
-    from lrcourse.grading.grade import grade_notebook
-    from lrcourse.grading.submission import load_releases
+    from lrcourse.grading.authoring.execute import execute_notebook
+    from lrcourse.grading.batch import pool
+    from lrcourse.grading.sandbox import confine
+    from lrcourse.grading.scoring.grade import grade_notebook
+    from lrcourse.grading.scoring.submission import load_releases
 
     releases = load_releases(ROOT / "notebooks")
     notebook = Path(args.notebook)
@@ -57,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.copies):
             (folder / f"student{i}").mkdir()
             paths.append(Path(shutil.copy(notebook, folder / f"student{i}" / notebook.name)))
-        one = _best(lambda: report.grade_all(paths, releases, timeout=600, jobs=1, progress=False,
+        one = _best(lambda: pool.grade_all(paths, releases, timeout=600, jobs=1, progress=False,
                                              confinement=confinement), 1)
-        two = _best(lambda: report.grade_all(paths, releases, timeout=600, jobs=2, progress=False,
+        two = _best(lambda: pool.grade_all(paths, releases, timeout=600, jobs=2, progress=False,
                                              confinement=confinement), 1)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -78,7 +78,7 @@ def time_notebook(path: Path, threads: int = 0) -> dict:
     """Execute one notebook headless, as `lrcourse execute` does but with ``threads`` torch threads (``0``: the
     machine's own) and the claims not strict; return total and slowest-cell seconds, and the claims not shown."""
     from lrcourse.claims import not_shown
-    from lrcourse.grading.execute import cell_seconds, execute_notebook
+    from lrcourse.grading.authoring.execute import cell_seconds, execute_notebook
 
     start = time.perf_counter()
     try:

@@ -31,6 +31,8 @@ _SUBMODULES = (
     "scale",
     "schedules",
     "search",
+    "stacked",
+    "syllabus",
     "training",
     "widgets",
 )

@@ -19,7 +19,7 @@ __all__ = ["main"]
 
 
 def _release(args: argparse.Namespace) -> int:
-    from .grading import release as rel
+    from .grading.authoring import release as rel
 
     try:
         if args.check:
@@ -54,7 +54,7 @@ def _lacking(editions) -> None:
 
 
 def _execute(args: argparse.Namespace) -> int:
-    from .grading.execute import execute_notebook
+    from .grading.authoring.execute import execute_notebook
 
     status = 0
     for name in args.notebooks:
@@ -71,7 +71,7 @@ def _execute(args: argparse.Namespace) -> int:
             status = 1
             continue
         if args.inplace:
-            from .grading.release import notebook_bytes
+            from .grading.authoring.release import notebook_bytes
 
             path.write_bytes(notebook_bytes(nb))
         print(f"{path}: {seconds:.1f} s")
@@ -79,8 +79,9 @@ def _execute(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .grading import classbook, confine, report
-    from .grading.submission import load_releases
+    from .grading.batch import pool, roster
+    from .grading.sandbox import confine
+    from .grading.scoring.submission import load_releases, release_ids
 
     def fail(message: str) -> int:
         print(f"lrcourse grade: error: {message}", file=sys.stderr)
@@ -97,13 +98,13 @@ def _grade(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         return fail("--seed must be a whole number >= 0")
     try:
-        shard = classbook.parse_shard(args.shard) if args.shard else None
+        shard = roster.parse_shard(args.shard) if args.shard else None
         releases = load_releases(args.release_dir)
-        found = report.find(args.submissions)
+        found = roster.find(args.submissions)
     except (FileNotFoundError, ValueError) as err:
         return fail(str(err))
     if shard is not None:
-        found = [s for s in found if classbook.shard_of(s.relative, shard[1]) == shard[0]]
+        found = [s for s in found if roster.shard_of(s.relative, shard[1]) == shard[0]]
         print(f"shard {shard[0]}/{shard[1]}: {len(found)} submission{'s' if len(found) != 1 else ''}",
               file=sys.stderr)
     elif not found:
@@ -118,30 +119,30 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"  note: {note}", file=sys.stderr)
     if args.seed is not None:
         print(f"hidden cases: drawn with seed {args.seed}", file=sys.stderr)
-    results = report.grade_all([s.path for s in found], releases, timeout=args.timeout, jobs=args.jobs,
+    results = pool.grade_all([s.path for s in found], releases, timeout=args.timeout, jobs=args.jobs,
                                progress=not args.quiet, confinement=confinement, seed=args.seed,
                                keep_notebooks=bool(args.feedback or args.json))
-    report.label(results, found, releases)
-    run = {"in force": confinement.describe(), "seed": args.seed, "releases": classbook.release_ids(releases),
+    roster.label(results, found, releases)
+    run = {"in force": confinement.describe(), "seed": args.seed, "releases": release_ids(releases),
            "shard": list(shard) if shard else None}
     return _outputs(args, results, releases, run)
 
 
 def _outputs(args: argparse.Namespace, results: list, releases: dict, run: dict) -> int:
-    from .grading import report
+    from .grading.reports import tables
 
-    print(report.table(results, releases))
+    print(tables.table(results, releases))
     if args.csv:
-        report.write_csv(results, releases, args.csv)
+        tables.write_csv(results, releases, args.csv)
     if args.json:
-        report.write_json(results, args.json, run=run, notebooks=True)
+        tables.write_json(results, args.json, run=run, notebooks=True)
     if args.feedback:
-        from .grading import feedback
+        from .grading.reports import feedback
 
         written = feedback.write_all(results, args.feedback)
         print(f"feedback: {len(written)} files in {args.feedback}", file=sys.stderr)
     if args.report:
-        from .grading import classreport
+        from .grading.reports import classreport
 
         Path(args.report).write_text(classreport.render(results, run), encoding="utf-8")
         print(f"class report: {args.report}", file=sys.stderr)
@@ -152,8 +153,8 @@ def _merge(args: argparse.Namespace, fail) -> int:
     """``lrcourse grade --merge part1.json part2.json ...``: the shards' JSON joined into one set of outputs."""
     import json
 
-    from .grading import classbook
-    from .grading.submission import load_releases
+    from .grading import results as graded
+    from .grading.scoring.submission import load_releases, release_ids
 
     if args.submissions:
         return fail("--merge joins JSON files: give no submissions with it")
@@ -164,11 +165,11 @@ def _merge(args: argparse.Namespace, fail) -> int:
         except (OSError, ValueError) as err:
             return fail(f"--merge: cannot read {name} ({err})")
     try:
-        results, run = classbook.merge(parts)
+        results, run = graded.merge(parts)
         releases = load_releases(args.release_dir)
-    except (classbook.MergeError, FileNotFoundError) as err:
+    except (graded.MergeError, FileNotFoundError) as err:
         return fail(str(err))
-    if run.get("releases") != classbook.release_ids(releases):
+    if run.get("releases") != release_ids(releases):
         return fail(f"the parts were graded against other released notebooks than those in {args.release_dir}")
     if run.get("missing shards"):
         print(f"note: shards {run['missing shards']} are missing from the merge", file=sys.stderr)
@@ -178,10 +179,11 @@ def _merge(args: argparse.Namespace, fail) -> int:
 def _report(args: argparse.Namespace) -> int:
     import json
 
-    from .grading import classbook, classreport
+    from .grading.reports import classreport
+    from .grading.results import from_document
 
     try:
-        results, run = classbook.from_document(json.loads(Path(args.json).read_text(encoding="utf-8")), args.json)
+        results, run = from_document(json.loads(Path(args.json).read_text(encoding="utf-8")), args.json)
     except (OSError, ValueError) as err:
         print(f"lrcourse report: error: cannot read {args.json} ({err})", file=sys.stderr)
         return 2
@@ -192,7 +194,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _limits(args: argparse.Namespace):
     """The per-kernel limits from the command line; ``none`` turns one off."""
-    from .grading import confine
+    from .grading.sandbox import confine
 
     def size(value: str, name: str) -> int | None:
         return None if value.strip().lower() in ("none", "off") else confine.parse_size(value, name)
@@ -244,7 +246,7 @@ def _start(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .grading import confine
+    from .grading.sandbox import confine
 
     parser = argparse.ArgumentParser(prog="lrcourse", description="The learning-rate course's tools.")
     parser.add_argument("--version", action="version", version=f"lrcourse {__version__}")

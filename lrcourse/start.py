@@ -164,7 +164,7 @@ def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _d
         new, carried = carry_answers(old, nbformat.read(source, as_version=4))
         backup = _backup_path(target, today)
         shutil.copyfile(target, backup)
-        from .grading.release import notebook_bytes
+        from .grading.authoring.release import notebook_bytes
 
         target.write_bytes(notebook_bytes(new))
         done.append(Copied(source.name, "updated",

@@ -13,7 +13,7 @@ from _course import marked_processes
 # ------------------------------------------------------------------------------------- each tier's guard
 
 #: What a test of the unit tier may not start: a kernel, a grading worker, JupyterLab (an argument of the command).
-_STARTS = {"ipykernel_launcher", "ipykernel", "lrcourse.grading.worker", "jupyterlab", "jupyter-lab", "lab"}
+_STARTS = {"ipykernel_launcher", "ipykernel", "lrcourse.grading.batch.worker", "jupyterlab", "jupyter-lab", "lab"}
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +79,7 @@ def tiny(tmp_path_factory):
     import nbformat
 
     from _course import tiny_release
-    from lrcourse.grading import submission
+    from lrcourse.grading.scoring import submission
 
     nb = tiny_release()
     folder = tmp_path_factory.mktemp("release")

@@ -8,7 +8,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from lrcourse import claims
 from lrcourse.claims import claim
-from lrcourse.grading.execute import execute_notebook
+from lrcourse.grading.authoring.execute import execute_notebook
 
 
 def test_the_test_suite_runs_strict():

@@ -67,7 +67,7 @@ def test_the_syllabus_lists_exactly_the_notebooks_of_each_edition(folder):
 
 @pytest.mark.parametrize("entry", syllabus.NOTEBOOKS, ids=lambda n: n.stem)
 def test_each_notebook_imports_its_checks_and_the_modules_it_teaches(entry):
-    from lrcourse.grading.grade import _exercise_module
+    from lrcourse.grading.scoring.rewrite import exercise_module as _exercise_module
 
     nb = nbformat.read(SOLUTIONS / entry.file, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")

@@ -12,7 +12,9 @@ import pytest
 
 from _course import CLASS_SEED
 from lrcourse.cli import main
-from lrcourse.grading import classbook as B
+from lrcourse.grading import results as R
+from lrcourse.grading.batch import roster as B
+from lrcourse.grading.scoring.mistakes import known_mistake
 
 RELEASES = ["01_gradient_descent.ipynb", "02_lr_schedules.ipynb"]
 
@@ -50,9 +52,9 @@ def test_known_mistakes_are_named_from_the_message():
     from lrcourse.exercises import descent
 
     message = f"AssertionError: gd_step(x=[1.0]) returned [1.1]; expected [0.9]. {descent.gd_step.mistakes[0].message} Call"
-    assert B.known_mistake("descent", "gd_step", message) == descent.gd_step.mistakes[0].message
-    assert B.known_mistake("descent", "gd_step", "AssertionError: something else") is None
-    assert B.known_mistake(None, "gd_step", message) is None
+    assert known_mistake("descent", "gd_step", message) == descent.gd_step.mistakes[0].message
+    assert known_mistake("descent", "gd_step", "AssertionError: something else") is None
+    assert known_mistake(None, "gd_step", message) is None
 
 
 def test_grade_a_folder_into_a_table_csv_and_json(graded_class):
@@ -112,10 +114,10 @@ def test_three_shards_merged_equal_one_run(graded_class, tmp_path, capsys, monke
     """Each shard picks its share of the class and writes its part; the parts merged give what the one run gave.
     The class is graded once (the ``graded_class`` fixture): here each shard's grading replays that run's result
     for the submissions the shard picked, so what is tested is the choice of shares, the parts and the merge."""
-    from lrcourse.grading import report
+    from lrcourse.grading.batch import pool
 
     g = graded_class
-    results, _ = B.from_document(json.loads(g.json.read_text()))
+    results, _ = R.from_document(json.loads(g.json.read_text()))
     graded = {str(r.path): r for r in results}
     asked = []
 
@@ -123,7 +125,7 @@ def test_three_shards_merged_equal_one_run(graded_class, tmp_path, capsys, monke
         asked.append([str(p) for p in paths])
         return [copy.deepcopy(graded[str(p)]) for p in paths]
 
-    monkeypatch.setattr(report, "grade_all", replay)
+    monkeypatch.setattr(pool, "grade_all", replay)
     common = ["--release-dir", str(g.release), "--quiet", "--seed", str(CLASS_SEED)]
     parts = []
     for k in (1, 2, 3):
@@ -205,10 +207,10 @@ def test_hidden_cases_feedback_names_the_input_never_the_expected_value(graded_c
 
 
 def test_the_class_report_counts_statuses_and_known_mistakes(graded_class, capsys):
-    from lrcourse.grading import classreport
+    from lrcourse.grading.reports import classreport
 
     g = graded_class
-    results, run = B.from_document(json.loads(g.json.read_text()))
+    results, run = R.from_document(json.loads(g.json.read_text()))
     numbers = classreport.summary(results)["tiny.ipynb"]
     assert sorted(numbers["scores"]) == [0.0] * 9 + [1.0] * 2  # alice and hank
     gd = numbers["checks"]["gd_step_test"]

@@ -17,8 +17,8 @@ import nbformat
 import pytest
 
 from _course import NOTEBOOKS, SOLUTIONS, graded_cells_only
-from lrcourse.grading import report
-from lrcourse.grading.submission import load_releases
+from lrcourse.grading.batch import pool
+from lrcourse.grading.scoring.submission import load_releases
 
 EDITIONS = ["", "vi/"]  # graded: the English; cut exactly: both
 
@@ -42,7 +42,7 @@ def graded(tmp_path_factory):
                 nbformat.write(graded_cells_only(nbformat.read(path, as_version=4)), target)
                 paths.append(target)
                 keys.append((kind, edition + path.name))
-    results = report.grade_all(paths, load_releases(NOTEBOOKS), timeout=300, jobs=2, progress=False)
+    results = pool.grade_all(paths, load_releases(NOTEBOOKS), timeout=300, jobs=2, progress=False)
     return dict(zip(keys, results, strict=True))
 
 

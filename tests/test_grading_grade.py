@@ -6,7 +6,7 @@ import time
 
 import nbformat
 
-from lrcourse.grading import grade as G
+from lrcourse.grading.scoring import grade as G
 
 SOLUTION = "def gd_step(x, grad, lr):\n    return x - lr * grad"
 WRONG = "def gd_step(x, grad, lr):\n    return x + lr * grad"

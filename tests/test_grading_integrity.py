@@ -8,9 +8,9 @@ import nbformat
 import pytest
 
 from _course import tiny_release
-from lrcourse.grading import grade as G
-from lrcourse.grading import report
-from lrcourse.grading.integrity import _flags_in, scan
+from lrcourse.grading.reports import tables
+from lrcourse.grading.scoring import grade as G
+from lrcourse.grading.scoring.integrity import _flags_in, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ FLAGGED = {
     "from lrcourse.exercises import descent": "lrcourse.exercises",
     "from lrcourse import exercises": "lrcourse.exercises",
     "import lrcourse.exercises._core as core": "lrcourse.exercises",
-    "import lrcourse.grading.grade": "lrcourse.grading",
+    "import lrcourse.grading.scoring.grade": "lrcourse.grading",
     "import inspect": "inspect",
     "from inspect import getsource": "inspect",
     "import gc": "gc",
@@ -91,6 +91,6 @@ def test_calling_the_reference_scores_and_is_flagged_in_every_report(tmp_path, t
     result = G.grade_notebook(path, releases)
     assert (result.checks[0].status, result.checks[0].points) == ("passed", 1.0), result.checks[0]  # flagged, not zeroed
     assert result.integrity == ["cell gd_step, line 2: reads a check's reference implementation (.reference)"]
-    assert "integrity flags (1): cell gd_step, line 2" in report.table([result], releases)
-    report.write_json([result], tmp_path / "grades.json")
+    assert "integrity flags (1): cell gd_step, line 2" in tables.table([result], releases)
+    tables.write_json([result], tmp_path / "grades.json")
     assert ".reference" in (tmp_path / "grades.json").read_text()

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from _course import tiny_student as _student
-from lrcourse.grading import report
-from lrcourse.grading.worker import MARKER, stop_marked
+from lrcourse.grading.batch import pool
+from lrcourse.grading.sandbox.processes import MARKER, stop_marked
 
 def _scores(results):
     return {r.path.parent.name: [(c.grade_id, c.status, c.points) for c in r.checks] for r in results}
@@ -23,7 +23,7 @@ def test_killing_the_grading_process_costs_only_the_killer(tiny, tmp_path, jobs)
     paths = [_student(tmp_path, "alice", release_nb),
              _student(tmp_path, "mallory", release_nb, cell="import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
              _student(tmp_path, "bob", release_nb)]
-    results = report.grade_all(paths, releases, timeout=60, jobs=jobs, progress=False)
+    results = pool.grade_all(paths, releases, timeout=60, jobs=jobs, progress=False)
     scores = _scores(results)
     assert scores["alice"] == scores["bob"] == honest
     mallory = next(r for r in results if r.path.parent.name == "mallory")
@@ -39,7 +39,7 @@ def test_what_a_submission_leaves_running_is_stopped(tiny, tmp_path):
     code = ("import subprocess, sys\n"
             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
             f"open({str(pid_file)!r}, 'w').write(str(p.pid))")
-    [result] = report.grade_all([_student(tmp_path, "carol", release_nb, cell=code)], releases, timeout=60, progress=False)
+    [result] = pool.grade_all([_student(tmp_path, "carol", release_nb, cell=code)], releases, timeout=60, progress=False)
     assert result.total == 1.0
     pid = int(pid_file.read_text())
     for _ in range(50):

@@ -21,9 +21,9 @@ import pytest
 
 from _course import tiny_student as _student
 from lrcourse.cli import main as cli_main
-from lrcourse.grading import confine as C
-from lrcourse.grading import grade as G
-from lrcourse.grading import report
+from lrcourse.grading.batch import pool
+from lrcourse.grading.sandbox import confine as C
+from lrcourse.grading.scoring import grade as G
 
 HONEST = [("gd_step_test", "passed", 1.0), ("lr_regime_test", "not attempted", 0.0)]
 SMALL = C.Limits(memory=400 * 2**20, max_procs=64, max_file_size=50 * 2**20, notebook_timeout=120)
@@ -106,7 +106,7 @@ def test_every_breach_costs_only_the_breacher(tiny, tmp_path, machine, listener)
         else:
             paths.append(_student(tmp_path, name.replace(" ", "-"), release_nb, solution=_breach(code)))
     paths.append(_student(tmp_path, "bob", release_nb))
-    results = {r.path.parent.name: r for r in report.grade_all(paths, releases, timeout=60, jobs=2, progress=False,
+    results = {r.path.parent.name: r for r in pool.grade_all(paths, releases, timeout=60, jobs=2, progress=False,
                                                                 confinement=machine)}
     assert _scores(results["alice"]) == _scores(results["bob"]) == HONEST
     for name, (_, _, expected) in breaches.items():
@@ -141,7 +141,7 @@ def test_a_fork_bomb_leaves_its_kernel_able_to_answer(tiny, tmp_path, machine, c
 
 def test_alone_the_honest_student_scores_the_same(tiny, tmp_path, machine):
     releases, release_nb = tiny
-    [result] = report.grade_all([_student(tmp_path, "alice", release_nb)], releases, timeout=60, progress=False,
+    [result] = pool.grade_all([_student(tmp_path, "alice", release_nb)], releases, timeout=60, progress=False,
                                 confinement=machine)
     assert _scores(result) == HONEST, result.checks  # the messages, should it fail (it did once in CI)
 

@@ -1,4 +1,4 @@
-"""Reading submissions and restoring their check cells from the release (lrcourse.grading.submission)."""
+"""Reading submissions and restoring their check cells from the release (lrcourse.grading.scoring.submission)."""
 from __future__ import annotations
 
 import copy
@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from _course import ROOT
-from lrcourse.grading import submission as S
+from lrcourse.grading.scoring import submission as S
 
 RELEASE = "01_gradient_descent.ipynb"
 

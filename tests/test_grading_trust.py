@@ -11,7 +11,8 @@ import nbformat
 import pytest
 
 from lrcourse.exercises import _record
-from lrcourse.grading import grade as G
+from lrcourse.grading.scoring import grade as G
+from lrcourse.grading.scoring import score
 
 FORGED = "print('✓ gd_step: all 4 cases pass (1/1 point)')"
 NO_OP_CHECKS = ("for __e in (ex.gd_step, ex.lr_regime):\n"
@@ -102,17 +103,17 @@ def test_a_record_is_judged_by_its_key_its_cell_and_its_exercise():
     key = bytes(range(32))
     ok = {"status": "ok"}
     right = ("gd_step_test", "gd_step", _record.mac(key, "gd_step_test", "gd_step"))
-    assert G._judge("gd_step_test", (key.hex(), "gd_step"), ok, [], {right}) == ("passed", "")
+    assert score._judge("gd_step_test", (key.hex(), "gd_step"), ok, [], {right}) == ("passed", "")
     wrong_key = ("gd_step_test", "gd_step", _record.mac(bytes(32), "gd_step_test", "gd_step"))
     other_cell = ("lr_regime_test", "gd_step", _record.mac(key, "lr_regime_test", "gd_step"))
     other_exercise = ("gd_step_test", "lr_regime", _record.mac(key, "gd_step_test", "lr_regime"))
     for passes in (set(), {wrong_key}, {other_cell}, {other_exercise}):
-        status, message = G._judge("gd_step_test", (key.hex(), "gd_step"), ok, [], passes)
+        status, message = score._judge("gd_step_test", (key.hex(), "gd_step"), ok, [], passes)
         assert status == "failed" and "pass record is missing" in message
     # a pass record is not enough when the kernel says the cell failed, even with no error shown
     error = {"status": "error", "ename": "NotAttemptedError", "evalue": "gd_step is not attempted yet"}
-    assert G._judge("gd_step_test", (key.hex(), "gd_step"), error, [], {right})[0] == "not attempted"
-    assert G._judge("gd_step_test", (key.hex(), "gd_step"), None, [], {right})[0] == "failed"
+    assert score._judge("gd_step_test", (key.hex(), "gd_step"), error, [], {right})[0] == "not attempted"
+    assert score._judge("gd_step_test", (key.hex(), "gd_step"), None, [], {right})[0] == "failed"
 
 
 def test_outside_grading_a_pass_writes_nothing(tmp_path):

@@ -19,7 +19,7 @@ from _course import solution_namespace
 from lrcourse.cli import main as cli_main
 from lrcourse.exercises import _record
 from lrcourse.exercises._core import HIDDEN_CASES, PROPERTIES, Exercise
-from lrcourse.grading import grade as G
+from lrcourse.grading.scoring import grade as G
 from test_exercises import ALL_EXERCISES, MODULES, _ids
 
 DRAWN = [(nb, e) for nb, e in ALL_EXERCISES if "hidden" not in e.exempt]

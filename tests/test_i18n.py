@@ -228,7 +228,7 @@ def test_english_feedback_is_unchanged_by_the_catalog():
 def test_a_vietnamese_failure_is_counted_as_its_english_known_mistake():
     """The class report tallies one mistake across a class, whichever edition each learner used."""
     from lrcourse.exercises import descent as ex
-    from lrcourse.grading.classbook import known_mistake
+    from lrcourse.grading.scoring.mistakes import known_mistake
 
     with i18n.using("vi"), pytest.raises(AssertionError) as info:
         ex.max_stable_lr.check(lambda H: 2.0 / np.trace(H))

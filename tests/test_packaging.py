@@ -96,9 +96,8 @@ def test_console_script_is_declared():
 
 def test_the_package_list_holds_every_package_and_the_course():
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    found = sorted("lrcourse" + ("." + ".".join(p.relative_to(ROOT / "lrcourse").parts) if p != ROOT / "lrcourse" else "")
-                   for p in [ROOT / "lrcourse", *(d for d in (ROOT / "lrcourse").iterdir() if d.is_dir())]
-                   if (p / "__init__.py").is_file())
+    found = sorted(".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "lrcourse").rglob("__init__.py"))
+    assert "lrcourse.grading.scoring" in found  # subpackages at any depth
     assert sorted(setuptools["packages"]) == sorted(found + ["lrcourse.course"])
     assert setuptools["package-dir"] == {"lrcourse.course": "notebooks"}
 

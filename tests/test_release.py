@@ -13,8 +13,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from _course import NOTEBOOKS, ROOT, SOLUTIONS, solution_paths
-from lrcourse import cli
-from lrcourse.grading import release as rel
+from lrcourse import cli, syllabus
+from lrcourse.grading.authoring import release as rel
 
 
 def test_notebooks_folder_is_up_to_date_with_solutions():
@@ -104,6 +104,31 @@ def test_cli_release_and_check(tmp_path, capsys):
     assert cli.main(["release", "--source", str(src), "--dest", str(dest), "--check"]) == 0
     (dest / "01_gradient_descent.ipynb").write_text("{}")
     assert cli.main(["release", "--source", str(src), "--dest", str(dest), "--check"]) == 1
+
+
+def test_the_index_of_the_notebooks_is_generated_and_checked(tmp_path, capsys):
+    """notebooks/README.md lists every notebook of each edition by its title; edited by hand, it is out of date."""
+    text = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+    assert text == rel.index(ROOT / "solutions", ROOT / "notebooks")
+    assert "edit the notebooks there, never here" in text
+    for name in syllabus.files():
+        assert f"| `{name}` | [{name[:2]} · " in text and f"](vi/{name}) |" in text
+    assert "[01 · Gradient descent and the learning rate](01_gradient_descent.ipynb)" in text
+    src, dest = tmp_path / "solutions", tmp_path / "notebooks"
+    (src / "vi").mkdir(parents=True)
+    shutil.copy(SOLUTIONS / "02_lr_schedules.ipynb", src)
+    shutil.copy(SOLUTIONS / "vi" / "02_lr_schedules.ipynb", src / "vi")
+    shutil.copy(SOLUTIONS / "03_adaptive_optimizers.ipynb", src)  # not translated yet: a dash in its column
+    assert cli.main(["release", "--source", str(src), "--dest", str(dest)]) == 0
+    index = (dest / "README.md").read_text(encoding="utf-8")
+    assert "| `02_lr_schedules.ipynb` | [02 · Learning-rate schedules](02_lr_schedules.ipynb) | " \
+           "[02 · Lịch trình tốc độ học](vi/02_lr_schedules.ipynb) |" in index
+    assert "| `03_adaptive_optimizers.ipynb` | [03 · Momentum and adaptive optimizers](03_adaptive_optimizers.ipynb) | — |" \
+        in index
+    (dest / "README.md").write_text(index + "a note by hand\n", encoding="utf-8")
+    capsys.readouterr()
+    assert cli.main(["release", "--source", str(src), "--dest", str(dest), "--check"]) == 1
+    assert f"out of date: {dest / 'README.md'}" in capsys.readouterr().out
 
 
 def test_cli_release_without_a_solutions_folder_is_a_usage_error(tmp_path, capsys):

@@ -12,7 +12,7 @@ import pytest
 from _course import NOTEBOOKS
 from lrcourse import cli
 from lrcourse import start as st
-from lrcourse.grading.release import notebook_bytes
+from lrcourse.grading.authoring.release import notebook_bytes
 
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 

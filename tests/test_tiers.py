@@ -63,7 +63,7 @@ def test_files_run_whole_on_one_worker_the_graded_class_in_one_file_and_the_long
 
 def test_a_test_of_the_unit_tier_cannot_start_a_kernel():
     for command in ([sys.executable, "-m", "ipykernel_launcher", "-f", "x.json"],
-                    [sys.executable, "-m", "lrcourse.grading.worker", "job", "out"],
+                    [sys.executable, "-m", "lrcourse.grading.batch.worker", "job", "out"],
                     [sys.executable, "-m", "jupyterlab", "--no-browser"]):
         with pytest.raises(RuntimeError, match="a test of the unit tier started .*give it the `kernels` fixture"):
             subprocess.Popen(command)

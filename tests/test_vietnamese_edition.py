@@ -210,7 +210,7 @@ def test_the_glossary_check_catches_a_wrong_term_and_a_missing_english():
 # ----------------------------------------------------------------------------------------- released, installed
 
 def test_the_vietnamese_release_is_in_notebooks_vi_and_says_its_language():
-    from lrcourse.grading import release
+    from lrcourse.grading.authoring import release
 
     assert release.stale_notebooks(SOLUTIONS, NOTEBOOKS) == []
     for path in VI:
@@ -255,8 +255,8 @@ def test_a_copy_of_the_other_edition_is_kept_and_named(tmp_path):
 def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_language(tmp_path, kernels):
     """A Vietnamese and an English submission in one folder: each is matched to its own release, and each
     check's message is in the submission's language."""
-    from lrcourse.grading import report
-    from lrcourse.grading.submission import load_releases
+    from lrcourse.grading.batch import pool
+    from lrcourse.grading.scoring.submission import load_releases
 
     releases = load_releases(NOTEBOOKS)
     vi = _read(NOTEBOOKS / "vi" / "01_gradient_descent.ipynb")
@@ -268,7 +268,7 @@ def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_
     nbformat.write(graded_cells_only(vi), tmp_path / "an" / "01_gradient_descent.ipynb")
     nbformat.write(graded_cells_only(_read(NOTEBOOKS / "01_gradient_descent.ipynb")),
                    tmp_path / "binh" / "01_gradient_descent.ipynb")
-    an, binh = report.grade_all([tmp_path / "an" / "01_gradient_descent.ipynb",
+    an, binh = pool.grade_all([tmp_path / "an" / "01_gradient_descent.ipynb",
                                  tmp_path / "binh" / "01_gradient_descent.ipynb"],
                                 releases, timeout=120, jobs=2, progress=False)
     assert (an.release, binh.release) == ("vi/01_gradient_descent.ipynb", "01_gradient_descent.ipynb")
@@ -281,8 +281,8 @@ def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_
 
 def test_the_feedback_page_of_a_vietnamese_submission_is_in_vietnamese(tmp_path):
     """The page around the checks' messages speaks the submission's language too; an English one stays English."""
-    from lrcourse.grading import feedback
-    from lrcourse.grading.grade import CheckResult, GradeResult
+    from lrcourse.grading.reports import feedback
+    from lrcourse.grading.results import CheckResult, GradeResult
 
     def result(release, message):
         r = GradeResult(path=tmp_path / "an" / "01_gradient_descent.ipynb", release=release)

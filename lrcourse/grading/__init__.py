@@ -1,13 +1,20 @@
-"""Release student notebooks from solutions, execute notebooks headless, and grade submissions.
+"""Release the course, and grade a class's submissions: a one-way pipeline, each stage a subpackage.
 
-* :mod:`lrcourse.grading.release` — ``solutions/`` -> ``notebooks/`` with nbgrader's own
-  preprocessors (clear solutions, hidden tests and outputs, lock test cells, checksums);
-* :mod:`lrcourse.grading.execute` — run a notebook in a fresh kernel and time it;
-* :mod:`lrcourse.grading.submission` — read a submission, match it to its release, restore its check cells;
-* :mod:`lrcourse.grading.grade` — run one restored submission safely and score each check from its pass
-  record (:mod:`lrcourse.exercises._record`) and the kernel's reply;
-* :mod:`lrcourse.grading.worker` — grade one submission in a process of its own;
-* :mod:`lrcourse.grading.report` — grade many (``--jobs``) into a table, CSV and JSON (``lrcourse grade``).
+::
 
-Heavy imports (nbgrader, nbclient) happen inside these submodules, not here.
+    authoring/  release.py execute.py          solutions/ -> notebooks/; run a notebook headless (maintainers)
+    results.py                                 CheckResult, GradeResult and the JSON of a run (every stage reads it)
+    sandbox/    confine.py processes.py        limits, bubblewrap, an unprivileged user; stop a submission's processes
+    scoring/    submission.py integrity.py     one notebook: restore its checks, flag what reaches for them,
+                rewrite.py run.py score.py     arm each check's pass record, run it confined, score each check,
+                mistakes.py grade.py           name the known mistake; grade.grade_notebook is the four steps
+    batch/      roster.py pool.py worker.py    a class: who and which shard; each submission in its own process
+    reports/    tables.py feedback.py          the table, CSV and JSON; feedback pages; the class report
+                classreport.py
+
+A module imports only from its own stage and the stages above it in this list (``results`` from none;
+``tests/test_layout.py`` walks the imports). ``lrcourse grade`` (:mod:`lrcourse.cli`) is roster ->
+pool -> (worker -> scoring) -> tables/feedback/classreport.
+
+Heavy imports (nbgrader, nbclient) happen inside these modules, not here.
 """

@@ -1,106 +1,56 @@
-"""Who submitted what, in which share of the class, and what the JSON of a run holds.
+"""What grading produces, and the JSON it is kept in: one module that every later stage reads.
 
-* :func:`student_of` reads the student from nbgrader's layouts (``submitted/<student>/<assignment>/
-  <notebook>.ipynb``, ``submissions/<student>/<notebook>.ipynb``), else from the file name;
-* :func:`shard_of` puts a submission in one of ``N`` shards by a stable hash of its path relative to
-  the folder given, so that ``--shard 1/N`` ... ``--shard N/N`` partition a class on any machine;
-* :func:`known_mistake` names the known mistake a failed check's message reports;
-* :func:`to_document` / :func:`from_document` are the JSON of a run, and :func:`merge` joins the
-  JSON of shards into one run, refusing parts of another course version and overlapping parts.
+* :class:`CheckResult` — the score of one check cell; :class:`GradeResult` — one submission's;
+* :func:`to_document` / :func:`from_document` — the JSON of a run (``lrcourse grade --json``);
+* :func:`merge` — the JSON of shards joined into one run, refusing parts of another course version and
+  overlapping parts.
+
+Nothing here imports the rest of :mod:`lrcourse.grading`.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from .grade import CheckResult, GradeResult
-
-__all__ = ["Submission", "student_of", "shard_of", "parse_shard", "known_mistake", "to_document",
-           "from_document", "merge", "MergeError", "release_ids"]
-
-#: The folder names nbgrader (``submitted``) and this course's README (``submissions``) collect work in.
-_COLLECTED = ("submitted", "submissions", "autograded")
+__all__ = ["CheckResult", "GradeResult", "to_document", "from_document", "merge", "MergeError"]
 
 
-@dataclass(frozen=True)
-class Submission:
-    """A notebook to grade and how the reports name it: its path relative to the folder it was found in."""
+@dataclass
+class CheckResult:
+    """The score of one check cell: ``status`` is passed, failed, not attempted, voided, kernel died or timed out."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    status: str
+    message: str = ""
+    exercise: str | None = None  # the exercise the cell checks
+    mistake: str | None = None  # the known mistake the failure matched (its message), for the class report
+
+
+@dataclass
+class GradeResult:
+    """Everything about one submission: its checks, or the reason it scored zero."""
 
     path: Path
-    relative: str  # POSIX path relative to the folder given (the file name for a file given directly)
+    release: str | None
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    integrity: list[str] = field(default_factory=list)  # code that reaches for the checks (grading.scoring.integrity)
+    notebook: Any = field(default=None, repr=False)  # the executed copy, check cells restored
+    relative: str | None = None  # the path below the folder given (reports, shards)
+    student: str | None = None  # from the layout or the file name (grading.batch.roster.student_of)
+    duplicate: bool = False  # another submission of the same student and notebook is in the run
 
+    @property
+    def total(self) -> float:
+        return sum(c.points for c in self.checks)
 
-def student_of(relative: str, release_names: Iterable[str]) -> str:
-    """The student of a submission at ``relative`` (a POSIX path below the folder given).
-
-    ``submitted/alice/ps1/01_gradient_descent.ipynb`` and ``submissions/alice/01_gradient_descent.ipynb``
-    give ``alice``; so do ``alice/01_gradient_descent.ipynb`` and ``alice/old/01_gradient_descent.ipynb``
-    below the folder given, a folder per student holding a released notebook's file name. A file of its own name (``alice.ipynb``, ``alice_01_gradient_descent.ipynb``)
-    gives its stem, less the released notebook's name when it contains it.
-    """
-    parts = PurePosixPath(relative).parts
-    for i, part in enumerate(parts[:-1]):
-        if part in _COLLECTED and i + 1 < len(parts) - 1:
-            return parts[i + 1]
-    name = parts[-1]
-    stems = sorted((Path(n).stem for n in release_names), key=len, reverse=True)
-    if name in set(release_names) and len(parts) >= 2:
-        return parts[0]  # the folder given holds one folder per student (and whatever each has inside)
-    stem = Path(name).stem
-    for release in stems:
-        if release in stem and stem != release:
-            left = stem.replace(release, "").strip("_- .")
-            if left:
-                return left
-    return stem
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/5"`` -> ``(2, 5)``; ``ValueError`` naming ``--shard`` unless ``1 <= K <= N``."""
-    try:
-        k, n = (int(p) for p in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard must be K/N with whole numbers, e.g. 2/5, got {text!r}") from None
-    if not 1 <= k <= n:
-        raise ValueError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
-    return k, n
-
-
-def shard_of(relative: str, n: int) -> int:
-    """The shard, 1 to ``n``, of the submission at ``relative``: a stable hash (SHA-256), the same everywhere."""
-    digest = hashlib.sha256(str(PurePosixPath(relative)).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % n + 1
-
-
-def known_mistake(module: str | None, exercise: str | None, message: str) -> str | None:
-    """The message of the known mistake of ``exercise`` (in ``lrcourse.exercises.<module>``) that a failed
-    check's ``message`` reports, if any: the check names it only when every case agrees with it."""
-    if not module or not exercise or not message:
-        return None
-    try:
-        checks = importlib.import_module(f"lrcourse.exercises.{module}")
-    except ImportError:
-        return None
-    from .. import i18n
-
-    ex = getattr(checks, exercise, None)
-    for mistake in getattr(ex, "mistakes", ()):
-        if not mistake.message:
-            continue
-        english = i18n.key(mistake.message)
-        # the report counts one mistake across the class, whichever language each feedback was in
-        if english in message or any(i18n.translations(language).get(english, english) in message
-                                     for language in i18n.LANGUAGES[1:]):
-            return english
-    return None
-
-
-def release_ids(releases: dict) -> dict[str, str | None]:
-    """Each released notebook's version id (its ``lrcourse.release`` metadata), by file name."""
-    return {name: (nb.metadata.get("lrcourse") or {}).get("release") for name, nb in releases.items()}
+    @property
+    def max_total(self) -> float:
+        return sum(c.max_points for c in self.checks)
 
 
 # ------------------------------------------------------------------------------------------- the JSON

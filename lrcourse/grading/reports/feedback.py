@@ -16,8 +16,8 @@ import html
 import re
 from pathlib import Path
 
-from ..i18n import LANGUAGES, N_, gettext_ as _, using
-from .grade import GradeResult
+from ...i18n import LANGUAGES, N_, gettext_ as _, using
+from ..results import GradeResult
 
 __all__ = ["render", "write_all", "file_name"]
 

@@ -16,7 +16,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from .grade import GradeResult
+from ..results import GradeResult
 
 __all__ = ["render", "summary"]
 

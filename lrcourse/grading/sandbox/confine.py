@@ -1,6 +1,6 @@
 """Confine a grading kernel: resource limits, an unprivileged user and a bubblewrap sandbox.
 
-The grader (:mod:`lrcourse.grading.grade`) starts every kernel through :func:`wrap`, which puts a small
+The grader (:mod:`lrcourse.grading.scoring.run`) starts every kernel through :func:`wrap`, which puts a small
 launcher (this file, run as a script with the standard library only) in front of the kernel command.
 The launcher, before it executes the kernel,
 
@@ -352,7 +352,7 @@ def _python_dirs() -> list[str]:
     """The folders the kernel's Python needs, read-only: its prefixes, its path and lrcourse itself."""
     cwd = os.getcwd()
     found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]  # lrcourse (an editable install)
+             os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))]  # lrcourse (an editable install)
     for entry in sys.path:
         if entry and os.path.isabs(entry) and os.path.isdir(entry) and os.path.realpath(entry) != os.path.realpath(cwd):
             found.append(entry)

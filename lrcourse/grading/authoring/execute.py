@@ -24,7 +24,7 @@ def execute_notebook(path: str | Path, timeout: int = 120, kernel_name: str | No
     (:data:`lrcourse.claims.REFERENCE_THREADS`), so that refreshed outputs are the ones nbval compares against on
     any machine; ``0`` leaves it this process's own setting (a learner's, as the benchmark measures).
     """
-    from ..claims import REFERENCE_THREADS, kernel_env
+    from ...claims import REFERENCE_THREADS, kernel_env
     from nbclient import NotebookClient
 
     path = Path(path)

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from .. import i18n
+from ... import i18n
 
 __all__ = ["Prepared", "load_releases", "language_of", "test_cells", "read_submission", "match_release",
            "restore_test_cells", "prepare"]
@@ -45,7 +45,7 @@ def test_cells(nb: nbformat.NotebookNode) -> list[tuple[str, nbformat.NotebookNo
 def load_releases(release_dir: str | Path) -> dict[str, nbformat.NotebookNode]:
     """The released notebooks in ``release_dir`` that have check cells, by file name; a translation's are in
     the folder named by its language and keyed by it (``"vi/01_gradient_descent.ipynb"``)."""
-    from ..i18n import LANGUAGES
+    from ...i18n import LANGUAGES
 
     folder = Path(release_dir)
     if not folder.is_dir():
@@ -203,3 +203,8 @@ def prepare(path: str | Path, releases: dict[str, nbformat.NotebookNode]) -> Pre
     prepared.release = name
     prepared.nb = restore_test_cells(nb, releases[name], prepared)
     return prepared
+
+
+def release_ids(releases: dict) -> dict[str, str | None]:
+    """Each released notebook's version id (its ``lrcourse.release`` metadata), by file name."""
+    return {name: (nb.metadata.get("lrcourse") or {}).get("release") for name, nb in releases.items()}
