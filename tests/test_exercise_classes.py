@@ -588,3 +588,48 @@ def test_scheduler_before_optimizer_names_the_order_and_quotes_torchs_warning():
     assert "scheduler.step() ran before optimizer.step()" in message
     assert "While your code ran, Python warned: UserWarning: Detected call of `lr_scheduler.step()` before " \
            "`optimizer.step()`" in message
+
+
+# --------------------------------------------------------------------------- re-entrant checks
+def _stalled(fn, barrier):
+    """``fn``, whose first call waits until the other thread's check has started too."""
+    first = [True]
+
+    def answer(*args):
+        if first[0]:
+            first[0] = False
+            barrier.wait(timeout=10)
+        return fn(*args)
+
+    return answer
+
+
+def test_two_checks_of_one_exercise_run_at_once_from_two_threads(capsys):
+    """A check keeps its state in its own CheckRun: two checks of ``gd_step`` that overlap, one right and two wrong
+    in different ways, each get their own verdict and their own known mistake."""
+    import threading
+
+    answers = {"right": lambda x, grad, lr: x - lr * grad,
+               "added": lambda x, grad, lr: x + lr * grad,
+               "no lr": lambda x, grad, lr: x - grad}
+    barrier = threading.Barrier(len(answers))
+    verdicts: dict = {}
+
+    def run(name):
+        try:
+            ex_descent.gd_step.check(_stalled(answers[name], barrier))
+            verdicts[name] = "passed"
+        except AssertionError as err:
+            verdicts[name] = str(err)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in answers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert verdicts["right"] == "passed"
+    assert "Did you add the gradient instead of subtracting it?" in verdicts["added"]
+    assert "Did you forget to multiply the gradient by lr?" in verdicts["no lr"]
+    assert "add the gradient" not in verdicts["no lr"] and "multiply" not in verdicts["added"]
+    assert capsys.readouterr().out.count("✓ gd_step: all") == 1
+    assert not [k for k in vars(ex_descent.gd_step) if k.startswith("_")]  # nothing of a check left on the exercise

@@ -21,7 +21,7 @@ import torch
 
 from _course import solution_namespace
 from lrcourse.exercises import NotAttemptedError
-from lrcourse.exercises._core import CRASHED, PROPERTIES, _silenced
+from lrcourse.exercises._core import CRASHED, PROPERTIES, CheckRun, _silenced
 from test_exercises import ALL_EXERCISES
 
 PROBE = "probe warning raised by the learner's code"
@@ -304,7 +304,7 @@ def test_a_right_answer_that_warns_still_passes_without_a_word_on_stderr(noteboo
 
 # --------------------------------------------------------------------------- known mistakes
 def _answers(exercise, fn):
-    return [exercise._answer(fn, case, _silenced) for case in exercise._diagnosis_cases()]
+    return [exercise._answer(fn, case, _silenced) for case in exercise._diagnosis_cases(exercise.cases)]
 
 
 def _differs(exercise, a, b) -> bool:
@@ -325,13 +325,10 @@ def test_a_known_mistakes_message_needs_agreement_on_every_case(notebook, exerci
         if len(differing) < 2:
             continue  # the hybrid below would be the mistake itself
         tried += 1
-        exercise._fn = object()  # a learner's function is set while a check runs
-        exercise._mine = [w if i == differing[0] else r for i, (r, w) in enumerate(zip(right, wrong, strict=True))]
-        try:
-            assert mistake.message not in exercise._diagnose()
-            exercise._mine = wrong
-            assert exercise._diagnose().strip()  # the mistake itself (or one that answers alike) is recognised
-        finally:
-            exercise._fn = exercise._mine = None
-    if len(exercise._diagnosis_cases()) >= 2:
+        run = CheckRun(object(), exercise.cases)  # a check's state, its learner's answers already known
+        run.mine = [w if i == differing[0] else r for i, (r, w) in enumerate(zip(right, wrong, strict=True))]
+        assert mistake.message not in exercise._diagnose(run)
+        run.mine = wrong
+        assert exercise._diagnose(run).strip()  # the mistake itself (or one that answers alike) is recognised
+    if len(exercise._diagnosis_cases(exercise.cases)) >= 2:
         assert tried, f"{exercise.name}: no known mistake differs from the reference on two cases"

@@ -245,6 +245,34 @@ class _Recorder:
         return _("While your code ran, Python warned: {warnings}{more}.").format(warnings=shown, more=more)
 
 
+@dataclass
+class CheckRun:
+    """The state of one call of :meth:`Exercise.check`: a check keeps nothing on its exercise, so two checks of one
+    exercise can run at once (two threads, or a check that calls another).
+
+    ``fn`` is the learner's function (or class); ``cases`` the cases being tried (the visible ones, then the
+    hidden ones); ``recorder`` collects the warnings the learner's code raised; ``mine`` remembers the learner's
+    answers on the diagnosis cases once :meth:`Exercise._diagnose` has computed them; ``quiet`` holds the
+    success line back (the visible cases passed, the hidden ones are still to run); ``hidden`` is how many hidden
+    cases passed, for that line.
+    """
+
+    fn: Any
+    cases: Sequence[Case]
+    recorder: _Recorder = field(default_factory=lambda: _Recorder())
+    mine: list | None = None
+    quiet: bool = False
+    hidden: int = 0
+
+    def learner(self, fn: Callable, args: Sequence) -> Any:
+        """Call the learner's code (``fn``, or something it returned) with ``args``, recording its warnings."""
+        return self.recorder(fn, args)
+
+    def on(self, cases: Sequence[Case]) -> "CheckRun":
+        """The same check on other cases (its own answers memo, the same recorder)."""
+        return dataclasses.replace(self, cases=list(cases), mine=None)
+
+
 def _inputs_changed(before: Sequence, after: Sequence) -> list[int]:
     changed = []
     for i, (b, a) in enumerate(zip(before, after, strict=True)):
@@ -357,13 +385,6 @@ class Exercise:
         return f"{self.name}({args})"
 
     # ------------------------------------------------------------------ running the learner's code
-    def _learner(self, fn: Callable, args: Sequence) -> Any:
-        """Call the learner's code, recording its warnings for the feedback."""
-        recorder = getattr(self, "_recorder", None)
-        if recorder is None:
-            recorder = self._recorder = _Recorder()
-        return recorder(fn, args)
-
     def _answer(self, fn: Callable, case: Case, call: Callable) -> Any:
         """What ``fn`` gives on ``case`` (``CRASHED`` if it raises), for comparing with a known mistake."""
         try:
@@ -377,24 +398,23 @@ class Exercise:
         except Exception:
             return False
 
-    def _diagnosis_cases(self) -> Sequence[Case]:
-        return self.cases
+    def _diagnosis_cases(self, cases: Sequence[Case]) -> Sequence[Case]:
+        """Override point: which of ``cases`` to compare with the known mistakes (all of them)."""
+        return cases
 
-    def _diagnose(self, case: Case | None = None, actual: Any = None) -> str:
+    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
         """The message of the known mistake whose answers equal the learner's on *every* case, else ''.
 
-        Raising on a case counts as an answer: it agrees with a mistake that raises there too.
+        Raising on a case counts as an answer: it agrees with a mistake that raises there too. Override point
+        (with ``super()``): name a cause no known mistake lists.
         """
-        fn = getattr(self, "_fn", None)
-        if fn is None:
-            return ""
-        cases = self._diagnosis_cases()
-        if getattr(self, "_mine", None) is None:
-            self._mine = [self._answer(fn, c, self._learner) for c in cases]
-        if all(m is CRASHED for m in self._mine):
+        cases = self._diagnosis_cases(run.cases)
+        if run.mine is None:
+            run.mine = [self._answer(run.fn, c, run.learner) for c in cases]
+        if all(m is CRASHED for m in run.mine):
             return ""
         for mistake in self.mistakes:
-            for c, mine in zip(cases, self._mine, strict=True):
+            for c, mine in zip(cases, run.mine, strict=True):
                 theirs = self._answer(mistake.fn, c, _silenced)
                 if (mine is CRASHED) != (theirs is CRASHED):
                     break
@@ -421,14 +441,14 @@ class Exercise:
             "in its cell (or in an exercise it uses) with your code, run that cell, then run this one again."
         ).format(name=self.name))
 
-    def _call(self, fn: Callable, case: Case, expected: Any) -> Any:
+    def _call(self, run: CheckRun, fn: Callable, case: Case, expected: Any) -> Any:
         """Call the learner's function on ``case``; turn a stub, a crash or a mutation into feedback."""
         __tracebackhide__ = True
         args = copy.deepcopy(list(case.kwargs.values()))
         before = copy.deepcopy(args)
         call = self._call_text(case)
         try:
-            actual = self._learner(fn, args)
+            actual = run.learner(fn, args)
         except NotImplementedError:
             raise self._not_attempted() from None
         except Exception as err:
@@ -448,8 +468,10 @@ class Exercise:
         """Where the expected value comes from, when feedback should say so (e.g. ", what torch gives")."""
         return ""
 
-    def _verify(self, case: Case, actual: Any, expected: Any) -> None:
-        """Raise ``AssertionError`` with feedback unless ``actual`` matches ``expected``."""
+    def _verify(self, run: CheckRun, case: Case, actual: Any, expected: Any) -> None:
+        """Raise ``AssertionError`` with feedback unless ``actual`` matches ``expected``.
+
+        Override point: an answer that is not a value (a schedule, a goal) is verified here."""
         __tracebackhide__ = True
         try:
             problem = self.compare(actual, expected)
@@ -463,7 +485,7 @@ class Exercise:
             mine, want = fmt_pair(actual, expected)
             raise AssertionError(_("{call}{note} returned {actual}; expected {expected}{source}{detail}.").format(
                 call=self._call_text(case), note=note, actual=mine, expected=want,
-                source=self._expected_source(), detail=detail) + f"{self._diagnose(case, actual)} {self._hint_ref()}")
+                source=self._expected_source(), detail=detail) + f"{self._diagnose(run, case, actual)} {self._hint_ref()}")
 
     def _require_callable(self, fn: Any) -> None:
         __tracebackhide__ = True
@@ -473,30 +495,30 @@ class Exercise:
                 "{alias}.{name}.check({name})"
             ).format(name=self.name, value=fmt(fn), type=type(fn).__name__, alias=self.module_alias))
 
-    def _passed(self, num_cases: int) -> None:
-        if getattr(self, "_quiet", False):
+    def _passed(self, run: CheckRun, num_cases: int) -> None:
+        if run.quiet:
             return
         unit = _("point") if self.points == 1 else _("points")
-        hidden = getattr(self, "_hidden", 0)
+        hidden = run.hidden
         if hidden:
             line = _("✓ {name}: all {cases} cases and {hidden} hidden cases pass ({points}/{points} {unit})")
         else:
             line = _("✓ {name}: all {cases} cases pass ({points}/{points} {unit})")
         print(line.format(name=self.name, cases=num_cases, hidden=hidden, points=self.points, unit=unit))
 
-    def _hidden_failure(self, fn: Callable, hidden: list[Case], seed: int, err: AssertionError) -> AssertionError:
-        """The feedback for a failed hidden case: its input, never its expected value (the grader's secret)."""
+    def _hidden_failure(self, run: CheckRun, seed: int, err: AssertionError) -> AssertionError:
+        """The feedback for a failed hidden case (``run`` on the hidden cases): its input, never its expected
+        value (the grader's secret)."""
+        hidden = run.cases
         failing = hidden[0]
         for case in hidden:  # which one failed: each alone, quietly
-            self.cases, self._mine = [case], None
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    self._check(fn)
+                    self._check(run.on([case]))
             except AssertionError:
                 failing = case
                 break
-        self.cases, self._mine = hidden, None
         cause = err.__cause__
         raised = _(" It raised {error}: {message}.").format(error=type(cause).__name__, message=cause) \
             if cause is not None else ""
@@ -504,7 +526,7 @@ class Exercise:
             "On a hidden case the grader drew (seed {seed}), which the notebook never showed, your answer is "
             "not the right one: {call}.{raised} Its expected value is not shown: try your "
             "function on inputs like this one and compare with what the text says it must do."
-        ).format(seed=seed, call=self._call_text(failing), raised=raised) + f"{self._diagnose()} {self._hint_ref()}")
+        ).format(seed=seed, call=self._call_text(failing), raised=raised) + f"{self._diagnose(run)} {self._hint_ref()}")
 
     def hidden_cases(self, seed: int, n: int = HIDDEN_CASES) -> list[Case]:
         """``n`` cases drawn at random for ``seed`` (the same for the same seed), never shown in the notebook.
@@ -539,14 +561,17 @@ class Exercise:
                 drawn.append(case)
         return drawn
 
-    def _check(self, fn: Callable) -> None:
-        """Run ``fn`` on every case; raise ``AssertionError`` at the first wrong answer."""
+    def _check(self, run: CheckRun) -> None:
+        """Run ``run.fn`` on every case of ``run``; raise ``AssertionError`` at the first wrong answer.
+
+        Override point: an answer checked otherwise than case by case (optimizer steps fed their own state,
+        an object stepped epoch by epoch, what a function did to fresh torch objects)."""
         __tracebackhide__ = True
-        for case in self.cases:
+        for case in run.cases:
             expected = self.expected(case)
-            actual = self._call(fn, case, expected)
-            self._verify(case, actual, expected)
-        self._passed(len(self.cases))
+            actual = self._call(run, run.fn, case, expected)
+            self._verify(run, case, actual, expected)
+        self._passed(run, len(run.cases))
 
     def check(self, fn: Callable) -> None:
         """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise.
@@ -555,35 +580,29 @@ class Exercise:
         known mistake the answers match, and the warnings the learner's code raised.
         """
         __tracebackhide__ = True  # keep the learner's traceback short (IPython, pytest)
-        self._recorder, self._fn, self._mine = _Recorder(), fn, None
         seed = _record.seed()
-        visible = self.cases
         hidden = self.hidden_cases(seed) if seed is not None else []
+        run = CheckRun(fn, list(self.cases), quiet=bool(hidden))  # this call's state: the exercise keeps none
         try:
             self._require_callable(fn)
-            self._quiet = bool(hidden)
-            self._check(fn)
+            self._check(run)
             if hidden:  # the grader's cases: the same checks on inputs the notebook never showed
-                self.cases, self._mine = hidden, None
+                secret = run.on(hidden)
                 try:
-                    self._check(fn)
+                    self._check(secret)
                 except NotAttemptedError:
                     raise
                 except AssertionError as err:
-                    raise self._hidden_failure(fn, hidden, seed, err) from err.__cause__
-                self.cases, self._quiet, self._hidden = visible, False, len(hidden)
-                self._passed(len(visible))
+                    raise self._hidden_failure(secret, seed, err) from err.__cause__
+                self._passed(dataclasses.replace(run, quiet=False, hidden=len(hidden)), len(run.cases))
             _record.passed(self.name)  # the grader's positive evidence (nothing outside grading)
         except NotAttemptedError as err:
             raise _brief(err)
         except AssertionError as err:
-            warned = self._recorder.text()
+            warned = run.recorder.text()
             if not warned:
                 raise _brief(err)
             raise _brief(AssertionError(f"{err} {warned}")) from err.__cause__
-        finally:
-            self._fn = self._mine = None  # do not keep the learner's objects alive
-            self.cases, self._quiet, self._hidden = visible, False, 0
 
     def __repr__(self) -> str:
         return f"<exercise {self.name}: {self.points} point(s), {len(self.cases)} cases>"  # i18n: a repr

@@ -12,7 +12,7 @@ import numpy as np
 from .. import descent as ref
 from ..losses import TwoBasins, ill_conditioned, quadratic_1d
 from ..i18n import N_, gettext_ as _
-from ._core import Bound, Case, Exercise, Mistake, compare_choice, compare_close, fmt, fmt_pair
+from ._core import Bound, Case, CheckRun, Exercise, Mistake, compare_choice, compare_close, fmt, fmt_pair
 
 __all__ = ["gd_step", "gradient_descent", "max_stable_lr", "optimal_lr", "lr_regime",
            "basin_reached", "EXERCISES"]
@@ -371,12 +371,11 @@ class ProbedExercise(Exercise):
 
     probe: Callable[[Callable, Callable], str] | None = None
 
-    def _diagnose(self, case: Case | None = None, actual: Any = None) -> str:
-        known = super()._diagnose(case, actual)
-        fn = getattr(self, "_fn", None)
-        if known or fn is None or self.probe is None:
+    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
+        known = super()._diagnose(run, case, actual)
+        if known or self.probe is None:
             return known
-        return self.probe(fn, self._learner)
+        return self.probe(run.fn, run.learner)
 
 
 lr_regime = ProbedExercise(

@@ -17,12 +17,12 @@ import copy
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..i18n import N_, gettext_ as _
-from ._core import CRASHED, Bound, Case, Exercise, Mistake, fmt
+from ._core import CRASHED, Bound, Case, CheckRun, Exercise, Mistake, fmt
 
 __all__ = ["replace_head", "param_groups", "set_trainable", "warmup_cosine", "fine_tune", "FINE_TUNE_TARGET",
            "EXERCISES"]
@@ -101,10 +101,11 @@ class ObservedExercise(Exercise):
         shown += [f"{k}={fmt(v)}" for k, v in case.kwargs.items()]
         return f"{self.name}({', '.join(shown)})"
 
-    def _run(self, fn: Callable, case: Case) -> dict:
+    def _run(self, run: CheckRun, case: Case) -> dict:
         __tracebackhide__ = True
+        fn = run.fn
         try:
-            return self._learner(lambda: self.observe(fn, case), ())
+            return run.learner(lambda: self.observe(fn, case), ())
         except NotImplementedError:
             raise self._not_attempted() from None
         except Exception as err:
@@ -129,18 +130,18 @@ class ObservedExercise(Exercise):
             _OBSERVED.popitem(last=False)
         return copy.deepcopy(seen)
 
-    def _check(self, fn: Callable) -> None:
+    def _check(self, run: CheckRun) -> None:
         __tracebackhide__ = True
-        for case in self.cases:
+        for case in run.cases:
             expected = self.expected(case)
-            seen = self._run(fn, case)
+            seen = self._run(run, case)
             found = self.problems(seen, expected)
             if found:
                 note = f" [{_(case.note).replace('{target}', str(FINE_TUNE_TARGET))}]" if case.note else ""
                 raise AssertionError(_("{call}{note}: {problem}; expected {expected}.").format(
                     call=self._call_text(case), note=note, problem=found[0], expected=expected["summary"])
-                    + f"{self._diagnose()} {self._hint_ref()}")
-        self._passed(len(self.cases))
+                    + f"{self._diagnose(run)} {self._hint_ref()}")
+        self._passed(run, len(run.cases))
 
     def _answer(self, fn: Callable, case: Case, call: Callable) -> Any:
         try:
@@ -151,9 +152,9 @@ class ObservedExercise(Exercise):
     def _same_answer(self, mine: Any, theirs: Any) -> bool:
         return _same_observations(mine, theirs)
 
-    def _diagnosis_cases(self) -> list:
+    def _diagnosis_cases(self, cases: Sequence[Case]) -> list:
         """The cases whose observations are cheap: a run measured for accuracy is not repeated per mistake."""
-        return [c for c in self.cases if not getattr(c, "measure", False)]
+        return [c for c in cases if not getattr(c, "measure", False)]
 
 
 def _same_observations(a: dict, b: dict) -> bool:

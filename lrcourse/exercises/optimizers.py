@@ -21,7 +21,7 @@ import numpy as np
 from .. import losses
 from .. import optimizers as O
 from ..i18n import N_, gettext_ as _
-from ._core import CRASHED, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
+from ._core import CRASHED, Case, CheckRun, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["momentum_step", "adagrad_step", "rmsprop_step", "adam_step", "adamw_step", "momentum_speedup",
            "StepCase", "StepExercise", "EXERCISES"]
@@ -112,10 +112,10 @@ class StepExercise(Exercise):
             len(a) == len(b) and all(compare_close(x, y) is None for x, y in zip(a, b, strict=True))
             for a, b in zip(mine, theirs, strict=True))
 
-    def _check(self, fn: Callable) -> None:
-        """Run ``fn`` step after step on every case; print the points, or raise ``AssertionError``."""
+    def _check(self, run: CheckRun) -> None:
+        """Run the learner's function step after step on every case; print the points, or raise ``AssertionError``."""
         __tracebackhide__ = True
-        for case in self.cases:
+        for case in run.cases:
             grads = (case.kwargs["grad"], *case.grads)
             kwargs = dict(case.kwargs)
             for k, (grad, want) in enumerate(zip(grads, self.expected(case), strict=True), start=1):
@@ -126,12 +126,12 @@ class StepExercise(Exercise):
                     _("step 1 of {steps}")
                 where = where.format(step=k, steps=len(grads))
                 step_case = Case(dict(kwargs), note=f"{where}{'; ' + _(case.note) if case.note else ''}")
-                actual = self._call(fn, step_case, want)
-                self._verify(step_case, actual, want)
+                actual = self._call(run, run.fn, step_case, want)
+                self._verify(run, step_case, actual, want)
                 kwargs["params"] = np.array(actual[0], dtype=np.float64)
                 for (name, _key), value in zip(self.state, actual[1:], strict=True):
                     kwargs[name] = np.array(value, dtype=np.float64)
-        self._passed(len(self.cases))
+        self._passed(run, len(run.cases))
 
     def _expected_source(self) -> str:
         return _(", what torch.optim.{torch} gives").format(torch=self.torch_class)

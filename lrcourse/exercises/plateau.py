@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import plateau as P
 from ..i18n import N_, gettext_ as _
-from ._core import CRASHED, Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
+from ._core import CRASHED, Bound, Case, CheckRun, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["is_improvement", "PlateauScheduler", "first_cut_epoch", "EarlyStopping", "plateau_settings",
            "SETTINGS_STREAM", "SETTINGS_GOALS", "settings_report", "EXERCISES"]
@@ -124,14 +124,15 @@ class StreamExercise(Exercise):
         return (_("metrics ") if len(shown) <= 8 else _("metrics (epochs {first}-{last}) ...").format(
             first=epoch - 7, last=epoch)) + text
 
-    def _check(self, cls: Any) -> None:
-        """Build ``cls`` for every case and step it through the case's metrics."""
+    def _check(self, run: CheckRun) -> None:
+        """Build the learner's class for every case and step it through the case's metrics."""
         __tracebackhide__ = True
-        for case in self.cases:
+        cls = run.fn
+        for case in run.cases:
             call = self._call_text(case)
             note = f" [{_(case.note)}]" if case.note else ""
             try:
-                obj = self._learner(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
+                obj = run.learner(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
             except NotImplementedError:
                 raise self._not_attempted() from None
             except Exception as err:
@@ -142,7 +143,7 @@ class StreamExercise(Exercise):
             for epoch, metric in enumerate(case.metrics, start=1):
                 want = (ref.step(metric), *(getattr(ref, a) for a in self.attributes))
                 try:
-                    out = self._learner(obj.step, [metric])
+                    out = run.learner(obj.step, [metric])
                 except NotImplementedError:
                     raise self._not_attempted() from None
                 except Exception as err:
@@ -156,8 +157,8 @@ class StreamExercise(Exercise):
                 if problem is not None:
                     raise AssertionError(_("{call}{note}, {so_far}: at epoch {epoch} (metric {metric}) {problem}.").format(
                         call=call, note=note, so_far=self._so_far(case, epoch), epoch=epoch, metric=fmt(metric, 4),
-                        problem=problem) + f"{self._diagnose()} {self._hint_ref()}")
-        self._passed(len(self.cases))
+                        problem=problem) + f"{self._diagnose(run)} {self._hint_ref()}")
+        self._passed(run, len(run.cases))
 
     def _compare_epoch(self, got: tuple, want: tuple) -> str | None:
         out, expected = got[0], want[0]
@@ -754,14 +755,14 @@ def _compare_settings(actual: Any, expected: Any) -> str | None:
 class GoalExercise(Exercise):
     """Any answer that meets the goals passes; feedback lists each goal missed."""
 
-    def _verify(self, case: Case, actual: Any, expected: Any) -> None:
+    def _verify(self, run: CheckRun, case: Case, actual: Any, expected: Any) -> None:
         __tracebackhide__ = True
         problem = self.compare(actual, expected)
         if problem is not None:
             raise AssertionError(_(
                 "{call} returned {actual}, which misses the goals: {problem}; the expected answer meets all three."
             ).format(call=self._call_text(case), actual=fmt(actual), problem=problem)
-                + f"{self._diagnose(case, actual)} {self._hint_ref()}")
+                + f"{self._diagnose(run, case, actual)} {self._hint_ref()}")
 
     def _same_answer(self, mine: Any, theirs: Any) -> bool:
         return _same(mine, theirs)

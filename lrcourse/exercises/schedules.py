@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import schedules as S
 from ..i18n import N_, gettext_ as _
-from ._core import CRASHED, Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
+from ._core import CRASHED, Bound, Case, CheckRun, Exercise, Mistake, compare_close, fmt, fmt_pair
 
 __all__ = ["step_decay", "exponential", "cosine", "linear_warmup", "warmup_cosine", "cyclic",
            "ScheduleCase", "ScheduleExercise", "EXERCISES"]
@@ -71,14 +71,15 @@ class ScheduleExercise(Exercise):
     def describe(self, value: Any) -> str:
         return _("a schedule (a function step -> lr) starting {values}").format(values=fmt(list(np.round(value[:3], 10))))
 
-    def _values(self, schedule: Callable, case: ScheduleCase, order: Sequence[int] | None = None) -> list[float]:
+    def _values(self, run: CheckRun, schedule: Callable, case: ScheduleCase,
+                order: Sequence[int] | None = None) -> list[float]:
         """The learner's LRs at steps 0 .. steps-1 (or at ``order``), or feedback on why there are none."""
         __tracebackhide__ = True
         call = self._call_text(case)
         values = []
         for t in (range(case.steps) if order is None else order):
             try:
-                value = self._learner(schedule, [t])
+                value = run.learner(schedule, [t])
             except NotImplementedError:
                 raise self._not_attempted() from None
             except Exception as err:
@@ -103,12 +104,12 @@ class ScheduleExercise(Exercise):
     def _same_answer(self, mine: Any, theirs: Any) -> bool:
         return compare_close(mine, theirs) is None
 
-    def _check_pure(self, schedule: Callable, case: ScheduleCase, values: list[float]) -> None:
+    def _check_pure(self, run: CheckRun, schedule: Callable, case: ScheduleCase, values: list[float]) -> None:
         """Ask for every step again, last first, then each step twice: a pure schedule gives the same LRs."""
         __tracebackhide__ = True
         steps = case.steps
         order = list(range(steps - 1, -1, -1)) + [t for t in (0, steps // 2, steps - 1) for _twice in range(2)]
-        again = self._values(schedule, case, order)
+        again = self._values(run, schedule, case, order)
         for i, (t, value) in enumerate(zip(order, again, strict=True)):
             if compare_close(value, values[t]) is not None:
                 before = _("right after step {step}").format(step=order[i - 1]) if i else _("first")
@@ -122,7 +123,7 @@ class ScheduleExercise(Exercise):
                     call=self._call_text(case), first=first, step=t, later=later, before=before,
                     hint=self._hint_ref()))
 
-    def _verify(self, case: ScheduleCase, actual: Any, expected: np.ndarray) -> None:
+    def _verify(self, run: CheckRun, case: ScheduleCase, actual: Any, expected: np.ndarray) -> None:
         __tracebackhide__ = True
         call = self._call_text(case)
         if not callable(actual):
@@ -130,7 +131,7 @@ class ScheduleExercise(Exercise):
                 "{call} returned {value} ({type}); it should return a schedule, a function of the step: define "
                 "`def schedule(step): ...` inside {name} and `return schedule`. {hint}").format(
                 call=call, value=fmt(actual), type=type(actual).__name__, name=self.name, hint=self._hint_ref()))
-        values = self._values(actual, case)
+        values = self._values(run, actual, case)
         for t, (value, want) in enumerate(zip(values, expected, strict=True)):
             if compare_close(value, want) is not None:
                 note = f" [{_(case.note)}]" if case.note else ""
@@ -143,8 +144,8 @@ class ScheduleExercise(Exercise):
                              "the LR of {source}.")
                 raise AssertionError(text.format(call=call, note=note, step=t, actual=mine, expected=theirs,
                                                  torch=self.torch_class, source=self.library_source)
-                                     + f"{self._diagnose(case, values)} {self._hint_ref()}")
-        self._check_pure(actual, case, values)
+                                     + f"{self._diagnose(run, case, values)} {self._hint_ref()}")
+        self._check_pure(run, actual, case, values)
 
 
 def _steps_from(key: str, minus: str | None = None) -> Callable[[ScheduleCase], list]:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..i18n import N_, gettext_ as _
-from ._core import Bound, Case, Exercise, Mistake, compare_close, fmt, fmt_pair
+from ._core import Bound, Case, CheckRun, Exercise, Mistake, compare_close, fmt, fmt_pair
 from .plateau import TableExercise
 
 __all__ = ["log_grid", "kfold_indices", "cv_grid_search", "log_uniform", "smoothed_losses", "steepest_lr",
@@ -162,24 +162,25 @@ class FoldsExercise(Exercise):
         return _("expected {k} folds whose validation parts split 0..{last} into parts of sizes {sizes}, each fold "
                  "training on all the other indices").format(k=k, last=n - 1, sizes=sizes)
 
-    def _fail(self, case: Case, problem: str, actual: Any) -> None:
+    def _fail(self, run: CheckRun, case: Case, problem: str, actual: Any) -> None:
         __tracebackhide__ = True
         note = f" [{_(case.note)}]" if case.note else ""
         raise AssertionError(f"{self._call_text(case)}{note}: {problem}; {self._expected_text(case)}."
-                             f"{self._diagnose(case, actual)} {self._hint_ref()}")  # i18n: its parts are translated
+                             f"{self._diagnose(run, case, actual)} {self._hint_ref()}")  # i18n: its parts are translated
 
     def _same_answer(self, mine: Any, theirs: Any) -> bool:
         return _same_folds(mine, theirs)
 
-    def _check(self, fn: Callable) -> None:
+    def _check(self, run: CheckRun) -> None:
         __tracebackhide__ = True
-        for case in self.cases:
+        fn = run.fn
+        for case in run.cases:
             n, k, seed = case.kwargs["n"], case.kwargs["k"], case.kwargs["seed"]
-            actual = self._call(fn, case, None)
+            actual = self._call(run, fn, case, None)
             problem = _folds_problem(actual, n, k)
             if problem is None:
-                again = self._call(fn, case, None)
-                other = self._call(fn, Case({"n": n, "k": k, "seed": seed + 1}), None)
+                again = self._call(run, fn, case, None)
+                other = self._call(run, fn, Case({"n": n, "k": k, "seed": seed + 1}), None)
                 if not _same_folds(actual, again):
                     problem = _("two calls with the same seed gave different folds: draw the shuffle from "
                                 "np.random.default_rng(seed)")
@@ -190,8 +191,8 @@ class FoldsExercise(Exercise):
                          for _unused, val in (tuple(map(np.asarray, f)) for f in actual)) and n >= 10:
                     problem = _("the validation parts are runs of consecutive indices: the indices were not shuffled")
             if problem is not None:
-                self._fail(case, problem, actual)
-        self._passed(len(self.cases))
+                self._fail(run, case, problem, actual)
+        self._passed(run, len(run.cases))
 
     def describe(self, value: Any) -> str:
         return _("a valid k-fold split")
@@ -386,13 +387,13 @@ def _looks_log_uniform(values: Any, low: float, high: float) -> bool:
 class SamplerExercise(Exercise):
     """When the draws differ from the reference's, says whether they at least have the right distribution."""
 
-    def _diagnose(self, case: Case | None = None, actual: Any = None) -> str:
-        known = super()._diagnose(case, actual)
+    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
+        known = super()._diagnose(run, case, actual)
         if known or case is None:
             return known
         low, high = case.kwargs["low"], case.kwargs["high"]
         try:
-            many = self._learner(self._fn, (low, high, 2000, _Rng(12345)))
+            many = run.learner(run.fn, (low, high, 2000, _Rng(12345)))
         except Exception:
             return ""
         if _looks_log_uniform(many, low, high):
