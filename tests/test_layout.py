@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from _course import ROOT
+from lrcourse import syllabus
 
 PACKAGE = ROOT / "lrcourse"
 
@@ -121,6 +122,23 @@ def test_nothing_below_grading_imports_it():
           if target.startswith("lrcourse.grading") and not name.startswith(("lrcourse.grading", "lrcourse.cli"))
           and name != "lrcourse.start"]
     assert up == []
+
+
+@pytest.mark.parametrize("entry", [n.exercises for n in syllabus.NOTEBOOKS])
+def test_a_notebooks_check_module_holds_its_exercises_as_data_and_no_kind_of_its_own(entry):
+    """Reusable exercise kinds live in lrcourse.exercises.kinds (or _core); a notebook's module only builds on them."""
+    import importlib
+    import inspect
+
+    from lrcourse.exercises import Exercise, kinds
+
+    module = importlib.import_module(f"lrcourse.exercises.{entry}")
+    own = [name for name, obj in vars(module).items()
+           if inspect.isclass(obj) and issubclass(obj, Exercise) and obj.__module__ == module.__name__]
+    assert own == [], f"{module.__name__} defines exercise kinds {own}: move them to lrcourse.exercises.kinds"
+    assert module.EXERCISES and all(isinstance(e, Exercise) for e in module.EXERCISES)
+    used = {type(e) for e in module.EXERCISES} - {Exercise}
+    assert used <= {getattr(kinds, name) for name in kinds.__all__}
 
 
 @pytest.mark.parametrize("source, expected", [

@@ -4,7 +4,6 @@ Each exercise's ``grade_id`` in the notebook equals its name here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -12,7 +11,8 @@ import numpy as np
 from .. import descent as ref
 from ..losses import TwoBasins, ill_conditioned, quadratic_1d
 from ..i18n import N_, gettext_ as _
-from ._core import Bound, Case, CheckRun, Exercise, Mistake, compare_choice, compare_close, fmt, fmt_pair
+from ._core import Bound, Case, Exercise, Mistake, compare_choice, compare_close, fmt, fmt_pair
+from .kinds import ProbedExercise
 
 __all__ = ["gd_step", "gradient_descent", "max_stable_lr", "optimal_lr", "lr_regime",
            "basin_reached", "EXERCISES"]
@@ -363,19 +363,6 @@ def _product_probe(fn: Callable, call: Callable) -> str:
                 ).format(h=fmt(h), a1=fmt(pairs[0][0]), lr1=fmt(pairs[0][1]), answer1=fmt(answers[0]), a2=fmt(a),
                          lr2=fmt(lr), answer2=fmt(answer))
     return ""
-
-
-@dataclass
-class ProbedExercise(Exercise):
-    """When no known mistake fits, ``probe(fn, call)`` may still name the cause (or return '')."""
-
-    probe: Callable[[Callable, Callable], str] | None = None
-
-    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
-        known = super()._diagnose(run, case, actual)
-        if known or self.probe is None:
-            return known
-        return self.probe(run.fn, run.learner)
 
 
 lr_regime = ProbedExercise(

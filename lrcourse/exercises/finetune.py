@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import copy
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from ..i18n import N_, gettext_ as _
-from ._core import CRASHED, Bound, Case, CheckRun, Exercise, Mistake, fmt
+from ._core import Bound, Case, Mistake, fmt
+from .kinds import LoopCase, LoopExercise, ModelCase, ObservedExercise, SchedulerCase, SchedulerExercise
 
 __all__ = ["replace_head", "param_groups", "set_trainable", "warmup_cosine", "fine_tune", "FINE_TUNE_TARGET",
            "EXERCISES"]
@@ -39,11 +38,6 @@ ARCHITECTURES = {
 }
 
 
-#: How feedback names each architecture, with its article.
-_WITH_ARTICLE = {"small ResNet": N_("a small ResNet"), "deeper, narrower small ResNet": N_("a deeper, narrower small ResNet"),  # i18n: a key
-                 "ResNet-18": N_("a ResNet-18")}
-
-
 def _models():
     from .. import models
 
@@ -51,9 +45,6 @@ def _models():
 
 
 _BUILT: dict = {}
-#: The reference's observations, by (reference, observer, case, language): the most recent _OBSERVED_KEPT.
-_OBSERVED: OrderedDict = OrderedDict()
-_OBSERVED_KEPT = 256
 
 
 def _model(seed: int = 0, frozen: bool = False, arch: str = "small ResNet"):
@@ -71,104 +62,6 @@ def _model(seed: int = 0, frozen: bool = False, arch: str = "small ResNet"):
 def _stage(name: str) -> str:
     top = name.split(".", 1)[0]
     return top if top in STAGES else "stem"
-
-
-@dataclass(frozen=True)
-class ModelCase(Case):
-    """Build the ``arch`` model from ``seed`` (all frozen if ``frozen``), then call with ``kwargs``."""
-
-    seed: int = 0
-    frozen: bool = False
-    arch: str = "small ResNet"
-
-
-@dataclass
-class ObservedExercise(Exercise):
-    """An exercise checked by what the learner's function did to fresh torch objects.
-
-    ``observe(fn, case)`` runs ``fn`` and returns a dict of observations (or
-    raises); ``problems(seen, expected)`` lists what differs, first problem
-    first. Known mistakes are recognised by equal observations.
-    """
-
-    observe: Callable = None  # type: ignore[assignment]
-    problems: Callable = None  # type: ignore[assignment]
-
-    def _call_text(self, case: Case) -> str:
-        arch = getattr(case, "arch", "small ResNet")
-        frozen = _(", all frozen") if getattr(case, "frozen", False) else ""
-        shown = [f"model=<{_(_WITH_ARTICLE.get(arch, arch))}{frozen}>"]
-        shown += [f"{k}={fmt(v)}" for k, v in case.kwargs.items()]
-        return f"{self.name}({', '.join(shown)})"
-
-    def _run(self, run: CheckRun, case: Case) -> dict:
-        __tracebackhide__ = True
-        fn = run.fn
-        try:
-            return run.learner(lambda: self.observe(fn, case), ())
-        except NotImplementedError:
-            raise self._not_attempted() from None
-        except Exception as err:
-            raise AssertionError(_("{call} raised {error}: {message}. {hint}").format(
-                call=self._call_text(case), error=type(err).__name__, message=err, hint=self._hint_ref())) from err
-
-    def expected(self, case: Case) -> dict:
-        """What the reference does to fresh torch objects on ``case``.
-
-        Remembered (a copy is returned): the reference is deterministic on a case, and its observations are small,
-        but making them can mean training a model (``fine_tune``'s real run). A learner who runs a check again
-        after a fix waits for their own function only.
-        """
-        from ..i18n import get_language
-
-        key = (self.reference, self.observe, repr(case), get_language())  # the summary is in the language in use
-        seen = _OBSERVED.pop(key, None)
-        if seen is None:
-            seen = self.observe(self.reference, case)
-        _OBSERVED[key] = seen  # the most recent last
-        while len(_OBSERVED) > _OBSERVED_KEPT:
-            _OBSERVED.popitem(last=False)
-        return copy.deepcopy(seen)
-
-    def _check(self, run: CheckRun) -> None:
-        __tracebackhide__ = True
-        for case in run.cases:
-            expected = self.expected(case)
-            seen = self._run(run, case)
-            found = self.problems(seen, expected)
-            if found:
-                note = f" [{_(case.note).replace('{target}', str(FINE_TUNE_TARGET))}]" if case.note else ""
-                raise AssertionError(_("{call}{note}: {problem}; expected {expected}.").format(
-                    call=self._call_text(case), note=note, problem=found[0], expected=expected["summary"])
-                    + f"{self._diagnose(run)} {self._hint_ref()}")
-        self._passed(run, len(run.cases))
-
-    def _answer(self, fn: Callable, case: Case, call: Callable) -> Any:
-        try:
-            return call(lambda: self.observe(fn, case), ())
-        except Exception:
-            return CRASHED
-
-    def _same_answer(self, mine: Any, theirs: Any) -> bool:
-        return _same_observations(mine, theirs)
-
-    def _diagnosis_cases(self, cases: Sequence[Case]) -> list:
-        """The cases whose observations are cheap: a run measured for accuracy is not repeated per mistake."""
-        return [c for c in cases if not getattr(c, "measure", False)]
-
-
-def _same_observations(a: dict, b: dict) -> bool:
-    """Equal observations (arrays to the checks' tolerance); the summaries and accuracies are not compared."""
-    keys = set(a) | set(b)
-    for key in keys - {"summary", "accuracy"}:
-        x, y = a.get(key), b.get(key)
-        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.shape == y.shape
-                    and np.allclose(x, y, rtol=1e-9, atol=1e-12)):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 # --------------------------------------------------------------------------- replace_head
@@ -583,24 +476,6 @@ def _warmup_cosine(optimizer, warmup_steps, total_steps):
     return LambdaLR(optimizer, factor)
 
 
-@dataclass(frozen=True)
-class SchedulerCase(Case):
-    """An optimizer (``optimizer``: "SGD" or "Adam") with one group per LR in ``lrs``; the scheduler is stepped
-    ``total_steps + 5`` times."""
-
-    lrs: tuple = (0.1,)
-    optimizer: str = "SGD"
-
-
-@dataclass
-class SchedulerExercise(ObservedExercise):
-    def _call_text(self, case: Case) -> str:
-        kw = case.kwargs
-        return _("{name}(optimizer=<{optimizer}, group lrs {lrs}>, warmup_steps={warmup}, total_steps={total})").format(
-            name=self.name, optimizer=case.optimizer, lrs=fmt(list(case.lrs)), warmup=kw["warmup_steps"],
-            total=kw["total_steps"])
-
-
 def _observed_steps(case: Case) -> int:
     """Steps 0 .. total_steps + 5: past the end the LR must stay at 0."""
     return case.kwargs["total_steps"] + 6
@@ -726,18 +601,6 @@ def _fine_tune(model, optimizer, scheduler, batches, epochs):
             scheduler.step()
             losses.append(loss.item())
     return losses
-
-
-@dataclass(frozen=True)
-class LoopCase(Case):
-    """Fine-tune ``model`` on the target task with ``shots`` images per class, with the named optimizer and schedule."""
-
-    shots: int = 5
-    epochs: int = 3
-    measure: bool = False  # also evaluate on the held-out target images
-    model: str = N_("pretrained small ResNet, new head")
-    optimizer: str = "SGD"
-    schedule: str = N_("warmup + cosine")
 
 
 def _loop_setup(case: LoopCase):
@@ -907,16 +770,6 @@ def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=
     return loop
 
 
-@dataclass
-class LoopExercise(ObservedExercise):
-    """The structure is checked first (cheap); the accuracy last, on the case that measures it."""
-
-    def _call_text(self, case: Case) -> str:
-        return _("{name}(model=<{model}>, optimizer=<{optimizer}>, scheduler=<{schedule}>, batches=<{shots}-shot digits "
-                 "5-9>, epochs={epochs})").format(name=self.name, model=_(case.model), optimizer=case.optimizer,
-                                                  schedule=_(case.schedule), shots=case.shots, epochs=case.epochs)
-
-
 fine_tune = LoopExercise(
     name="fine_tune",
     points=2,
@@ -938,6 +791,7 @@ fine_tune = LoopExercise(
     """),
     observe=_observe_loop,
     problems=_loop_problems,
+    note_values={"target": FINE_TUNE_TARGET},
     mistakes=[
         Mistake(_loop_variant(per_epoch=True),
                 N_("The scheduler was stepped once per epoch instead of once per batch: the warmup and the cosine "

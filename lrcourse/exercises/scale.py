@@ -15,7 +15,7 @@ import numpy as np
 from .. import schedules as S
 from ..i18n import N_, gettext_ as _
 from ._core import Bound, Case, Exercise, Mistake, compare_close, fmt_pair
-from .schedules import ScheduleCase, ScheduleExercise
+from .kinds import ScheduleCase, ScheduleExercise
 
 __all__ = ["scaled_lr", "noise_scale", "lamb_trust_ratio", "wsd_schedule", "sf_update", "mup_lr", "EXERCISES"]
 
