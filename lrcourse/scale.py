@@ -402,7 +402,7 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
     from torch import nn
     from torch.nn import functional as F
 
-    from .stacked import StackedOptimizer
+    from .stacked import StackedOptimizer, stack_linear
 
     lrs = np.asarray(lrs, dtype=float)
     if lrs.ndim != 1 or lrs.size == 0:
@@ -419,7 +419,7 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
     linears = [m for m in template if isinstance(m, nn.Linear)]
     params, scales = [], []
     for layer in linears:
-        params += [layer.weight.detach().expand(k, -1, -1).clone(), layer.bias.detach().view(1, -1, 1).repeat(k, 1, 1)]
+        params += stack_linear(layer, k)
         scales += [lr_k * factor[id(layer.weight)], lr_k * factor[id(layer.bias)]]
     for p in params:
         p.requires_grad_()

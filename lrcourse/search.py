@@ -746,7 +746,7 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     from torch.nn import functional as F
 
     from .optimizers import _beta, _betas
-    from .stacked import StackedOptimizer
+    from .stacked import StackedOptimizer, stack_linear
     from .training import History, mlp
 
     if getattr(split, "task", "classification") != "classification":
@@ -788,7 +788,7 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     scale = [lr_k.repeat_interleave(width).view(-1, 1)] * 2
     decays = [wd_k.repeat_interleave(width).view(-1, 1)] * 2
     for layer in layers[1:]:
-        params += [layer.weight.detach().expand(k, -1, -1).clone(), layer.bias.detach().view(1, -1, 1).repeat(k, 1, 1)]
+        params += stack_linear(layer, k)
         scale += [lr_k.view(k, 1, 1)] * 2
         decays += [wd_k.view(k, 1, 1)] * 2
     for p in params:

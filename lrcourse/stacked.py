@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["RULES", "StackedOptimizer"]
+__all__ = ["RULES", "StackedOptimizer", "stack_linear"]
 
 #: The update rules a stack can take, named as :func:`lrcourse.search.sweep`'s ``optimizer`` names them.
 RULES = ("sgd", "adam", "adamw", "rmsprop")
@@ -89,3 +89,10 @@ class StackedOptimizer:
                 m.lerp_(g, 1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
                 p.sub_(s / bc1 * m / (v.sqrt() / bc2_sqrt + self.eps))
+
+
+def stack_linear(layer: Any, k: int) -> list:
+    """``K`` copies of a ``torch.nn.Linear``'s weight and bias, stacked for a batched product: ``(K, out, in)`` and
+    ``(K, out, 1)`` (activations kept as ``(K, units, batch)``, ``torch.baddbmm(bias, weight, x)``); new leaf
+    tensors, detached from ``layer``."""
+    return [layer.weight.detach().expand(k, -1, -1).clone(), layer.bias.detach().view(1, -1, 1).repeat(k, 1, 1)]

@@ -62,3 +62,16 @@ def test_the_sweeps_take_their_rules_from_here():
     from lrcourse import search
 
     assert search.SWEEP_OPTIMIZERS == stacked.RULES
+
+
+def test_a_stacked_linear_layer_computes_what_the_layer_computes_for_every_copy():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 2).double()
+    weight, bias = stacked.stack_linear(layer, K)
+    assert weight.shape == (K, 2, 3) and bias.shape == (K, 2, 1) and weight.is_leaf and not weight.requires_grad
+    x = torch.randn(5, 3, dtype=torch.float64)
+    out = torch.baddbmm(bias, weight, x.t().expand(K, -1, -1))  # (K, out, batch)
+    for k in range(K):
+        torch.testing.assert_close(out[k].t(), layer(x).detach())
+    weight[0].zero_()  # copies, not views of the layer or of each other
+    assert layer.weight.abs().sum() > 0 and weight[1].abs().sum() > 0
