@@ -121,10 +121,10 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"hidden cases: drawn with seed {args.seed}", file=sys.stderr)
     results = pool.grade_all([s.path for s in found], releases, timeout=args.timeout, jobs=args.jobs,
                                progress=not args.quiet, confinement=confinement, seed=args.seed,
-                               keep_notebooks=bool(args.feedback or args.json))
+                               keep_notebooks=bool(args.feedback or args.json), carry_forward=args.carry_forward)
     roster.label(results, found, releases)
     run = {"in force": confinement.describe(), "seed": args.seed, "releases": release_ids(releases),
-           "shard": list(shard) if shard else None}
+           "shard": list(shard) if shard else None, "carry forward": args.carry_forward}
     return _outputs(args, results, releases, run)
 
 
@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seconds per notebook, all cells together, or none (default: {d.notebook_timeout})")
     p.add_argument("--seed", type=int, default=None,
                    help="every check also tries hidden cases drawn at random with this seed (recorded in the reports)")
+    p.add_argument("--no-carry-forward", dest="carry_forward", action="store_false",
+                   help="charge a check that fails only because it calls an earlier exercise's failing answer (by "
+                        "default it earns its points, marked 'carried forward' from that exercise's check)")
     p.add_argument("--feedback", metavar="DIR",
                    help="also write one self-contained HTML file of feedback per submission into DIR")
     p.add_argument("--report", metavar="FILE", help="also write the class report (HTML) to FILE")

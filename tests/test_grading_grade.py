@@ -108,3 +108,40 @@ def test_a_claim_the_machine_does_not_reproduce_is_a_note_when_grading(tiny, tmp
     outputs = next(c.outputs for c in result.notebook.cells if c.source == claim)
     assert [o["output_type"] for o in outputs] == ["stream"]
     assert outputs[0]["text"].startswith("Note: the text claims \u201cvalidation picks 0.03\u201d")
+
+
+def test_a_submission_whose_only_mistake_is_gd_step_scores_9_of_10_and_is_charged_once(tmp_path, kernels):
+    """Notebook 01 answered right but for gd_step: gradient_descent and basin_reached call it, and fail only because
+    of it. By default they keep their points, carried forward from gd_step_test (9/10); --no-carry-forward
+    charges them (5/10). The feedback names gd_step at the dependent checks; the class report counts one mistake."""
+    from _course import NOTEBOOKS, SOLUTIONS, graded_cells_only
+    from lrcourse.grading.reports import classreport, feedback, tables
+    from lrcourse.grading.scoring.submission import load_releases
+
+    nb = graded_cells_only(nbformat.read(SOLUTIONS / "01_gradient_descent.ipynb", as_version=4))
+    cell = next(c for c in nb.cells if c.get("id") == "gd-step")
+    cell.source = WRONG
+    (tmp_path / "alice").mkdir()
+    path = tmp_path / "alice" / "01_gradient_descent.ipynb"
+    nbformat.write(nb, path)
+    releases = load_releases(NOTEBOOKS)
+    carried = G.grade_notebook(path, releases, timeout=120)
+    assert carried.total == 9 and carried.max_total == 10
+    status = {c.grade_id: (c.status, c.points, c.carried_from) for c in carried.checks}
+    assert status["gd_step_test"] == ("failed", 0.0, None)
+    assert status["gradient_descent_test"] == ("carried forward", 2.0, "gd_step_test")
+    assert status["basin_reached_test"] == ("carried forward", 2.0, "gd_step_test")
+    assert all(s == "passed" for gid, (s, _p, _c) in status.items()
+               if gid not in ("gd_step_test", "gradient_descent_test", "basin_reached_test"))
+    by_id = {c.grade_id: c for c in carried.checks}
+    assert "basin_reached itself is right: it fails only because it calls your gd_step (through your " \
+           "gradient_descent)" in by_id["basin_reached_test"].message
+    assert by_id["gd_step_test"].mistake == "Did you add the gradient instead of subtracting it?"
+    assert tables._note(carried) == "gradient_descent_test, basin_reached_test carried forward from gd_step_test"
+    assert "Your mistake is in gd_step_test" in feedback.render(carried)
+    checks = classreport.summary([carried])["01_gradient_descent.ipynb"]["checks"]
+    assert sum(c["statuses"]["failed"] for c in checks.values()) == 1
+    charged = G.grade_notebook(path, releases, timeout=120, carry_forward=False)
+    assert charged.total == 5
+    assert {c.grade_id: c.points for c in charged.checks if c.status == "carried forward"} == \
+        {"gradient_descent_test": 0.0, "basin_reached_test": 0.0}

@@ -22,8 +22,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import i18n as catalogs  # noqa: E402  (scripts/i18n.py)
 
 #: Every module of lrcourse.exercises: each learner-visible message in them is marked and translated.
-TRANSLATED = ("_core", "_record", "__init__", "descent", "schedules", "optimizers", "plateau", "search", "finetune",
-              "scale")
+TRANSLATED = ("_core", "_causes", "_record", "__init__", "descent", "schedules", "optimizers", "plateau", "search",
+              "finetune", "scale")
+#: The modules of the exercise kinds (lrcourse.exercises.kinds): their messages are marked and translated too.
+KINDS = ("__init__", "probed", "steps", "streams", "schedules", "resampling", "observed")
 
 
 @pytest.fixture
@@ -121,9 +123,10 @@ def unmarked_messages(path: Path) -> list[str]:
 def test_every_exercise_module_is_covered():
     found = sorted(p.stem for p in (ROOT / "lrcourse" / "exercises").glob("*.py"))
     assert found == sorted(TRANSLATED)
+    assert sorted(p.stem for p in (ROOT / "lrcourse" / "exercises" / "kinds").glob("*.py")) == sorted(KINDS)
 
 
-@pytest.mark.parametrize("module", TRANSLATED)
+@pytest.mark.parametrize("module", list(TRANSLATED) + [f"kinds/{k}" for k in KINDS])
 def test_every_learner_message_is_marked_for_translation(module):
     assert unmarked_messages(ROOT / "lrcourse" / "exercises" / f"{module}.py") == []
 

@@ -31,17 +31,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import zlib
+import sys
 import textwrap
 import traceback
+import types
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from . import _record
+from . import _causes, _record
 from ..i18n import N_, gettext_ as _
 
 __all__ = ["Bound", "Case", "Exercise", "Mistake", "NotAttemptedError", "PROPERTIES", "fmt", "fmt_pair",
@@ -216,6 +218,8 @@ def _silenced(fn: Callable, args: Sequence) -> Any:
 
 #: What a learner's function gave on a case where it raised (no known mistake agrees with it).
 CRASHED = object()
+#: ``_diagnose``'s ``expected`` when the caller has no expected value to compare with.
+_NOTHING = object()
 
 
 class _Recorder:
@@ -350,6 +354,61 @@ def _usable(expected: Any) -> bool:
     return bool(np.all(np.isfinite(arr)))
 
 
+def _varied(value: Any) -> Any:
+    """Another value of an argument, to see whether an answer depends on it: a number or an array of numbers
+    made 25 % larger (and moved off zero), a whole number one larger; None for anything else."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value) + 1
+    if isinstance(value, (float, np.floating)):
+        return float(value) * 1.25 + (0.1 if value == 0 else 0.0)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        return value * 1.25 + np.where(value == 0, 0.1, 0.0)
+    return None
+
+
+def _functions_of(fn: Any) -> set[str]:
+    """The global names the code of ``fn`` (and of the functions and comprehensions defined in it) refers to."""
+    names: set[str] = set()
+    todo = [fn.__code__]
+    while todo:
+        code = todo.pop()
+        names.update(code.co_names)
+        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return names
+
+
+def _calls(fn: types.FunctionType) -> list[str]:
+    """The learner's functions ``fn`` calls, directly or through others of theirs: the names in its namespace
+    (the notebook's) that hold a Python function defined there, found by following the code, nearest first."""
+    namespace, found, todo = fn.__globals__, [], [fn]
+    while todo:
+        for name in sorted(_functions_of(todo.pop(0))):
+            other = namespace.get(name)
+            if isinstance(other, types.FunctionType) and other.__globals__ is namespace and name not in found \
+                    and other is not fn:
+                found.append(name)
+                todo.append(other)
+    return found
+
+
+def _with(fn: types.FunctionType, replaced: dict[str, Callable]) -> types.FunctionType:
+    """A copy of ``fn`` that sees the functions in ``replaced`` instead of the learner's, also from the learner's
+    other functions it calls; the learner's namespace itself is left as it is."""
+    namespace = dict(fn.__globals__, **replaced)
+    for name, value in fn.__globals__.items():
+        if isinstance(value, types.FunctionType) and value.__globals__ is fn.__globals__ and name not in replaced:
+            namespace[name] = _rebound(value, namespace)
+    return _rebound(fn, namespace)
+
+
+def _rebound(fn: types.FunctionType, namespace: dict) -> types.FunctionType:
+    copied = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    copied.__kwdefaults__, copied.__dict__ = fn.__kwdefaults__, dict(fn.__dict__)
+    return copied
+
+
 @dataclass
 class Exercise:
     """A graded exercise: ``check(fn)`` for feedback, ``hint()`` when stuck.
@@ -402,11 +461,14 @@ class Exercise:
         """Override point: which of ``cases`` to compare with the known mistakes (all of them)."""
         return cases
 
-    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
-        """The message of the known mistake whose answers equal the learner's on *every* case, else ''.
+    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None,
+                  expected: Any = _NOTHING) -> str:
+        """The message of the known mistake whose answers equal the learner's on *every* case; else, given the
+        failing ``case``, the learner's ``actual`` answer and the ``expected`` one, a generic cause
+        (:mod:`lrcourse.exercises._causes`, or an argument the answer ignores); else ''.
 
         Raising on a case counts as an answer: it agrees with a mistake that raises there too. Override point
-        (with ``super()``): name a cause no known mistake lists.
+        (with ``super()``): name a cause neither lists.
         """
         cases = self._diagnosis_cases(run.cases)
         if run.mine is None:
@@ -422,7 +484,57 @@ class Exercise:
                     break
             else:
                 return " " + _(mistake.message)
+        if case is None:
+            return ""
+        cause = _causes.of_values(actual, expected) if expected is not _NOTHING and actual is not CRASHED else ""
+        cause = cause or self._ignored(run, case)
+        return f" {cause[:1].upper()}{cause[1:]}." if cause else ""
+
+    #: Whether a failed check may call the learner's code again on varied arguments to find one it ignores
+    #: (False for a kind whose every answer is a training run).
+    probe_arguments: ClassVar[bool] = True
+
+    def _ignored(self, run: CheckRun, case: Case) -> str:
+        """'your result does not change with ``name``' when changing that argument of ``case`` changes the right
+        answer but not the learner's (each number, whole number or array argument in turn), else ''."""
+        if not self.probe_arguments:
+            return ""
+        mine = self._answer(run.fn, case, run.learner)
+        right = self._answer(self.reference, case, _silenced)
+        if mine is CRASHED or right is CRASHED:
+            return ""
+        for name, value in case.kwargs.items():
+            varied = _varied(value)
+            if varied is None:
+                continue
+            other = dataclasses.replace(case, kwargs={**case.kwargs, name: varied}, note="")
+            theirs = self._answer(self.reference, other, _silenced)
+            if theirs is CRASHED or self._agree(theirs, right):
+                continue  # outside what the exercise accepts, or an argument the answer does not depend on here
+            if self._agree(self._answer(run.fn, other, run.learner), mine):
+                return _("your result does not change with {name}: it is not used, or used where it cancels "
+                         "out").format(name=name)
         return ""
+
+    def _agree(self, mine: Any, theirs: Any) -> bool:
+        if mine is CRASHED or theirs is CRASHED:
+            return mine is theirs
+        return self._same_answer(mine, theirs)
+
+    def _label(self, run: CheckRun, case: Case) -> str:
+        """`` [the case's note]``, but for a note that names an edge ("edge: lr * a exactly 2") only when the
+        learner's answer is right on every case without a note: the edge is not the cause when the answer fails
+        plain cases too. (A note made while checking, such as "step 2 of 6", is always shown.)"""
+        if not case.note:
+            return ""
+        edge = case.note.startswith("edge") or "exactly" in case.note
+        if not edge or not any(case is c for c in run.cases):
+            return f" [{_(case.note)}]"
+        for other in self._diagnosis_cases(run.cases):
+            if not other.note and not self._agree(self._answer(run.fn, other, run.learner),
+                                                  self._answer(self.reference, other, _silenced)):
+                return ""
+        return f" [{_(case.note)}]"
 
     def _hint_ref(self) -> str:
         return _("Call {alias}.{name}.hint() for a hint.").format(alias=self.module_alias, name=self.name)
@@ -481,11 +593,12 @@ class Exercise:
         if problem is not None:
             detail = "; ".join(p for p in (problem, dtype_note(actual, expected)) if p)
             detail = f" ({detail})" if detail else ""
-            note = f" [{_(case.note)}]" if case.note else ""
+            note = self._label(run, case)
             mine, want = fmt_pair(actual, expected)
             raise AssertionError(_("{call}{note} returned {actual}; expected {expected}{source}{detail}.").format(
                 call=self._call_text(case), note=note, actual=mine, expected=want,
-                source=self._expected_source(), detail=detail) + f"{self._diagnose(run, case, actual)} {self._hint_ref()}")
+                source=self._expected_source(), detail=detail) + f"{self._diagnose(run, case, actual, expected)} "
+                                                                f"{self._hint_ref()}")
 
     def _require_callable(self, fn: Any) -> None:
         __tracebackhide__ = True
@@ -573,6 +686,50 @@ class Exercise:
             self._verify(run, case, actual, expected)
         self._passed(run, len(run.cases))
 
+    def _earlier(self) -> list["Exercise"]:
+        """The exercises of this one's notebook that come before it (a learner's answer may call theirs)."""
+        for name, module in list(sys.modules.items()):
+            exercises = getattr(module, "EXERCISES", None) if name.startswith("lrcourse.exercises.") else None
+            if exercises and any(e is self for e in exercises):
+                return list(exercises[:[id(e) for e in exercises].index(id(self))])
+        return []
+
+    def _passes(self, fn: Callable, cases: Sequence[Case]) -> bool:
+        """Whether ``fn`` passes this exercise's ``cases``, asked quietly (no line printed, no pass recorded)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._check(CheckRun(fn, list(cases), quiet=True))
+        except (AssertionError, NotImplementedError):
+            return False
+        except Exception:  # a check of a broken answer may fail in any way: it does not pass
+            return False
+        return True
+
+    def _carried_from(self, fn: Callable, cases: Sequence[Case]) -> tuple[str, list[str]] | None:
+        """``(root, through)`` when ``fn`` fails ``cases`` only because it calls the learner's answer to an earlier
+        exercise that fails its own check: with every such answer replaced by its reference, ``fn`` passes.
+
+        ``root`` is the earliest of them in the notebook; ``through``, the others. ``None`` when ``fn`` calls no
+        earlier answer that fails, or still fails without them (its own mistake).
+        """
+        if not isinstance(fn, types.FunctionType):
+            return None
+        earlier = {e.name: e for e in self._earlier()}
+        called = [name for name in _calls(fn) if name in earlier]
+        failing = [name for name in called if not earlier[name]._passes(fn.__globals__[name], earlier[name].cases)]
+        if not failing or not self._passes(_with(fn, {n: earlier[n].reference for n in failing}), cases):
+            return None
+        order = list(earlier)
+        failing.sort(key=order.index)
+        return failing[0], failing[1:]
+
+    def _carried_message(self, root: str, through: list[str]) -> str:
+        via = _(" (through your {names})").format(names=", ".join(through)) if through else ""
+        return _("{name} itself is right: it fails only because it calls your {root}{via}, which fails its own "
+                 "check; with the right {root} it passes. Fix {root} first, then run this check again.").format(
+            name=self.name, root=root, via=via)
+
     def check(self, fn: Callable) -> None:
         """Run ``fn`` on every case; print the points on success, raise ``AssertionError`` otherwise.
 
@@ -599,6 +756,10 @@ class Exercise:
         except NotAttemptedError as err:
             raise _brief(err)
         except AssertionError as err:
+            carried = self._carried_from(fn, run.cases + hidden)
+            if carried is not None:  # the mistake is in an earlier answer: say so, and let the grader carry it
+                _record.carried(self.name, carried[0])
+                raise _brief(AssertionError(f"{self._carried_message(*carried)} {err}")) from err.__cause__
             warned = run.recorder.text()
             if not warned:
                 raise _brief(err)

@@ -18,7 +18,10 @@ import hashlib
 import hmac
 import os
 
-__all__ = ["arm", "passed", "mac", "seed"]
+__all__ = ["arm", "passed", "carried", "mac", "seed", "CARRIED"]
+
+#: Joins an exercise and the earlier one its failure is carried from, in a record: ``gradient_descent<gd_step``.
+CARRIED = "<"
 
 _armed: tuple[str, str | None, bytes, str] | None = None
 _seed: int | None = None
@@ -46,6 +49,17 @@ def seed() -> int | None:
 
 def passed(exercise: str) -> None:
     """Record that ``exercise``'s check passed every case, if the grader armed this cell for it; then disarm."""
+    _write(exercise, exercise)
+
+
+def carried(exercise: str, root: str) -> None:
+    """Record that ``exercise``'s check failed only because of the learner's ``root`` (an earlier exercise that
+    fails its own check): ``grade_id exercise<root mac``, if the grader armed this cell for ``exercise``; then
+    disarm. The grader may award the cell its points (``lrcourse grade`` carries such errors forward)."""
+    _write(exercise, f"{exercise}{CARRIED}{root}")
+
+
+def _write(exercise: str, name: str) -> None:
     global _armed, _seed
     armed, _armed, _seed = _armed, None, None
     if armed is None:
@@ -55,6 +69,6 @@ def passed(exercise: str) -> None:
         return
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, f"{grade_id} {exercise} {mac(key, grade_id, exercise)}\n".encode())
+        os.write(fd, f"{grade_id} {name} {mac(key, grade_id, name)}\n".encode())
     finally:
         os.close(fd)

@@ -27,6 +27,7 @@ class CheckResult:
     message: str = ""
     exercise: str | None = None  # the exercise the cell checks
     mistake: str | None = None  # the known mistake the failure matched (its message), for the class report
+    carried_from: str | None = None  # "carried forward": the check cell of the earlier exercise the failure comes from
 
 
 @dataclass
@@ -57,7 +58,7 @@ class GradeResult:
 
 def _check_json(c: CheckResult) -> dict:
     return {"grade_id": c.grade_id, "points": c.points, "max_points": c.max_points, "status": c.status,
-            "message": c.message, "exercise": c.exercise, "mistake": c.mistake}
+            "message": c.message, "exercise": c.exercise, "mistake": c.mistake, "carried_from": c.carried_from}
 
 
 def to_document(results: list[GradeResult], run: dict, notebooks: bool = False) -> dict:
@@ -87,7 +88,7 @@ def from_document(document: dict, source: str = "the JSON") -> tuple[list[GradeR
                         seconds=float(item.get("seconds") or 0.0), integrity=list(item.get("integrity") or []))
         r.relative, r.student, r.duplicate = item.get("relative"), item.get("student_id"), bool(item.get("duplicate"))
         r.checks = [CheckResult(c["grade_id"], float(c["points"]), float(c["max_points"]), c["status"],
-                                c.get("message", ""), c.get("exercise"), c.get("mistake"))
+                                c.get("message", ""), c.get("exercise"), c.get("mistake"), c.get("carried_from"))
                     for c in item.get("checks", [])]
         if "graded_notebook" in item:
             import nbformat

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -42,6 +42,8 @@ class ObservedExercise(Exercise):
     raises); ``problems(seen, expected)`` lists what differs, first problem
     first. Known mistakes are recognised by equal observations.
     """
+
+    probe_arguments: ClassVar[bool] = False  # every answer is a run on fresh torch objects: not repeated to probe
 
     observe: Callable = None  # type: ignore[assignment]
     problems: Callable = None  # type: ignore[assignment]

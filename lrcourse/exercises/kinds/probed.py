@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .._core import Case, CheckRun, Exercise
+from .._core import _NOTHING, Case, CheckRun, Exercise
 
 __all__ = ["ProbedExercise"]
 
@@ -15,8 +15,9 @@ class ProbedExercise(Exercise):
 
     probe: Callable[[Callable, Callable], str] | None = None
 
-    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
-        known = super()._diagnose(run, case, actual)
+    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None,
+                  expected: Any = _NOTHING) -> str:
+        known = super()._diagnose(run, case, actual, expected)
         if known or self.probe is None:
             return known
         return self.probe(run.fn, run.learner)

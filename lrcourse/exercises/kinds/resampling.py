@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...i18n import gettext_ as _
-from .._core import Case, CheckRun, Exercise, fmt
+from .._core import _NOTHING, Case, CheckRun, Exercise, fmt
 
 __all__ = ["FoldsExercise", "CVExercise", "SamplerExercise"]
 
@@ -153,8 +153,9 @@ def _looks_log_uniform(values: Any, low: float, high: float) -> bool:
 class SamplerExercise(Exercise):
     """When the draws differ from the reference's, says whether they at least have the right distribution."""
 
-    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None) -> str:
-        known = super()._diagnose(run, case, actual)
+    def _diagnose(self, run: CheckRun, case: Case | None = None, actual: Any = None,
+                  expected: Any = _NOTHING) -> str:
+        known = super()._diagnose(run, case, actual, expected)
         if known or case is None:
             return known
         low, high = case.kwargs["low"], case.kwargs["high"]

@@ -124,7 +124,7 @@ class ScheduleExercise(Exercise):
         values = self._values(run, actual, case)
         for t, (value, want) in enumerate(zip(values, expected, strict=True)):
             if compare_close(value, want) is not None:
-                note = f" [{_(case.note)}]" if case.note else ""
+                note = self._label(run, case)
                 mine, theirs = fmt_pair(value, want)
                 if self.torch_class:
                     text = _("{call}{note}: at step {step} your schedule gives {actual}; expected {expected}, "
@@ -134,5 +134,5 @@ class ScheduleExercise(Exercise):
                              "the LR of {source}.")
                 raise AssertionError(text.format(call=call, note=note, step=t, actual=mine, expected=theirs,
                                                  torch=self.torch_class, source=self.library_source)
-                                     + f"{self._diagnose(run, case, values)} {self._hint_ref()}")
+                                     + f"{self._diagnose(run, case, values, expected)} {self._hint_ref()}")
         self._check_pure(run, actual, case, values)

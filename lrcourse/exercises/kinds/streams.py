@@ -101,7 +101,7 @@ class StreamExercise(Exercise):
         cls = run.fn
         for case in run.cases:
             call = self._call_text(case)
-            note = f" [{_(case.note)}]" if case.note else ""
+            note = self._label(run, case)
             try:
                 obj = run.learner(lambda kwargs: cls(**kwargs), [copy.deepcopy(case.kwargs)])
             except NotImplementedError:

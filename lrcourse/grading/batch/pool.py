@@ -37,7 +37,8 @@ def _lost(path: Path, releases: dict, reason: str) -> GradeResult:
 
 
 def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folder: Path, index: int,
-                      confinement=None, seed: int | None = None, keep: bool = False) -> GradeResult:
+                      confinement=None, seed: int | None = None, keep: bool = False,
+                      carry_forward: bool = True) -> GradeResult:
     """Grade ``path`` in a process of its own (:mod:`lrcourse.grading.batch.worker`), then stop whatever it left running."""
     import pickle
     import signal
@@ -46,7 +47,7 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
     import uuid
 
     job, out = folder / f"{index}.job", folder / f"{index}.result"
-    job.write_bytes(pickle.dumps((path, releases, timeout, confinement, seed, keep)))
+    job.write_bytes(pickle.dumps((path, releases, timeout, confinement, seed, keep, carry_forward)))
     limit = confinement.limits.notebook_timeout if confinement is not None else None
     token = uuid.uuid4().hex
     env = dict(os.environ, **(_thread_env(jobs) if jobs > 1 else {}), **{MARKER: token})
@@ -84,12 +85,13 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
 
 def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 1,
               progress: bool = True, confinement=None, seed: int | None = None,
-              keep_notebooks: bool = False) -> list[GradeResult]:
+              keep_notebooks: bool = False, carry_forward: bool = True) -> list[GradeResult]:
     """Grade every path, ``jobs`` at a time, each in a process of its own; results in the order of ``paths``.
 
     ``confinement``: a :class:`~lrcourse.grading.sandbox.confine.Plan` for every kernel, or ``None`` (no limits
     but the per-cell ``timeout``). ``seed``: the checks also try hidden cases drawn with it.
-    ``keep_notebooks``: keep each graded notebook (for feedback files, and in the JSON).
+    ``keep_notebooks``: keep each graded notebook (for feedback files, and in the JSON). ``carry_forward``: a
+    check that fails only because of an earlier exercise's answer earns its points (``--no-carry-forward``: not).
     """
     import shutil
     import tempfile
@@ -105,7 +107,7 @@ def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {pool.submit(_grade_in_process, path, releases, timeout, jobs, folder, i, confinement, seed,
-                                   keep_notebooks): i
+                                   keep_notebooks, carry_forward): i
                        for i, path in enumerate(paths)}
             for future in as_completed(futures):
                 i = futures[future]

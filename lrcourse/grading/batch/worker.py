@@ -3,7 +3,7 @@
 :func:`lrcourse.grading.batch.pool.grade_all` starts one such process per submission, so that whatever a
 submission's code does to the process that grades it (``os.kill(os.getppid(), 9)``, a crash) costs that
 submission alone: the run, its reports and the other submissions go on. ``JOB`` is a pickle of
-``(path, releases, timeout, confinement, seed, keep)``; the :class:`~lrcourse.grading.results.GradeResult` is pickled to ``RESULT``
+``(path, releases, timeout, confinement, seed, keep, carry_forward)``; the :class:`~lrcourse.grading.results.GradeResult` is pickled to ``RESULT``
 (without the executed notebook).
 """
 from __future__ import annotations
@@ -21,9 +21,10 @@ def main(argv: list[str]) -> int:
     from ..scoring.grade import grade_notebook
 
     job, out = Path(argv[0]), Path(argv[1])
-    path, releases, timeout, confinement, seed, keep = pickle.loads(job.read_bytes())
+    path, releases, timeout, confinement, seed, keep, carry = pickle.loads(job.read_bytes())
     try:
-        result = grade_notebook(path, releases, timeout=timeout, confinement=confinement, seed=seed)
+        result = grade_notebook(path, releases, timeout=timeout, confinement=confinement, seed=seed,
+                                carry_forward=carry)
     except Exception as err:  # a grader bug on one submission must not stop the others
         result = GradeResult(path, None, error=f"the grader failed on this submission ({type(err).__name__}: {err})")
     if not keep:

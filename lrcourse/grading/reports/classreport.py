@@ -20,9 +20,11 @@ from ..results import GradeResult
 
 __all__ = ["render", "summary"]
 
-_STATUSES = ("passed", "failed", "not attempted", "timed out", "kernel died", "voided")
-_COLORS = {"passed": "#2e9e4f", "failed": "#d64541", "not attempted": "#e0a526", "timed out": "#7b5ea7",
-           "kernel died": "#555555", "voided": "#999999"}
+_STATUSES = ("passed", "failed", "not attempted", "carried forward", "timed out", "kernel died", "voided")
+_COLORS = {"passed": "#2e9e4f", "failed": "#d64541", "not attempted": "#e0a526", "carried forward": "#8fbf8f",
+           "timed out": "#7b5ea7", "kernel died": "#555555", "voided": "#999999"}
+#: The columns of the table of checks.
+_SHOWN = ("passed", "failed", "not attempted", "carried forward", "timed out")
 
 _STYLE = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1000px;margin:2em auto;
@@ -112,6 +114,10 @@ def render(results: list[GradeResult], run: dict | None = None, slowest: int = 1
                        for k, v in force.items() if v not in ([], None))
         seed = run.get("seed")
         rows += f"<tr><th>hidden cases</th><td>{'seed ' + str(seed) if seed is not None else 'none'}</td></tr>"
+        if "carry forward" in run:
+            carry = ("yes: such checks earn their points" if run["carry forward"]
+                     else "no (--no-carry-forward): such checks are charged")
+            rows += f"<tr><th>errors carried forward</th><td>{carry}</td></tr>"
         parts.append(f"<h2>What was in force</h2><table>{rows}</table>")
     for name, nb in summary(results).items():
         scores = nb["scores"]
@@ -122,14 +128,19 @@ def render(results: list[GradeResult], run: dict | None = None, slowest: int = 1
         parts.append(_shares(name, nb["checks"]))
         rows = []
         for gid, check in nb["checks"].items():
-            counts = "".join(f'<td class="n">{check["statuses"].get(s, 0)}</td>' for s in _STATUSES[:4])
+            counts = "".join(f'<td class="n">{check["statuses"].get(s, 0)}</td>' for s in _SHOWN)
             mistakes = "".join(
                 f'<div class="mistake">{count} of {check["n"]}: {e(text)}</div>'
                 for text, count in check["mistakes"].most_common(3)) or '<span class="muted">none matched</span>'
             rows.append(f"<tr><td>{e(gid)}</td>{counts}<td>{mistakes}</td></tr>")
-        head = "".join(f"<th>{s}</th>" for s in _STATUSES[:4])
+        head = "".join(f"<th>{s}</th>" for s in _SHOWN)
         parts.append(f"<h3>Checks and the most common known mistakes</h3><table><tr><th>check</th>{head}"
                      f"<th>most common known mistakes</th></tr>{''.join(rows)}</table>")
+        carried = sum(check["statuses"].get("carried forward", 0) for check in nb["checks"].values())
+        if carried:
+            parts.append(f"<p>{carried} check{'s' if carried != 1 else ''} failed only because the same student's "
+                         f"answer to an earlier exercise fails its own check: they are <i>carried forward</i>, "
+                         f"and the mistake is counted once, at that earlier check.</p>")
     timed = sorted((r for r in results if r.seconds), key=lambda r: r.seconds, reverse=True)[:slowest]
     if timed:
         rows = "".join(f"<tr><td>{e(r.student or r.path.stem)}</td><td>{e(Path(r.release).stem if r.release else '')}"

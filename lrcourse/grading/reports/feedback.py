@@ -40,6 +40,7 @@ pre.out{background:#fff} pre.err{background:#fff5f5;border-color:#f4c7c3}
 .check{border-left:4px solid #b42318;background:#fff8f7;padding:.5em .8em;margin:.4em 0}
 .check.passed{border-color:#1a7f37;background:#f3fbf5}
 .check.not-attempted{border-color:#8a6100;background:#fffaf0}
+.carried-forward{color:#8a6100} .check.carried-forward{border-color:#8a6100;background:#fffaf0}
 img{max-width:100%}
 """
 
@@ -100,7 +101,17 @@ def _status_class(status: str) -> str:
 
 #: How each check status reads on a feedback page.
 _STATUS = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
-           "timed out": N_("timed out"), "kernel died": N_("kernel died"), "voided": N_("voided")}
+           "timed out": N_("timed out"), "kernel died": N_("kernel died"), "voided": N_("voided"),
+           "carried forward": N_("carried forward")}
+
+
+def _message(check) -> str:
+    """A check's message, led by where its mistake is when it was carried forward from an earlier check."""
+    if not check.carried_from:
+        return check.message
+    where = _("Your mistake is in {check}: this check fails only because of it, and is not charged for it "
+              "twice.").format(check=check.carried_from)
+    return f"{where} {check.message}".strip()
 
 
 def language(result: GradeResult) -> str:
@@ -124,7 +135,7 @@ def _render(result: GradeResult, lang: str) -> str:
     for c in result.checks:
         rows.append(f'<tr><td>{html.escape(c.grade_id)}</td><td class="pts">{c.points:g} / {c.max_points:g}</td>'
                     f'<td class="{_status_class(c.status)}">{html.escape(_(_STATUS.get(c.status, c.status)))}</td>'
-                    f'<td>{html.escape(c.message)}</td></tr>')
+                    f'<td>{html.escape(_message(c))}</td></tr>')
     notes = []
     if result.error:
         notes.append(f"<p class=\"failed\"><b>{html.escape(_('Not graded:'))}</b> {html.escape(result.error)}</p>")
@@ -152,7 +163,7 @@ def _render(result: GradeResult, lang: str) -> str:
         check = by_id.get(gid) if gid else None
         if check is not None:
             head = f"{check.grade_id}: {check.points:g} / {check.max_points:g}, {_(_STATUS.get(check.status, check.status))}"
-            body = f"<br>{html.escape(check.message)}" if check.message else ""
+            body = f"<br>{html.escape(_message(check))}" if check.message or check.carried_from else ""
             parts.append(f'<div class="check {_status_class(check.status)}"><b>{html.escape(head)}</b>{body}</div>')
         parts.append("</div>")
     parts.append("</body></html>\n")

@@ -37,6 +37,12 @@ def _note(r: GradeResult) -> str:
         notes.append(f"duplicate: another submission of {r.student} for {r.release} is graded too")
     if r.integrity:
         notes.append(f"integrity flags ({len(r.integrity)}): {r.integrity[0]}" + ("; …" if len(r.integrity) > 1 else ""))
+    roots: dict[str, list[str]] = {}
+    for c in r.checks:
+        if c.status == "carried forward":
+            roots.setdefault(c.carried_from or "?", []).append(c.grade_id)
+    for root, carried in roots.items():
+        notes.append(f"{', '.join(carried)} carried forward from {root}")
     return "; ".join(notes)
 
 

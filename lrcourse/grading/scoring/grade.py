@@ -29,13 +29,15 @@ __all__ = ["grade_notebook", "OUTPUT_LIMIT"]
 
 def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_limit: int = OUTPUT_LIMIT,
                    kernel_name: str | None = None, confinement: Plan | None = None,
-                   seed: int | None = None) -> GradeResult:
+                   seed: int | None = None, carry_forward: bool = True) -> GradeResult:
     """Grade the notebook at ``path`` against ``releases`` (from
     :func:`~lrcourse.grading.scoring.submission.load_releases`).
 
     ``confinement`` (from :func:`lrcourse.grading.sandbox.confine.plan`) limits and sandboxes the kernel;
     ``None`` runs it as a plain child of this process, with the per-cell ``timeout`` only. ``seed``: every
     check also tries hidden cases drawn with it (:meth:`lrcourse.exercises.Exercise.hidden_cases`).
+    ``carry_forward``: a check that fails only because of an earlier exercise's answer earns its points
+    (:func:`lrcourse.grading.scoring.score.score`).
     """
     path = Path(path)
     start = time.perf_counter()
@@ -50,7 +52,7 @@ def grade_notebook(path: str | Path, releases: dict, timeout: int = 60, output_l
     done = run(path, nb, armed.records, timeout, output_limit, kernel_name, confinement)
     disarm(nb, armed)
     result.error = done.error
-    result.checks = score(nb, release, prepared, armed, done, confinement)
+    result.checks = score(nb, release, prepared, armed, done, confinement, carry_forward)
     result.notebook = nb
     result.seconds = time.perf_counter() - start
     return result

@@ -26,8 +26,14 @@ __all__ = ["score"]
 
 
 def score(nb: nbformat.NotebookNode, release: nbformat.NotebookNode, prepared: Prepared, armed: Armed,
-          done: Execution, confinement: Plan | None = None) -> list[CheckResult]:
-    """One :class:`~lrcourse.grading.results.CheckResult` per check cell of ``nb``, in order."""
+          done: Execution, confinement: Plan | None = None, carry_forward: bool = True) -> list[CheckResult]:
+    """One :class:`~lrcourse.grading.results.CheckResult` per check cell of ``nb``, in order.
+
+    A check that failed only because the learner's answer to an earlier exercise fails its own (its check says
+    so with a record, :func:`lrcourse.exercises._record.carried`) is ``"carried forward"`` from that exercise's
+    check cell: it earns its points when ``carry_forward`` (``lrcourse grade``'s default), else none.
+    """
+    cells_of = {exercise: gid for gid, (_key, exercise) in armed.keys.items() if exercise}
     checks: list[CheckResult] = []
     released_points = {gid: float(cell.metadata.nbgrader.get("points", 0)) for gid, cell in test_cells(release)}
     positions = {id(cell): i for i, cell in enumerate(nb.cells)}
@@ -51,6 +57,11 @@ def score(nb: nbformat.NotebookNode, release: nbformat.NotebookNode, prepared: P
         exercise = armed.keys[gid][1] if gid in armed.keys else None
         if status == "passed":
             checks.append(CheckResult(gid, points, points, "passed", "; ".join(prepared.flags.get(gid, [])), exercise))
+            continue
+        root = _carried_root(gid, armed.keys.get(gid), done.passes) if status == "failed" else None
+        if root is not None:
+            checks.append(CheckResult(gid, points if carry_forward else 0.0, points, "carried forward", message,
+                                      exercise, None, cells_of.get(root, root)))
             continue
         if message.startswith("NotebookTimeoutError"):
             status = "timed out"
@@ -81,6 +92,19 @@ def _explain(message: str, p: Plan, procs_refused: int | None) -> str:
         if procs_refused is None:  # rlimits: the kernel does not count refusals
             return f"{message} (perhaps the limit of {lim.max_procs} processes)"
     return message
+
+
+def _carried_root(gid: str, key: tuple[str, str | None] | None, passes: set) -> str | None:
+    """The earlier exercise a failed check cell's check said its failure is carried from (a valid record), or None."""
+    if key is None:
+        return None
+    secret, exercise = key
+    for g, name, mac in passes:
+        checked, joined, root = name.partition(_record.CARRIED)
+        if g == gid and joined and (exercise is None or checked == exercise) and hmac.compare_digest(
+                mac, _record.mac(bytes.fromhex(secret), gid, name)):
+            return root
+    return None
 
 
 def _judge(gid: str, key: tuple[str, str | None] | None, reply: dict | None, outputs: list,

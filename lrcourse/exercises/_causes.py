@@ -1,0 +1,157 @@
+"""Causes a check can name when no known mistake of the exercise fits: generic, for every exercise.
+
+:func:`of_values` compares a wrong answer with the right one and names the shape of the difference: digits
+that agree only to float32's precision, the opposite sign, one constant factor, the right values in another
+order, a transpose, values one step late or early or one too many or few, a staircase where a ramp was
+expected. (:meth:`lrcourse.exercises.Exercise._ignored` adds the other generic cause: an argument the answer
+ignores.) Each returns a sentence, or '' when the difference has no such shape; none guesses: a pattern is
+named only when it explains every number of the answer.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from ..i18n import gettext_ as _
+
+__all__ = ["of_values"]
+
+RTOL, ATOL = 1e-9, 1e-12  # the checks' tolerance (compare_close)
+
+
+def _numbers(value: Any) -> np.ndarray | None:
+    """``value`` as a float64 array (NumPy, a torch tensor, a Python number or list), or None."""
+    if isinstance(value, (bool, np.bool_, str)) or value is None:
+        return None
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        try:
+            value = value.detach().cpu().numpy()
+        except Exception:
+            return None
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if np.all(np.isfinite(arr)) else None
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float = RTOL) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=ATOL))
+
+
+def _precision(a: np.ndarray, e: np.ndarray, actual: Any) -> str:
+    if a.shape != e.shape or _close(a, e) or not _close(a, e, rtol=2e-6):
+        return ""
+    if isinstance(actual, (np.ndarray, np.generic)) and actual.dtype.kind == "f" and actual.dtype.itemsize < 8:
+        return ""  # a NumPy float32 value: the check's dtype note says it already
+    return _("it agrees with the expected value only to about 7 significant digits, the precision of float32: "
+             "compute in float64 (a torch tensor is float32 unless you ask for torch.float64, and .item() of a "
+             "float32 tensor keeps its rounding)")
+
+
+def _sign_or_factor(a: np.ndarray, e: np.ndarray) -> str:
+    if a.shape != e.shape or not np.any(e):
+        return ""
+    if _close(a, -e):
+        return _("it is the expected value with the opposite sign: check the direction of the step (or of the "
+                 "difference you take)")
+    nonzero = e != 0
+    if np.count_nonzero(nonzero) < 2 or not np.array_equal(a == 0, e == 0):
+        return ""  # one number: any wrong answer is some multiple of it, which would say nothing
+    ratios = a[nonzero] / e[nonzero]
+    factor = float(np.median(ratios))
+    if not np.allclose(ratios, factor, rtol=1e-9) or math.isclose(factor, 1.0, rel_tol=1e-9) or factor == 0:
+        return ""
+    return _("every value is {factor} times the expected one: a constant factor in your formula is off (a "
+             "missing or extra lr, 2, or 1 - beta?)").format(factor=f"{factor:.6g}")
+
+
+def _transposed(a: np.ndarray, e: np.ndarray) -> str:
+    if a.ndim == 2 and e.ndim == 2 and a.T.shape == e.shape and not _close(a, e) and _close(a.T, e):
+        return _("it is the expected array transposed: rows and columns are swapped")
+    return ""
+
+
+def _shifted(a: np.ndarray, e: np.ndarray) -> str:
+    if a.ndim < 1 or e.ndim != a.ndim or a.shape[1:] != e.shape[1:] or min(len(a), len(e)) < 2:
+        return ""
+    if len(a) == len(e) >= 3 and not _close(a, e):
+        if _close(a[1:], e[:-1]):
+            return _("your values come one step late: yours at step t is the expected one at step t - 1 (off by "
+                     "one: is the step counted after the value is read?)")
+        if _close(a[:-1], e[1:]):
+            return _("your values come one step early: yours at step t is the expected one at step t + 1 (off by "
+                     "one: a count that starts at 1 where it should start at 0?)")
+    if len(a) == len(e) + 1 and (_close(a[:-1], e) or _close(a[1:], e)):
+        return _("you return one value too many ({got} instead of {want}): off by one in a loop or a range").format(
+            got=len(a), want=len(e))
+    if len(a) + 1 == len(e) and (_close(a, e[:-1]) or _close(a, e[1:])):
+        return _("you return one value too few ({got} instead of {want}): off by one in a loop or a range").format(
+            got=len(a), want=len(e))
+    return ""
+
+
+def _staircase(a: np.ndarray, e: np.ndarray) -> str:
+    if a.ndim != 1 or a.shape != e.shape or len(e) < 6:
+        return ""
+    de, da = np.diff(e), np.diff(a)
+    rising = np.all(de > 0)
+    if not (rising or np.all(de < 0)):
+        return ""
+    flat = int(np.count_nonzero(da == 0))
+    if flat < len(da) // 2 or np.any(da < 0 if rising else da > 0):
+        return ""
+    return _("your values move in steps ({distinct} distinct values over {n} steps) where the expected ones change "
+             "at every step: an integer division (//) or a rounding where a ratio should stay fractional?").format(
+        distinct=len(np.unique(a)), n=len(a))
+
+
+def _numeric(actual: Any, expected: Any) -> str:
+    a, e = _numbers(actual), _numbers(expected)
+    if a is None or e is None:
+        return ""
+    for probe in (lambda: _precision(a, e, actual), lambda: _transposed(a, e), lambda: _shifted(a, e),
+                  lambda: _sign_or_factor(a, e), lambda: _staircase(a, e)):
+        found = probe()
+        if found:
+            return found
+    return ""
+
+
+def _same(a: Any, b: Any) -> bool:
+    x, y = _numbers(a), _numbers(b)
+    if x is not None and y is not None:
+        return _close(x, y)
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _reordered(actual: Any, expected: Any) -> str:
+    if not (isinstance(actual, (tuple, list)) and isinstance(expected, (tuple, list))):
+        return ""
+    n = len(expected)
+    if len(actual) != n or not 2 <= n <= 5 or all(_same(x, y) for x, y in zip(actual, expected, strict=True)):
+        return ""
+    for order in itertools.permutations(range(n)):
+        if order != tuple(range(n)) and all(_same(actual[i], expected[j]) for i, j in enumerate(order)):
+            return _("it holds the right values in another order: return them in the order the docstring gives")
+    return ""
+
+
+def of_values(actual: Any, expected: Any) -> str:
+    """The generic cause of a wrong ``actual`` against ``expected``, or ''. A pair or tuple is read element by
+    element: the first element that differs is the one explained."""
+    found = _reordered(actual, expected) or _numeric(actual, expected)
+    if found or not (isinstance(actual, (tuple, list)) and isinstance(expected, (tuple, list))):
+        return found
+    if len(actual) != len(expected) or _numbers(expected) is not None:
+        return ""
+    for x, y in zip(actual, expected, strict=True):
+        if not _same(x, y):
+            return of_values(x, y)
+    return ""

@@ -1,0 +1,101 @@
+"""The generic causes a check names when no known mistake fits (lrcourse.exercises._causes and
+Exercise._ignored): each is named for a wrong answer of its shape, and never for a right answer or an answer of
+another shape."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lrcourse.exercises import Case, Exercise
+from lrcourse.exercises import _causes
+from lrcourse.exercises import descent as ex_descent
+from lrcourse.exercises import schedules as ex_schedules
+
+E = np.array([0.1, 0.25, 0.3, 0.45, 0.5, 0.65, 0.7])  # a ramp, as a schedule's LRs
+
+
+@pytest.mark.parametrize("actual, expected, starts", [
+    (-E, E, "it is the expected value with the opposite sign"),
+    (-2.5, 2.5, "it is the expected value with the opposite sign"),
+    (3 * E, E, "every value is 3 times the expected one"),
+    (np.r_[E[0], E[:-1]], E, "your values come one step late"),
+    (np.r_[E[1:], 0.9], E, "your values come one step early"),
+    (E[:-1], E, "you return one value too few (6 instead of 7)"),
+    (np.r_[E, 0.8], E, "you return one value too many (8 instead of 7)"),
+    (np.floor(np.linspace(0, 2.9, 7)), np.linspace(0, 2.9, 7) + 0.0, "your values move in steps (3 distinct"),
+    (np.arange(6.0).reshape(2, 3).T, np.arange(6.0).reshape(2, 3), "it is the expected array transposed"),
+    ((True, E), (E, True), "it holds the right values in another order"),
+    (torch.tensor(E, dtype=torch.float32) * 1.0000001, E, "it agrees with the expected value only to about 7"),
+    (float(np.float32(np.sqrt(50.0)) * np.float32(1.0000001)), float(np.sqrt(50.0)),
+     "it agrees with the expected value only to about 7"),
+    ((np.r_[E[0], E[:-1]], False), (E, False), "your values come one step late"),  # a pair: the element that differs
+])
+def test_a_wrong_answer_of_each_shape_is_named(actual, expected, starts):
+    assert _causes.of_values(actual, expected).startswith(starts)
+
+
+@pytest.mark.parametrize("actual, expected", [
+    (E, E),                                  # right
+    (E + 0.01, E),                           # wrong, but in none of the shapes: nothing is guessed
+    (0.3, 0.5),                              # one wrong number: any factor would "explain" it
+    (np.r_[E[:3], E[3:] * 2], E),            # a factor on part of the values only
+    (np.sort(E)[::-1], E),                   # reversed, not shifted
+    ((E, False), (E, True)),                 # the flag differs: no numbers to explain
+    (np.float32(E), E),                      # NumPy float32: the check's own dtype note says it
+    (np.r_[0.1, 0.1, 0.3, 0.2, 0.5, 0.5, 0.7], E),  # repeats, but does not rise with the expected
+])
+def test_a_right_answer_or_one_of_no_known_shape_gets_no_cause(actual, expected):
+    assert _causes.of_values(actual, expected) == ""
+
+
+def _failure(exercise, fn) -> str:
+    with pytest.raises(AssertionError) as info:
+        exercise.check(fn)
+    return str(info.value)
+
+
+def test_an_ignored_argument_is_named_and_a_used_one_is_not():
+    def ignores_lr(x, grad, lr):
+        return x - 0.1 * grad
+
+    message = _failure(ex_descent.gd_step, ignores_lr)
+    assert "Your result does not change with lr: it is not used, or used where it cancels out." in message
+    assert "does not change with x" not in message and "does not change with grad" not in message
+
+    def wrong_but_uses_all(x, grad, lr):
+        return x - lr * grad * 1.01
+    assert "does not change with" not in _failure(ex_descent.gd_step, wrong_but_uses_all)
+
+
+def test_a_schedule_that_rounds_is_told_about_the_staircase():
+    def exponential(lr0, gamma):
+        return lambda step: lr0 * gamma ** (step // 2)
+
+    message = _failure(ex_schedules.exponential, exponential)
+    assert "Your values move in steps" in message and "integer division (//)" in message
+
+
+def test_an_edge_label_is_shown_only_when_the_edge_is_why_it_fails():
+    toy = Exercise(name="half", points=1, reference=lambda x: x / 2, hint_text="",
+                   cases=[Case({"x": 0.0}, note="edge: zero"), Case({"x": 4.0}), Case({"x": -6.0})])
+
+    def wrong_at_zero(x):
+        return x / 2 if x else 1.0
+
+    def wrong_everywhere(x):
+        return x / 3 if x else 1.0
+
+    assert "half(x=0.0) [edge: zero] returned 1.0" in _failure(toy, wrong_at_zero)
+    message = _failure(toy, wrong_everywhere)
+    assert message.startswith("half(x=0.0) returned 1.0") and "edge" not in message
+
+
+def test_a_float32_computation_returned_as_a_python_float_gets_a_precision_cause():
+    toy = Exercise(name="norm", points=1, reference=lambda v: float(np.linalg.norm(v)), hint_text="",
+                   cases=[Case({"v": np.array([0.1, 0.2, 0.3])}), Case({"v": np.array([1.1, 2.3, 0.7])})])
+
+    def float32_norm(v):
+        return torch.linalg.norm(torch.tensor(v, dtype=torch.float32)).item()
+
+    assert "only to about 7 significant digits" in _failure(toy, float32_norm)
