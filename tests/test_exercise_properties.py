@@ -78,8 +78,9 @@ def _recorded_calls(notebook: str, exercise) -> tuple[inspect.Signature, list[di
 
     def record(args, kwargs):
         bound = sig.bind(*args, **kwargs)
+        passed = set(bound.arguments)
         bound.apply_defaults()
-        calls.append({name: (_fingerprint(v), v.shape if isinstance(v, np.ndarray) else None)
+        calls.append({name: (_fingerprint(v), v.shape if isinstance(v, np.ndarray) else None, name in passed)
                       for name, v in bound.arguments.items()})
 
     if isinstance(fn, type):
@@ -111,7 +112,7 @@ def test_exemptions_name_a_property_and_give_a_reason(notebook, exercise):
 
 # --------------------------------------------------------------------------- arguments
 @pytest.mark.parametrize("notebook, exercise", ALL_EXERCISES, ids=_ids)
-def test_every_argument_takes_two_values_and_every_default_is_overridden(notebook, exercise, capsys):
+def test_every_argument_takes_two_values_and_every_default_is_overridden_and_used(notebook, exercise, capsys):
     if _exempt(exercise, "arguments"):
         pytest.skip(exercise.exempt["arguments"])
     sig, calls = _recorded_calls(notebook, exercise)
@@ -122,6 +123,9 @@ def test_every_argument_takes_two_values_and_every_default_is_overridden(noteboo
         if param.default is not inspect.Parameter.empty:
             assert values - {_fingerprint(param.default)}, \
                 f"{exercise.name}: {name} is left at its default {param.default!r} in every case"
+            # and some case leaves it out, so that the learner's own default is what runs (a wrong default is caught)
+            assert any(not call[name][2] for call in calls), \
+                f"{exercise.name}: every case passes {name}, so a wrong default {name}= in the learner's code passes"
     assert capsys.readouterr().err == ""
 
 

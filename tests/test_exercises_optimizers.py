@@ -186,6 +186,9 @@ WRONG_ANSWERS = {
         lambda params, grad, sum_sq, lr, eps=1e-10: [params - lr * np.sign(grad), sum_sq + grad * grad],
     ],
     "rmsprop_step": [
+        # right but for its default: alpha=0.9 (a case leaves alpha at its default, so the default is checked)
+        lambda params, grad, square_avg, lr, alpha=0.9, eps=1e-8: ex._rmsprop_step(params, grad, square_avg, lr,
+                                                                                    alpha, eps),
         lambda params, grad, square_avg, lr, alpha=0.99, eps=1e-8: ex._adagrad_step(params, grad, square_avg, lr, eps),
         lambda params, grad, square_avg, lr, alpha=0.99, eps=1e-8: (
             params - lr * grad / (np.sqrt(alpha * square_avg + (1 - alpha) * grad ** 2) + eps),

@@ -14,7 +14,7 @@ def test_is_improvement_cases_are_torchs_rule():
 
     opt = torch.optim.SGD([torch.zeros(1)], lr=0.1)
     for case in ex.is_improvement.cases:
-        kw = case.kwargs
+        kw = {"mode": "min", "threshold_mode": "rel", "threshold": 1e-4, **case.kwargs}  # torch's defaults, too
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=kw["mode"], threshold=kw["threshold"],
                                                            threshold_mode=kw["threshold_mode"])
         assert ex.is_improvement.expected(case) == sched._is_better(kw["current"], kw["best"])

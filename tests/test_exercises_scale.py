@@ -21,7 +21,7 @@ def test_expected_answers_are_the_librarys():
         assert ex.noise_scale.expected(case) == pytest.approx(scale.noise_scale(case.kwargs["grads"])["B_simple"],
                                                               rel=1e-12)
     for case in ex.lamb_trust_ratio.cases:
-        kw = case.kwargs  # one LAMB step with beta1 = 0, no bias correction: the step is lr * trust * update
+        kw = {"eps": 1e-6, **case.kwargs}  # one LAMB step with beta1 = 0, no bias correction: lr * trust * update
         opt = O.LAMB(lr=1.0, betas=(0.0, 0.5), eps=kw["eps"], bias_correction=False)
         opt.step(kw["weight"], kw["update"])
         update = kw["update"] / (np.sqrt(0.5 * kw["update"] ** 2) + kw["eps"])
@@ -90,6 +90,10 @@ WRONG_ANSWERS = {
         lambda grads: float(np.sum(grads.std(axis=0, ddof=1)) / (grads.mean(0) @ grads.mean(0))),
     ],
     "lamb_trust_ratio": [
+        # the spectral norm (ord=2 on a matrix) instead of the norm over all entries: the full-rank case tells them apart
+        lambda weight, update, eps=1e-6: ex._lamb_trust_reference(
+            np.linalg.norm(weight, 2) * np.ones(1) if np.ndim(weight) == 2 else weight,
+            np.linalg.norm(update, 2) * np.ones(1) if np.ndim(update) == 2 else update, eps),
         lambda weight, update, eps=1e-6: 1.0,
         lambda weight, update, eps=1e-6: min(np.linalg.norm(weight), 1.0) / (np.linalg.norm(update) + eps),
         lambda weight, update, eps=1e-6: (np.linalg.norm(weight) / (np.linalg.norm(update) + eps)

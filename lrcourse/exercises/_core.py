@@ -83,7 +83,7 @@ class Bound:
 
 #: The properties every check enforces unless its exercise is exempt (``Exercise.exempt``).
 PROPERTIES = {
-    "arguments": "every argument takes two or more values, and every default is overridden in some case",
+    "arguments": "every argument takes two or more values, and every default is overridden in a case and used in one",
     "bounds": "each bound the text names has a case on it and one on each side",
     "arrays": "array arguments come in two or more shapes, one of them with two or more dimensions",
     "pure": "a returned function is evaluated out of order and twice",

@@ -202,6 +202,8 @@ gradient_descent = Exercise(
              note=N_("a vector; not diverged within num_steps")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(-5.0), lr=1.0, num_steps=6, max_norm=20.0),
              note=N_("one coordinate: |x| is 10, then exactly max_norm=20, then 40")),
+        Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, -4.0), lr=1.0, num_steps=20),
+             note=N_("max_norm left at its default, 1e6: 5, 10, 20, ... stops after 655360")),
     ],
     compare=_compare_run,
     bounds=(Bound("np.linalg.norm(x) > max_norm", lambda case: _norm_margins(**case.kwargs)),),
@@ -470,6 +472,7 @@ basin_reached = Exercise(
              note=N_("5 steps: the run stops far from both minima, a little nearer the global one")),
         Case(dict(loss=_two_wide, x0=1.0, lr=0.1, num_steps=400), note=N_("a third loss: trap at x=-1")),
         Case(dict(loss=_two_wide, x0=-0.8, lr=0.1, num_steps=400), note=N_("a third loss: trap at x=-1")),
+        Case(dict(loss=_two, x0=1.3, lr=0.05), note=N_("num_steps left at its default, 200")),
     ],
     exempt={"bounds": "the text names no tie between the minima (a tie would be arbitrary); instead two cases "
                       "stop after 5 steps just either side of the midpoint, far from both minima, so a fixed "

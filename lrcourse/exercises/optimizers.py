@@ -62,8 +62,8 @@ def _momentum_lr_in_buffer(params, grad, buf, lr, momentum, dampening=0.0, neste
 momentum_step = StepExercise(
     name="momentum_step",
     torch_class="SGD",
-    torch_args=lambda kw: dict(lr=kw["lr"], momentum=kw["momentum"], dampening=kw["dampening"],
-                               nesterov=kw["nesterov"]),
+    torch_args=lambda kw: dict(lr=kw["lr"], momentum=kw["momentum"], dampening=kw.get("dampening", 0.0),
+                               nesterov=kw.get("nesterov", False)),
     state=(("buf", "momentum_buffer"),),
     points=2,
     reference=_momentum_step,
@@ -77,6 +77,8 @@ momentum_step = StepExercise(
         StepCase(dict(params=np.array([[1.0, 2.0], [-1.0, 0.5]]), grad=np.array([[0.1, -0.3], [0.2, 0.0]]),
                       buf=None, lr=0.3, momentum=0.7, dampening=0.1, nesterov=False),
                  grads=_grads(4, 3, (2, 2)), note=N_("a 2x2 array of parameters")),
+        StepCase(dict(params=_arr(0.2, -0.4), grad=_arr(0.3, 0.1), buf=None, lr=0.1, momentum=0.6),
+                 grads=_grads(17, 4), note=N_("dampening and nesterov left at their defaults")),
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
     hint_text=N_("""
@@ -111,7 +113,8 @@ def _adagrad_step(params, grad, sum_sq, lr, eps=1e-10):
 adagrad_step = StepExercise(
     name="adagrad_step",
     torch_class="Adagrad",
-    torch_args=lambda kw: dict(lr=kw["lr"], eps=kw["eps"], initial_accumulator_value=float(kw["sum_sq"].flat[0])),
+    torch_args=lambda kw: dict(lr=kw["lr"], eps=kw.get("eps", 1e-10),
+                               initial_accumulator_value=float(kw["sum_sq"].flat[0])),
     state=(("sum_sq", "sum"),),
     points=1,
     reference=_adagrad_step,
@@ -126,6 +129,8 @@ adagrad_step = StepExercise(
         StepCase(dict(params=np.array([[1.0, -0.5, 2.0], [0.0, 3.0, -1.0]]), grad=np.array([[0.3, 0.0, -0.2],
                       [1.0, -0.4, 0.1]]), sum_sq=np.zeros((2, 3)), lr=0.2, eps=1e-10), grads=_grads(15, 3, (2, 3)),
                  note=N_("a 2x3 array of parameters")),
+        StepCase(dict(params=_arr(0.3, -0.6), grad=_arr(0.4, -0.2), sum_sq=_arr(0.0, 0.0), lr=0.1),
+                 grads=_grads(18, 4, scale=1e-5), note=N_("tiny gradients; eps left at its default, 1e-10"))
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
     hint_text=N_("""
@@ -167,7 +172,7 @@ def _rmsprop_variant(average, eps_inside=False):
 rmsprop_step = StepExercise(
     name="rmsprop_step",
     torch_class="RMSprop",
-    torch_args=lambda kw: dict(lr=kw["lr"], alpha=kw["alpha"], eps=kw["eps"]),
+    torch_args=lambda kw: dict(lr=kw["lr"], alpha=kw.get("alpha", 0.99), eps=kw.get("eps", 1e-8)),
     state=(("square_avg", "square_avg"),),
     points=1,
     reference=_rmsprop_step,
@@ -181,6 +186,8 @@ rmsprop_step = StepExercise(
         StepCase(dict(params=np.array([[1.0, -1.0], [0.5, 2.0]]), grad=np.array([[0.2, -0.6], [0.0, 1.5]]),
                       square_avg=np.zeros((2, 2)), lr=0.02, alpha=0.9, eps=1e-8), grads=_grads(16, 4, (2, 2)),
                  note=N_("a 2x2 array of parameters")),
+        StepCase(dict(params=_arr(0.3, -0.6), grad=_arr(0.4, -0.2), square_avg=_arr(0.0, 0.0), lr=0.01),
+                 grads=_grads(19, 5), note=N_("alpha and eps left at their defaults, 0.99 and 1e-8"))
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
     hint_text=N_("""
@@ -239,7 +246,7 @@ def _adam_variant(correct1=True, correct2=True, eps_inside=False, eps_before_cor
 adam_step = StepExercise(
     name="adam_step",
     torch_class="Adam",
-    torch_args=lambda kw: dict(lr=kw["lr"], betas=kw["betas"], eps=kw["eps"]),
+    torch_args=lambda kw: dict(lr=kw["lr"], betas=kw.get("betas", (0.9, 0.999)), eps=kw.get("eps", 1e-8)),
     state=_ADAM_STATE,
     counter="t",
     points=2,
@@ -255,6 +262,8 @@ adam_step = StepExercise(
         StepCase(dict(params=np.array([[0.5, -1.0], [2.0, 0.0]]), grad=np.array([[0.1, 0.4], [-0.3, 0.0]]),
                       m=np.zeros((2, 2)), v=np.zeros((2, 2)), t=1, lr=0.1, betas=(0.9, 0.999), eps=1e-8),
                  grads=_grads(17, 4, (2, 2)), note=N_("a 2x2 array of parameters")),
+        StepCase(dict(params=_arr(0.3, -0.6), grad=_arr(0.4, -0.2), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.01), grads=_grads(20, 5), note=N_("betas and eps left at their defaults"))
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
     hint_text=N_("""
@@ -311,7 +320,7 @@ def _adamw_no_correction(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8
 adamw_step = StepExercise(
     name="adamw_step",
     torch_class="AdamW",
-    torch_args=lambda kw: dict(lr=kw["lr"], betas=kw["betas"], eps=kw["eps"],
+    torch_args=lambda kw: dict(lr=kw["lr"], betas=kw.get("betas", (0.9, 0.999)), eps=kw.get("eps", 1e-8),
                                weight_decay=kw.get("weight_decay", 1e-2)),
     state=_ADAM_STATE,
     counter="t",
@@ -329,6 +338,8 @@ adamw_step = StepExercise(
         StepCase(dict(params=np.array([[2.0, -1.0], [0.5, 1.0]]), grad=np.array([[0.3, -0.1], [0.0, 0.6]]),
                       m=np.zeros((2, 2)), v=np.zeros((2, 2)), t=1, lr=0.01, betas=(0.9, 0.999), eps=1e-8),
                  grads=_grads(18, 4, (2, 2)), note=N_("a 2x2 array of parameters and the default weight_decay=0.01")),
+        StepCase(dict(params=_arr(2.0, -3.0), grad=_arr(0.4, -0.2), m=_arr(0.0, 0.0), v=_arr(0.0, 0.0), t=1,
+                      lr=0.1), grads=_grads(21, 5), note=N_("betas, eps and weight_decay left at their defaults"))
     ],
     exempt={"bounds": "an optimizer step applies no threshold"},
     hint_text=N_("""
@@ -401,6 +412,7 @@ momentum_speedup = Exercise(
         Case(dict(kappa=10.0, tol=1e-8)),
         Case(dict(kappa=1000.0, tol=1e-8)),
         Case(dict(kappa=100.0, tol=1e-3), note=N_("a looser tolerance")),
+        Case(dict(kappa=50.0), note=N_("tol left at its default, 1e-8")),
     ],
     compare=_compare_steps,
     exempt={"bounds": "the one threshold, loss < tol, is applied by optimizers.steps_to_reach, which the exercise "

@@ -107,6 +107,7 @@ is_improvement = TableExercise(
              note=N_("the first epoch in max mode")),
         Case(dict(current=math.nan, best=1.0, mode="min", threshold_mode="rel", threshold=1e-4),
              note=N_("a NaN metric")),
+        Case(dict(current=0.99985, best=1.0), note=N_("mode, threshold_mode and threshold left at their defaults"))
     ],
     bounds=(Bound("current against the bar", lambda case: [
         m for m in [_bar_margin(**case.kwargs)] if math.isfinite(m)]),),
@@ -283,7 +284,7 @@ class _Margins(_Plateau):
         return super()._new_lr()
 
 
-def _bar_margin(current, best, mode, threshold_mode, threshold):
+def _bar_margin(current, best, mode="min", threshold_mode="rel", threshold=1e-4):
     """current - the bar it must pass (torch's rule), or NaN where that is not a number (a NaN, an inf best)."""
     if mode == "min":
         bar = best * (1 - threshold) if threshold_mode == "rel" else best - threshold
@@ -338,6 +339,8 @@ PlateauScheduler = StreamExercise(
                    note=N_("edge: the second cut lands exactly on min_lr")),
         StreamCase(dict(lr=0.1, patience=1, threshold=0.5), metrics=_stream(2.0, 1.0, 0.75, 0.5, 0.4, 0.25),
                    note=N_("edge: 1.0 is exactly on the bar 2.0 * (1 - 0.5)")),
+        StreamCase(dict(lr=1.0), metrics=_stream(1.0, *[0.99995] * 14),
+                   note=N_("every setting left at its default: patience 10, factor 0.1, threshold 1e-4"))
     ],
     bounds=(Bound("num_bad_epochs > patience", _plateau_margins("patience_margins")),
             Bound("lr - new_lr > eps", _plateau_margins("eps_margins")),

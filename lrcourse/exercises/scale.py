@@ -199,6 +199,8 @@ lamb_trust_ratio = Exercise(
              note=N_("edge: a weight of zeros")),
         Case(dict(weight=_arr([1.0, 2.0], [2.0, 4.0]), update=np.zeros((2, 2)), eps=0.001),
              note=N_("edge: an update of zeros")),
+        Case(dict(weight=_arr([1.0, 2.0], [3.0, -1.0]), update=_arr([0.2, -0.1], [0.4, 0.3])),
+             note=N_("a full-rank 2x2 weight, not symmetric; eps left at its default"))
     ],
     bounds=(Bound("the clip of the weight norm, |weight| == 10", _weight_norm_margins),),
     hint_text=N_("""
@@ -262,6 +264,8 @@ wsd_schedule = ScheduleExercise(
                      note=N_("edge: no warmup"), steps=16),
         ScheduleCase(dict(lr=0.05, warmup_steps=10, stable_steps=0, decay_steps=5, min_lr=0.005),
                      note=N_("edge: no stable phase"), steps=20),
+        ScheduleCase(dict(lr=0.2, warmup_steps=3, stable_steps=2, decay_steps=5), steps=14,
+                     note=N_("min_lr left at its default, 0"))
     ],
     bounds=(Bound("the end of the warmup, step == warmup_steps", _wsd_cut_margins("warmup_steps")),
             Bound("the start of the decay, step == warmup_steps + stable_steps",

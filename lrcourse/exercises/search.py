@@ -114,6 +114,7 @@ kfold_indices = FoldsExercise(
         Case({"n": 23, "k": 5, "seed": 2}),
         Case({"n": 7, "k": 7, "seed": 3}, N_("leave-one-out")),
         Case({"n": 100, "k": 5, "seed": 4}),
+        Case({"n": 9, "k": 3}, N_("seed left at its default, 0"))
     ],
     exempt={"bounds": "no threshold: the folds are checked by their properties"},
     draw=_draw_folds,
@@ -381,6 +382,7 @@ smoothed_losses = Exercise(
              N_("a NaN loss stops the test")),
         Case({"losses": [1.0, 1.0, 2.75, 1.0, 1.0, 3.0, 9.0, 9.0], "smooth_f": 0.5, "diverge_th": 2.0},
              N_("edge: step 3's smoothed loss is exactly 2.0 = diverge_th * best, which is not above it")),
+        Case({"losses": _range_curve(60, 1)}, N_("smooth_f and diverge_th left at their defaults, 0.05 and 5"))
     ],
     compare=_compare_curve,
     bounds=(Bound("smoothed > diverge_th * best", lambda case: _divergence_margins(**case.kwargs)),),

@@ -91,7 +91,7 @@ class FoldsExercise(Exercise):
         __tracebackhide__ = True
         fn = run.fn
         for case in run.cases:
-            n, k, seed = case.kwargs["n"], case.kwargs["k"], case.kwargs["seed"]
+            n, k, seed = case.kwargs["n"], case.kwargs["k"], case.kwargs.get("seed", 0)
             actual = self._call(run, fn, case, None)
             problem = _folds_problem(actual, n, k)
             if problem is None:
