@@ -177,12 +177,15 @@ WRONG_ANSWERS = {
         lambda H: 2.0 / np.linalg.norm(H),
         lambda H: np.linalg.eigvalsh(H),
         lambda H: 2 / np.linalg.eigvalsh(H)[-1] - 1e-6,
+        lambda H: 2 / np.linalg.eigvals(H).real[-1],  # eigvals' order is not sorted: right on all but diag(1, 5, 3)
     ],
     "optimal_lr": [
         lambda H: 2.0 / (np.linalg.eigvalsh(H)[0] + np.linalg.eigvalsh(H)[-1]),
         lambda H: (1.0, 0.0),
         lambda H: (2.0 / (np.linalg.eigvalsh(H)[-1] + np.linalg.eigvalsh(H)[0]), "fast"),
         lambda H: [2.0 / np.linalg.eigvalsh(H)[-1], 0.5],
+        # mu and L as the first and last of np.linalg.eigvals, the rate made positive with abs()
+        lambda H: (lambda ev: (2 / (ev[0] + ev[-1]), abs(ev[-1] - ev[0]) / (ev[0] + ev[-1])))(np.linalg.eigvals(H).real),
     ],
     "lr_regime": [
         lambda a, lr: "Slow" if lr * a < 0.1 else ex._lr_regime_reference(a, lr),

@@ -659,6 +659,8 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
     from .. import finetune
 
     target, model, batches = _loop_setup(case)
+    if case.eval_first:
+        model.eval()
     total = case.epochs * len(batches)
     optimizer, scheduler = _loop_tools(case, model, total)
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -692,6 +694,7 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
             "zero_grads": kinds.count("zero_grad") >= len(updates),
             "train mode": bool(modes) and all(modes),
             "losses": len(losses) if isinstance(losses, (list, tuple, np.ndarray)) else None,
+            "tensor losses": isinstance(losses, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in losses),
             "body moved": not torch.equal(first.detach(), before),
             "summary": _("{total} optimizer and scheduler steps (one per batch: {batches} batches x {epochs} epochs), "
                          "each optimizer.step() before its scheduler.step(), in train mode, returning {total} "
@@ -730,7 +733,11 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
     if not seen["zero_grads"]:
         problems.append(_("the gradients were never reset, so they pile up from batch to batch"))
     if not seen["train mode"]:
-        problems.append(_("the model ran in eval mode while training (batch norm then ignores the batch)"))
+        problems.append(_("the model ran in eval mode while training: call model.train() before the batches (batch "
+                          "norm and dropout act otherwise in eval mode, and a model may be handed over in it)"))
+    if seen["tensor losses"] and not expected["tensor losses"]:
+        problems.append(_("it returned the loss tensors themselves, each holding its whole graph in memory: append "
+                          "loss.item(), a number"))
     if seen["losses"] != expected["losses"]:
         problems.append(_("it returned {count} losses, expected one per batch ({expected})").format(
             count=seen["losses"], expected=expected["losses"]))
@@ -776,8 +783,8 @@ fine_tune = LoopExercise(
     reference=_fine_tune,
     cases=[
         LoopCase({}, N_("the loop's bookkeeping"), shots=5, epochs=3),
-        LoopCase({}, N_("another model, optimizer and schedule"), shots=4, epochs=3, model="MLP", optimizer="AdamW",
-                 schedule="StepLR"),
+        LoopCase({}, N_("another model, optimizer and schedule, handed over in eval mode"), shots=4, epochs=3,
+                 model="MLP", optimizer="AdamW", schedule="StepLR", eval_first=True),
         LoopCase({}, N_("a real run: at least {target} held-out accuracy"), shots=5, epochs=30, measure=True),
     ],
     exempt={"bounds": "a loop applies no threshold of its own; the accuracy target is checked on the real run",

@@ -161,6 +161,7 @@ class LoopCase(Case):
     model: str = N_("pretrained small ResNet, new head")
     optimizer: str = "SGD"
     schedule: str = N_("warmup + cosine")
+    eval_first: bool = False  # the model is handed over in eval mode (as after an evaluation): the loop must train it
 
 
 @dataclass
@@ -169,5 +170,6 @@ class LoopExercise(ObservedExercise):
 
     def _call_text(self, case: Case) -> str:
         return _("{name}(model=<{model}>, optimizer=<{optimizer}>, scheduler=<{schedule}>, batches=<{shots}-shot digits "
-                 "5-9>, epochs={epochs})").format(name=self.name, model=_(case.model), optimizer=case.optimizer,
+                 "5-9>, epochs={epochs})").format(name=self.name, optimizer=case.optimizer,
+                                                  model=_(case.model) + (_(", in eval mode") if case.eval_first else ""),
                                                   schedule=_(case.schedule), shots=case.shots, epochs=case.epochs)
