@@ -43,6 +43,8 @@ def test_a_wrong_answer_of_each_shape_is_named(actual, expected, starts):
     (np.sort(E)[::-1], E),                   # reversed, not shifted
     ((E, False), (E, True)),                 # the flag differs: no numbers to explain
     (np.float32(E), E),                      # NumPy float32: the check's own dtype note says it
+    (np.float32(E) * np.float32(1.0000001), E),  # ... nor is its rounding "1 times the expected one"
+    (0.5 / 0.7 + 1e-6, 0.5 / 0.7),           # an eps added in the wrong place, in float64: not a precision
     (np.r_[0.1, 0.1, 0.3, 0.2, 0.5, 0.5, 0.7], E),  # repeats, but does not rise with the expected
 ])
 def test_a_right_answer_or_one_of_no_known_shape_gets_no_cause(actual, expected):

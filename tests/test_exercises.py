@@ -156,6 +156,18 @@ def _gd_only_isfinite(grad, x0, lr, num_steps, max_norm=1e6):
     return np.array(points), False
 
 
+def _basin_by_loss_value(loss, x0, lr, num_steps=200):
+    """The basin whose minimum's loss is nearer the final point's loss (not the nearer minimum): a learner's probe."""
+    from lrcourse import descent
+
+    run = descent.run(loss, [x0], lr, num_steps=num_steps)
+    if run.diverged:
+        return "diverged"
+    f = float(loss.value(run.points[-1]))
+    near_local = abs(f - float(loss.value([loss.local_min]))) < abs(f - float(loss.value([loss.global_min])))
+    return "local" if near_local else "global"
+
+
 WRONG_ANSWERS = {
     "gd_step": [
         lambda x, grad, lr: x,
@@ -194,6 +206,7 @@ WRONG_ANSWERS = {
         lambda a, lr: None,
     ],
     "basin_reached": [
+        _basin_by_loss_value,
         lambda loss, x0, lr, num_steps=200: {"local": "global", "global": "local"}.get(
             ex._basin_reference(loss, x0, lr, num_steps), "diverged"),
         lambda loss, x0, lr, num_steps=200: ex._basin_reference(loss, x0, lr, 5),

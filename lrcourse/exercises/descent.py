@@ -475,6 +475,8 @@ basin_reached = Exercise(
         Case(dict(loss=_two_wide, x0=1.0, lr=0.1, num_steps=400), note=N_("a third loss: trap at x=-1")),
         Case(dict(loss=_two_wide, x0=-0.8, lr=0.1, num_steps=400), note=N_("a third loss: trap at x=-1")),
         Case(dict(loss=_two, x0=1.3, lr=0.05), note=N_("num_steps left at its default, 200")),
+        Case(dict(loss=_two, x0=1.0, lr=0.03, num_steps=10),
+             note=N_("10 steps: the run stops nearer the trap, but its loss is nearer the global minimum's")),
     ],
     exempt={"bounds": "the text names no tie between the minima (a tie would be arbitrary); instead two cases "
                       "stop after 5 steps just either side of the midpoint, far from both minima, so a fixed "
