@@ -55,39 +55,6 @@ def _linear_decay(optimizer, warmup_steps, total_steps):
         max(0.0, (total_steps - step) / (total_steps - warmup_steps)))
 
 
-def _loop_never_sets_train_mode(model, optimizer, scheduler, batches, epochs):
-    """Right but for model.train(): fine while every case hands the model over in train mode."""
-    from torch.nn import functional as F
-
-    losses = []
-    for _ in range(epochs):
-        for inputs, targets in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-    return losses
-
-
-def _loop_keeps_loss_tensors(model, optimizer, scheduler, batches, epochs):
-    """Right but for what it returns: each batch's loss tensor, graph and all, not a number."""
-    from torch.nn import functional as F
-
-    losses = []
-    for _ in range(epochs):
-        model.train()
-        for inputs, targets in batches:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss)
-    return losses
-
-
 WRONG_ANSWERS = {
     "replace_head": [lambda model, num_classes: None, lambda model, num_classes: model],
     "param_groups": [lambda model, head_lr, factor: [{"params": model.parameters(), "lr": head_lr}],
@@ -95,7 +62,8 @@ WRONG_ANSWERS = {
     "set_trainable": [_trainable_by_module_flag, lambda model, stages: model],
     "warmup_cosine": [_constant_lr, _linear_decay, lambda optimizer, warmup_steps, total_steps: None],
     "fine_tune": [ex._loop_variant(backward=False), lambda model, optimizer, scheduler, batches, epochs: [],
-                  _loop_never_sets_train_mode, _loop_keeps_loss_tensors],
+                  ex._loop_variant(set_mode=False),  # right but for model.train(): fine while handed over in train mode
+                  ex._loop_variant(item=False)],  # returns the loss tensors, graph and all, not numbers
 }
 
 

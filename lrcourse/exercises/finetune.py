@@ -748,13 +748,15 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
 
 
 def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=False, no_scheduler=False,
-                  reset_through_model=False, backward=True, scheduler_first=False, zero_after_backward=False):
+                  reset_through_model=False, backward=True, scheduler_first=False, zero_after_backward=False,
+                  set_mode=True, item=True):
     def loop(model, optimizer, scheduler, batches, epochs):
         from torch.nn import functional as F
 
         losses = []
         for _ in range(epochs):
-            model.eval() if eval_mode else model.train()
+            if set_mode:
+                model.eval() if eval_mode else model.train()
             epoch = []
             for inputs, targets in batches:
                 if not no_zero and not zero_after_backward:
@@ -769,7 +771,7 @@ def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=
                 optimizer.step()
                 if not scheduler_first and not per_epoch and not no_scheduler:
                     scheduler.step()
-                epoch.append(loss.item())
+                epoch.append(loss.item() if item else loss)
             if per_epoch:
                 scheduler.step()
             losses.extend([float(np.mean(epoch))] if epoch_losses else epoch)
