@@ -475,14 +475,9 @@ class Exercise:
             run.mine = [self._answer(run.fn, c, run.learner) for c in cases]
         if all(m is CRASHED for m in run.mine):
             return ""
-        for mistake in self.mistakes:
-            for c, mine in zip(cases, run.mine, strict=True):
-                theirs = self._answer(mistake.fn, c, _silenced)
-                if (mine is CRASHED) != (theirs is CRASHED):
-                    break
-                if mine is not CRASHED and not self._same_answer(mine, theirs):  # both crashing is agreement
-                    break
-            else:
+        for mistake in self.mistakes:  # both crashing on a case is agreement (_agree)
+            if all(self._agree(mine, self._answer(mistake.fn, c, _silenced))
+                   for c, mine in zip(cases, run.mine, strict=True)):
                 return " " + _(mistake.message)
         if case is None:
             return ""
@@ -517,6 +512,7 @@ class Exercise:
         return ""
 
     def _agree(self, mine: Any, theirs: Any) -> bool:
+        """Whether two answers on one case agree: both crashed, or ``_same_answer`` says so."""
         if mine is CRASHED or theirs is CRASHED:
             return mine is theirs
         return self._same_answer(mine, theirs)
