@@ -348,7 +348,8 @@ def plot_trials_2d(results, x: str = "lr", y: str = "weight_decay", ax=None, tit
     cap = _diverged_cap(means, results.mode)
     shown = np.where(np.isfinite(means) & (means <= cap), means, np.nan)
     finite = shown[np.isfinite(shown)]
-    rank = np.searchsorted(np.sort(finite), shown) / max(len(finite) - 1, 1) if finite.size else shown
+    # a diverged trial (NaN in shown) has no rank: searchsorted would put it past the last, off the colour scale
+    rank = np.where(np.isfinite(shown), np.searchsorted(np.sort(finite), shown) / max(len(finite) - 1, 1), np.nan)
     if results.mode == "max":
         rank = 1 - rank
     colors = [(0.6, 0.6, 0.6) if not np.isfinite(r) else _shade(r) for r in rank]

@@ -612,6 +612,14 @@ def test_search_plots_mark_the_best_and_the_diverged():
     two = search.random_search(_quadratic, {"lr": (1e-3, 1.0), "weight_decay": (1e-5, 1e-1)}, 7)
     ax2 = plotting.plot_trials_2d(two)
     assert ax2.get_title() == "Random search: 7 trials, 7 distinct lr values"
+    # trials that diverged are grey, the others shaded from dark (best) to pale: every colour a valid RGB
+    # (a diverged trial used to be ranked past the worst, off the scale, and matplotlib refused the colours)
+    wild = search.grid_search(lambda lr, weight_decay: {1e-3: 2.0, 1e-2: 0.5, 1.0: 1e30, 10.0: math.inf}[lr],
+                              {"lr": [1e-3, 1e-2, 1.0, 10.0], "weight_decay": [1e-5, 1e-3]})
+    colors = plotting.plot_trials_2d(wild).collections[0].get_facecolors()[:, :3]
+    assert np.all((colors >= 0) & (colors <= 1))
+    np.testing.assert_allclose(colors[4:], 0.6)  # the four diverged trials
+    assert len({tuple(c) for c in colors[:4]}) == 2  # two scores, two shades
     ax3 = plotting.plot_best_so_far({"random": two})
     np.testing.assert_allclose(ax3.get_lines()[0].get_ydata(), two.best_so_far())
     model, batches = _model_and_batches()
