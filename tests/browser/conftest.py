@@ -1,6 +1,6 @@
 """A real JupyterLab driven by Chromium through Playwright (the `browser` marker).
 
-The server runs on a temporary copy of the solution and student notebooks, on a free port, with no
+The server runs on a temporary copy of the solution notebooks (every seed shifted by ``SEED_OFFSET``) and the student notebooks, on a free port, with no
 token, temporary settings and workspace folders, windowing off (every cell is in the page) and the
 app exposed as ``window.jupyterapp`` for the tests to drive. Chromium is the system's (the Debian
 package ``chromium``): Playwright's own browser download is not reachable here. Without it the tests
@@ -22,10 +22,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from benchmarks.robustness import shift_seed
 from lrcourse.claims import kernel_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
+#: The solutions run here with every seed shifted by this much (``SEED = 1``): besides nbval's reference run, each
+#: notebook runs once more under a perturbation, and a claim of the text that it does not show fails the test.
+SEED_OFFSET = 1
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"  # git-ignored, for a person to look at
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 KERNEL_THREADS = 1
@@ -68,7 +72,7 @@ def lab(chromium_path, tmp_path_factory) -> str:
     root, settings, workspaces = base / "root", base / "settings", base / "workspaces"
     (root / "solutions").mkdir(parents=True)
     for path in SOLUTIONS.glob("*.ipynb"):  # outputs cleared: Run All replaces them, and the page loads faster
-        nb = nbformat.read(path, as_version=4)
+        nb = shift_seed(nbformat.read(path, as_version=4), SEED_OFFSET)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None

@@ -1,7 +1,8 @@
 """The notebooks as learners see them: in JupyterLab 4 (and once in Notebook 7), in Chromium.
 
-- every solution notebook: Run All finishes with no error output, every check cell shows its pass
-  line, every image has rendered, no widget failed to display, and every explorer redraws its figure
+- every solution notebook, its seeds shifted by one (``SEED = 1``: each notebook's run under a perturbation,
+  besides nbval's reference run): Run All finishes with no error output and no note of a claim of the text
+  that the run does not show, every check cell shows its pass line, every image has rendered, no widget failed to display, and every explorer redraws its figure
   when one of its sliders moves;
 - every student notebook: it opens without a kernel dialog, and its first check cell says "not
   attempted" with no frame of the checks' code;
@@ -24,6 +25,7 @@ import nbformat
 import pytest
 
 from _course import NOTEBOOK_SECONDS
+from lrcourse.claims import NOTE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
@@ -233,6 +235,9 @@ def test_a_solution_notebook_runs_in_jupyterlab_and_its_explorers_answer(name, s
     errors = page.locator(f"{panel} [data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.first.inner_text()[:2000]
     outputs = page.locator(f"{panel} .jp-OutputArea-output").all_inner_texts()
+    # the notebook ran with its seeds shifted (conftest.SEED_OFFSET) and the claims as a learner has them: a note
+    notes = [t for t in outputs if NOTE_PREFIX in t]  # means a lesson rests on the reference run's seeds
+    assert not notes, notes[0][:1000]
     for grade_id in _grade_ids(SOLUTIONS / name):
         assert any(t.startswith(f"✓ {grade_id.removesuffix('_test')}: ") for t in outputs), grade_id
     widths = page.evaluate(f"[...document.querySelectorAll('{panel} img')].map(i => i.complete ? i.naturalWidth : 0)")
