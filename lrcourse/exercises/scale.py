@@ -102,6 +102,12 @@ def _noise_inverted(grads):
     return 1.0 / _noise_scale_reference(grads)
 
 
+def _noise_other_axis(grads):
+    g = np.asarray(grads, dtype=np.float64)  # the mean and the variance taken along the parameters
+    mean = g.mean(axis=1)
+    return float(g.var(axis=1, ddof=1).sum() / (mean @ mean))
+
+
 def _noise_per_parameter(grads):
     g = np.asarray(grads, dtype=np.float64)
     mean = g.mean(axis=0)
@@ -141,6 +147,10 @@ noise_scale = Exercise(
                                     "noise over the signal.")),
         Mistake(_noise_per_parameter, N_("Did you average the variances over the parameters? tr(Sigma) is "
                                          "their sum.")),
+        Mistake(_noise_other_axis, N_("You took the mean and the variance along the parameters (axis=1). grads "
+                                      "has one row per example: G is the mean over the examples, "
+                                      "grads.mean(axis=0), and the variance is across the examples, "
+                                      "grads.var(axis=0, ddof=1).")),
     ],
 )
 
@@ -334,6 +344,13 @@ def _sf_c_by_t(x, z, grad, lr, beta, t):
     return x_new, z_new, (1 - beta) * z_new + beta * x_new
 
 
+def _sf_c_by_t_plus_2(x, z, grad, lr, beta, t):
+    z_new = z - lr * grad
+    c = 1.0 / (t + 2)
+    x_new = (1 - c) * x + c * z_new
+    return x_new, z_new, (1 - beta) * z_new + beta * x_new
+
+
 def _compare_sf(actual: Any, expected: Any) -> str | None:
     if not isinstance(actual, (tuple, list)) or len(actual) != 3:
         return _("return the three arrays (x, z, y)")
@@ -377,6 +394,8 @@ sf_update = Exercise(
                                    "and y the point between them.")),
         Mistake(_sf_c_by_t, N_("Did you use c = 1 / t? t counts the steps before this one, so this is step "
                                "t + 1 and c = 1 / (t + 1) (c = 1 at the first step: x starts at z).")),
+        Mistake(_sf_c_by_t_plus_2, N_("Did you use c = 1 / (t + 2)? t counts the steps before this one, so at "
+                                      "the first step t = 0 and c = 1 / (t + 1) = 1: x starts at the new z.")),
     ],
 )
 
@@ -421,6 +440,11 @@ mup_lr = Exercise(
                 if layer == "hidden" else base_lr,
                 N_("Did you take the square root? For Adam, muP scales the hidden LR by base_width / width "
                    "itself.")),
+        Mistake(lambda base_lr, base_width, width, layer: base_lr * base_width / width
+                if layer in ("hidden", "output") else base_lr,
+                N_("The output layer keeps base_lr in the form of muP this exercise uses (the mup package's: the "
+                   "output layer's result is multiplied by base_width / width instead). Only the "
+                   "hidden-to-hidden matrices get base_lr * base_width / width.")),
     ],
 )
 

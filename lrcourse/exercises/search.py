@@ -58,6 +58,9 @@ log_grid = Exercise(
         Mistake(lambda low, high, num: np.logspace(np.log(low), np.log(high), num),
                 N_("np.logspace takes base-10 exponents, and you passed natural logarithms: use np.log10, "
                 "or np.geomspace(low, high, num).")),
+        Mistake(lambda low, high, num: np.logspace(low, high, num),
+                N_("np.logspace takes exponents: np.logspace(low, high, num) runs from 10**low to 10**high. Pass "
+                "np.log10(low) and np.log10(high), or use np.geomspace(low, high, num).")),
         Mistake(lambda low, high, num: np.logspace(np.log10(low), np.log10(high), num, endpoint=False),
                 N_("high is missing: the grid must include both ends (endpoint=True).")),
         Mistake(lambda low, high, num: np.geomspace(low, high, num + 1),
@@ -274,6 +277,9 @@ log_uniform = SamplerExercise(
                 N_("You returned the logarithms of the samples; apply np.exp.")),
         Mistake(lambda low, high, size, rng: np.exp(rng.uniform(low, high, size)),
                 N_("The uniform draw must be between log(low) and log(high), not between low and high.")),
+        Mistake(lambda low, high, size, rng: np.exp(rng.uniform(np.log10(low), np.log10(high), size)),
+                N_("The draw is on base-10 bounds (np.log10) but mapped back with np.exp: use the same base both "
+                "ways (np.exp with np.log, or 10 ** with np.log10).")),
         Mistake(lambda low, high, size, rng: 10 ** rng.uniform(np.log(low), np.log(high), size),
                 N_("The draw is on natural-log bounds but raised as a power of 10: use the same base both ways "
                 "(np.exp with np.log, or 10 ** with np.log10).")),
