@@ -324,6 +324,10 @@ optimal_lr = Exercise(
                 N_("Did you swap the two? Return (lr, rate).")),
         Mistake(lambda H: (2.0 / (H[0, 0] + H[-1, -1]), abs(H[0, 0] - H[-1, -1]) / (H[0, 0] + H[-1, -1])),
                 N_("Use the eigenvalues of H (np.linalg.eigvalsh), not its diagonal entries.")),
+        Mistake(lambda H: (2.0 / (np.max(np.diag(H)) + np.min(np.diag(H))),
+                           (np.max(np.diag(H)) - np.min(np.diag(H))) / (np.max(np.diag(H)) + np.min(np.diag(H)))),
+                N_("You took L and mu as the largest and smallest diagonal entries of H. They are its eigenvalues "
+                   "only when H is diagonal: use np.linalg.eigvalsh(H).")),
     ],
 )
 

@@ -110,6 +110,12 @@ def _adagrad_step(params, grad, sum_sq, lr, eps=1e-10):
     return params - lr * grad / (np.sqrt(sum_sq) + eps), sum_sq
 
 
+def _adagrad_eps_after_division(params, grad, sum_sq, lr, eps=1e-10):
+    sum_sq = sum_sq + grad * grad
+    with np.errstate(divide="ignore", invalid="ignore"):  # the learner's 0 / 0 for a weight never updated
+        return params - lr * grad / np.sqrt(sum_sq) + eps, sum_sq
+
+
 adagrad_step = StepExercise(
     name="adagrad_step",
     torch_class="Adagrad",
@@ -151,6 +157,9 @@ adagrad_step = StepExercise(
         Mistake(lambda params, grad, sum_sq, lr, eps=1e-10: (
             params - lr * grad / (sum_sq + grad * grad + eps), sum_sq + grad * grad),
             N_("Divide by the square root of the sum, not by the sum itself.")),
+        Mistake(_adagrad_eps_after_division,
+                N_("eps belongs in the denominator, params - lr * grad / (np.sqrt(sum_sq) + eps). Added after the "
+                   "division it protects nothing: a weight whose gradients have all been 0 gets 0 / 0 = nan.")),
     ],
 )
 
@@ -437,6 +446,10 @@ momentum_speedup = Exercise(
         Mistake(lambda kappa, tol=1e-8: _speedup(
             kappa, tol, hb=lambda f: O.SGD(lr=O.heavy_ball(f).lr, momentum=_rate(kappa) ** 2, nesterov=True)),
             N_("That is Nesterov momentum (nesterov=True); the question is about heavy-ball, nesterov=False.")),
+        Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol, hb=lambda f: O.SGD(lr=2.0 / (f.L + f.mu), momentum=0.9)),
+                N_("Momentum 0.9 at gradient descent's LR is a common default, not heavy-ball's best setting: use "
+                   "optimizers.heavy_ball(loss), lr = 4 / (sqrt(L) + sqrt(mu))**2 and momentum = "
+                   "((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2.")),
         Mistake(_predicted_steps,
                 N_("Those are the step counts the rates predict; measure them by running the optimizers "
                 "(heavy-ball on a 2-D quadratic is slower than its rate alone says).")),
