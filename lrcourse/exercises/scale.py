@@ -175,6 +175,16 @@ def _lamb_no_guard(weight, update, eps=1e-6):
         return min(float(np.linalg.norm(weight)), CLAMP) / (float(np.linalg.norm(update)) + eps)
 
 
+def _lamb_weight_guard_only(weight, update, eps=1e-6):
+    w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
+    return 1.0 if w == 0 else w / (u + eps)
+
+
+def _lamb_update_guard_only(weight, update, eps=1e-6):
+    w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
+    return 1.0 if u == 0 else w / (u + eps)
+
+
 def _lamb_inverted(weight, update, eps=1e-6):
     w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
     return 1.0 if w == 0 or u == 0 else (u + eps) / w
@@ -223,6 +233,12 @@ lamb_trust_ratio = Exercise(
                                   "min(|weight|, 10), so that very large layers do not take huge steps.")),
         Mistake(_lamb_no_guard, N_("When a norm is 0 the trust ratio is 1.0: a layer of zeros would "
                                    "otherwise never move, and a zero update would be divided by eps alone.")),
+        Mistake(_lamb_weight_guard_only, N_("A zero update needs the guard too: when |update| is 0 the ratio is "
+                                            "1.0, not |weight| / eps (a huge ratio that only looks harmless because "
+                                            "it scales a zero step).")),
+        Mistake(_lamb_update_guard_only, N_("A weight of zeros needs the guard too: when |weight| is 0 the ratio "
+                                            "is 1.0, otherwise the ratio is 0 and a fresh layer of zeros never "
+                                            "moves.")),
         Mistake(_lamb_inverted, N_("Your ratio is upside down: the trust ratio is |weight| / |update|, so "
                                    "that the step, ratio times update, is as long as the weight (times lr).")),
         Mistake(_lamb_no_eps, N_("Did you leave out eps? Divide by |update| + eps.")),
