@@ -240,6 +240,11 @@ cv_grid_search = CVExercise(
         Mistake(_cv_variant(best_single=True),
                 N_("best_lr was taken from the single best fold score; choose by the mean over the folds, which "
                 "one lucky fold cannot sway.")),
+        Mistake(lambda train_and_validate, lrs, folds: (
+            int(np.argmin(_cv_grid_search(train_and_validate, lrs, folds)[1])),
+            _cv_grid_search(train_and_validate, lrs, folds)[1]),
+                N_("best_lr is the position of the best LR in lrs; return the LR itself, "
+                   "lrs[np.argmin(mean_scores)].")),
         Mistake(_cv_variant(reduce=np.median),
                 N_("That is the median over the folds; cross-validation reports the mean.")),
     ],
