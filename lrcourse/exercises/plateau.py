@@ -239,6 +239,16 @@ class _CooldownFirst(_Plateau):
         return self.lr
 
 
+class _CoolThenCount(_Plateau):
+    def step(self, metric):
+        self._cool()
+        self._count(metric)
+        if self._too_many():
+            self.lr = self._new_lr()
+            self._after_cut()
+        return self.lr
+
+
 class _NoEps(_Plateau):
     def _new_lr(self):
         return max(self.lr * self.factor, self.min_lr)
@@ -363,6 +373,10 @@ PlateauScheduler = StreamExercise(
         Mistake(_CooldownFirst,
                 N_("That is Keras' order: torch first compares the metric and counts the epoch, then handles the "
                 "cooldown (decrement it and zero num_bad_epochs), then checks patience.")),
+        Mistake(_CoolThenCount,
+                N_("You handle the cooldown before counting the epoch, so the last bad epoch of a cooldown still "
+                "counts and the next cut comes early. torch's order: compare the metric and count the epoch, then "
+                "the cooldown (decrement it and zero num_bad_epochs), then the patience check.")),
         Mistake(_NoEps,
                 N_("torch ignores a cut that changes the LR by eps or less: apply the new LR only if "
                 "lr - new_lr > eps.")),
@@ -428,6 +442,10 @@ first_cut_epoch = TableExercise(
         Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
                 _first_cut_epoch(metrics, patience, mode, 0.0, threshold_mode),
                 N_("Gains smaller than the threshold (1e-4 of best by default) do not count as improvements.")),
+        Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
+                _first_cut_epoch(metrics, patience),
+                N_("Pass mode, threshold and threshold_mode on to your PlateauScheduler: with its defaults (min, "
+                "1e-4, rel) an accuracy or another threshold is judged by the wrong rule.")),
     ],
 )
 
