@@ -58,7 +58,9 @@ def _linear_decay(optimizer, warmup_steps, total_steps):
 WRONG_ANSWERS = {
     "replace_head": [lambda model, num_classes: None, lambda model, num_classes: model],
     "param_groups": [lambda model, head_lr, factor: [{"params": model.parameters(), "lr": head_lr}],
-                     lambda model, head_lr, factor: {"lr": head_lr}],
+                     lambda model, head_lr, factor: {"lr": head_lr},
+                     # the right groups and LRs, but head first: the docstring states stem, layer1, ..., fc
+                     lambda model, head_lr, factor: ex._param_groups(model, head_lr, factor)[::-1]],
     "set_trainable": [_trainable_by_module_flag, lambda model, stages: model],
     "warmup_cosine": [_constant_lr, _linear_decay, lambda optimizer, warmup_steps, total_steps: None],
     "fine_tune": [ex._loop_variant(backward=False), lambda model, optimizer, scheduler, batches, epochs: [],

@@ -252,10 +252,13 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
     count: dict = {}
     by_stage: dict = {}
     strangers: list = []
+    order: list = []  # the stage of each group, in the order returned (None for a group of several stages)
     for g in result:
         params = g["params"]
         params = [params] if isinstance(params, torch.Tensor) else list(params)  # torch accepts one bare tensor
         lr = g.get("lr", None)
+        stages = {_stage(names[id(p)]) for p in params if id(p) in names}
+        order.append(stages.pop() if len(stages) == 1 else None)
         for p in params:
             name = names.get(id(p))
             if name is None:
@@ -266,6 +269,7 @@ def _observe_groups(fn: Callable, case: Case) -> dict:
             count[name] = count.get(name, 0) + 1
             by_stage.setdefault(_stage(name), set()).add(None if lr is None else round(float(lr), 15))
     seen["strangers"] = strangers
+    seen["order"] = order
     seen["twice"] = sorted(n for n, c in count.items() if c > 1)
     missing = [n for n in names.values() if n not in count]
     seen["missing"] = missing
@@ -309,6 +313,9 @@ def _groups_problems(seen: dict, expected: dict) -> list[str]:
         if not math.isclose(got[0], want[0], rel_tol=1e-9):
             return [_("the {stage} group has lr {actual}, expected {expected}").format(
                 stage=stage, actual=f"{got[0]:.4g}", expected=f"{want[0]:.4g}")]
+    if seen.get("order") != list(STAGES):
+        return [_("the groups come in the order {order}; return one group per stage, in the order stem, layer1, "
+                  "layer2, layer3, fc").format(order=", ".join(s or "?" for s in seen.get("order", [])))]
     return []
 
 
