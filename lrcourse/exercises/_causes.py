@@ -153,10 +153,18 @@ def _reordered(actual: Any, expected: Any) -> str:
     return ""
 
 
+def _results(actual: Any, expected: Any) -> bool:
+    """Whether ``expected`` is several results (a tuple or list holding an array), not one series of numbers: its
+    parts are not steps of one sequence, so they are explained one by one, never read as a series (x, z, y of one
+    update are not values one step apart)."""
+    return (isinstance(actual, (tuple, list)) and isinstance(expected, (tuple, list)) and len(actual) == len(expected)
+            and any(e is not None and getattr(_numbers(e), "ndim", 0) >= 1 for e in expected))
+
+
 def of_values(actual: Any, expected: Any) -> str:
     """The generic cause of a wrong ``actual`` against ``expected``, or ''. A pair or tuple is read element by
     element: the first element that differs is the one explained."""
-    found = _reordered(actual, expected) or _numeric(actual, expected)
+    found = _reordered(actual, expected) or ("" if _results(actual, expected) else _numeric(actual, expected))
     if found or not (isinstance(actual, (tuple, list)) and isinstance(expected, (tuple, list))):
         return found
     if len(actual) != len(expected) or _numbers(expected) is not None:

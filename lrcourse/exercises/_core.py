@@ -507,8 +507,8 @@ class Exercise:
             if theirs is CRASHED or self._agree(theirs, right):
                 continue  # outside what the exercise accepts, or an argument the answer does not depend on here
             if self._agree(self._answer(run.fn, other, run.learner), mine):
-                return _("your result does not change with {name}: it is not used, or used where it cancels "
-                         "out").format(name=name)
+                return _("your result does not change with {name} here: it is not used, or a clamp, a max or min "
+                         "or an integer division hides it, or it cancels out").format(name=name)
         return ""
 
     def _agree(self, mine: Any, theirs: Any) -> bool:

@@ -360,6 +360,11 @@ def _sf_c_by_t(x, z, grad, lr, beta, t):
     return x_new, z_new, (1 - beta) * z_new + beta * x_new
 
 
+def _sf_old_xz(x, z, grad, lr, beta, t):
+    x_new, z_new, _y = _sf_reference(x, z, grad, lr, beta, t)
+    return x_new, z_new, (1 - beta) * z + beta * x
+
+
 def _sf_c_by_t_plus_2(x, z, grad, lr, beta, t):
     z_new = z - lr * grad
     c = 1.0 / (t + 2)
@@ -410,6 +415,8 @@ sf_update = Exercise(
                                    "and y the point between them.")),
         Mistake(_sf_c_by_t, N_("Did you use c = 1 / t? t counts the steps before this one, so this is step "
                                "t + 1 and c = 1 / (t + 1) (c = 1 at the first step: x starts at z).")),
+        Mistake(_sf_old_xz, N_("Your y is built from the old x and z: compute y from the new z and the new x, "
+                               "after both have been updated.")),
         Mistake(_sf_c_by_t_plus_2, N_("Did you use c = 1 / (t + 2)? t counts the steps before this one, so at "
                                       "the first step t = 0 and c = 1 / (t + 1) = 1: x starts at the new z.")),
     ],
