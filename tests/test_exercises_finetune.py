@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from lrcourse import finetune as library
+from lrcourse import models
 from lrcourse.exercises import NotAttemptedError
 from lrcourse.exercises import finetune as ex
 
@@ -55,13 +56,27 @@ def _linear_decay(optimizer, warmup_steps, total_steps):
         max(0.0, (total_steps - step) / (total_steps - warmup_steps)))
 
 
+def _head_and_frozen_body(model, num_classes):
+    for param in model.parameters():
+        param.requires_grad = False
+    model.fc = torch.nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+def _trainable_without_return(model, stages):
+    ex._set_trainable(model, stages)
+
+
 WRONG_ANSWERS = {
-    "replace_head": [lambda model, num_classes: None, lambda model, num_classes: model],
+    "replace_head": [lambda model, num_classes: None, lambda model, num_classes: model,
+                     _head_and_frozen_body,  # the right head, and the body frozen: "leave the body alone"
+                     lambda model, num_classes: models.small_resnet(num_classes=num_classes, seed=0)],  # another model
     "param_groups": [lambda model, head_lr, factor: [{"params": model.parameters(), "lr": head_lr}],
                      lambda model, head_lr, factor: {"lr": head_lr},
                      # the right groups and LRs, but head first: the docstring states stem, layer1, ..., fc
                      lambda model, head_lr, factor: ex._param_groups(model, head_lr, factor)[::-1]],
-    "set_trainable": [_trainable_by_module_flag, lambda model, stages: model],
+    "set_trainable": [_trainable_by_module_flag, lambda model, stages: model,
+                      _trainable_without_return],  # the right flags, but None back: "Return the model"
     "warmup_cosine": [_constant_lr, _linear_decay, lambda optimizer, warmup_steps, total_steps: None],
     "fine_tune": [ex._loop_variant(backward=False), lambda model, optimizer, scheduler, batches, epochs: [],
                   ex._loop_variant(set_mode=False),  # right but for model.train(): fine while handed over in train mode

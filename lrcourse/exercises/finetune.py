@@ -80,13 +80,18 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     model = _model(case.seed, case.frozen, case.arch)
     body = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
     old_head = model.fc.weight.detach().clone()
+    frozen = {n: p.requires_grad for n, p in model.named_parameters() if not n.startswith("fc.")}
     in_features, in_channels = model.fc.in_features, model.conv1.in_channels
     result = fn(model, **copy.deepcopy(case.kwargs))
     num_classes = case.kwargs["num_classes"]
     if not isinstance(result, nn.Module) or not hasattr(result, "layer1"):
         return {"returns": type(result).__name__, "summary": ""}
+    if result is not model:
+        return {"returns": "another model", "summary": ""}  # i18n: a key
     head = getattr(result, "fc", None)
     seen = {"returns": "model", "head": type(head).__name__}
+    seen["body grad kept"] = all(p.requires_grad == frozen.get(n, p.requires_grad)  # i18n: a key
+                                 for n, p in result.named_parameters() if not n.startswith("fc."))
     if isinstance(head, nn.Linear):
         seen["shape"] = (head.in_features, head.out_features)
         seen["weight shape"] = tuple(head.weight.shape)
@@ -108,6 +113,9 @@ def _observe_head(fn: Callable, case: Case) -> dict:
 
 
 def _head_problems(seen: dict, expected: dict) -> list[str]:
+    if seen["returns"] == "another model":  # i18n: a key
+        return [_("it returned another model, not the one it was given: replace model.fc on the model passed in "
+                  "and return that model")]
     if seen["returns"] != "model":
         return [_("it returned a {type}, not the model (return the model whose fc you replaced)").format(
             type=seen["returns"])]
@@ -128,6 +136,9 @@ def _head_problems(seen: dict, expected: dict) -> list[str]:
         problems.append(_("model.fc still holds the pretrained head's weights"))
     if not seen["body kept"]:
         problems.append(_("the body's weights changed: only the head is replaced, the pretrained layers are the point"))
+    elif not seen["body grad kept"]:  # i18n: a key
+        problems.append(_("the body's requires_grad changed: leave the body alone (freezing it is set_trainable's "
+                          "job, later in the notebook)"))
     if not problems and seen["output"] != expected["output"]:
         problems.append(_("the model does not run on a batch of 2 images: {error}").format(error=seen["output"]))
     return problems
@@ -392,18 +403,23 @@ def _set_trainable(model, stages):
 def _observe_trainable(fn: Callable, case: Case) -> dict:
     model = _model(case.seed, case.frozen, case.arch)
     result = fn(model, **copy.deepcopy(case.kwargs))
-    target = result if result is not None else model
+    if result is not model:
+        return {"returns": "None" if result is None else type(result).__name__, "summary": ""}
+    target = result
     stages = case.kwargs["stages"]
     want = ("fc",) + tuple(reversed(STAGES[:-1]))[:stages]
     trainable: dict = {}
     for name, param in target.named_parameters():
         trainable.setdefault(_stage(name), set()).add(bool(param.requires_grad))
-    return {"trainable": tuple(s for s in STAGES if trainable.get(s) == {True}),
+    return {"returns": "model", "trainable": tuple(s for s in STAGES if trainable.get(s) == {True}),
             "mixed": tuple(s for s in STAGES if len(trainable.get(s, ())) > 1),
             "summary": _("only {stages} trainable").format(stages=", ".join(s for s in STAGES if s in want))}
 
 
 def _trainable_problems(seen: dict, expected: dict) -> list[str]:
+    if seen["returns"] != "model":
+        return [_("it returned {thing}, not the model it was given: set requires_grad on the model's parameters "
+                  "and return the model").format(thing=seen["returns"])]
     if seen["mixed"]:
         return [_("the {stage} stage is partly frozen: set a whole stage at once").format(stage=seen["mixed"][0])]
     if seen["trainable"] != expected["trainable"]:
