@@ -69,6 +69,17 @@ scaled_lr = Exercise(
                                                                     else math.sqrt(batch // base_batch)),
                 N_("Did you use integer division (batch // base_batch)? It rounds the factor down, to 0 for a "
                    "smaller batch; use batch / base_batch.")),
+        Mistake(lambda base_lr, base_batch, batch, rule: base_lr * (math.sqrt(batch / base_batch) if rule == "linear"
+                                                                    else batch / base_batch),
+                N_("The two rules are swapped: 'linear' multiplies base_lr by batch / base_batch, 'sqrt' by its "
+                   "square root.")),
+        Mistake(lambda base_lr, base_batch, batch, rule: (base_lr * batch / base_batch if rule == "linear"
+                                                          else math.sqrt(base_lr * batch / base_batch)),
+                N_("Take the square root of the factor only: base_lr * sqrt(batch / base_batch), not "
+                   "sqrt(base_lr * batch / base_batch).")),
+        Mistake(lambda base_lr, base_batch, batch, rule: base_lr * (batch / base_batch if rule == "linear"
+                                                                    else batch / base_batch / 2),
+                N_("The square-root rule multiplies by sqrt(batch / base_batch), not by half the factor.")),
     ],
 )
 
