@@ -264,20 +264,20 @@ def _wsd_reference(lr, warmup_steps, stable_steps, decay_steps, min_lr=0.0):
     return S.wsd(lr, warmup_steps, stable_steps, decay_steps, min_lr=min_lr, decay="1-sqrt")
 
 
-def _wsd_variant(shape=None, warm_shift=0, floor_only_at_end=False, progress_shift=0):
+def _wsd_variant(shape=None, warm_shift=0, floor_only_at_end=False, progress_shift=0, after=None, warm_less=0):
     def factory(lr, warmup_steps, stable_steps, decay_steps, min_lr=0.0):
         start = warmup_steps + stable_steps
 
         def schedule(step):
             if step < warmup_steps:
-                return lr * (step + warm_shift) / warmup_steps
+                return min(lr, lr * (step + warm_shift) / max(warmup_steps - warm_less, 1))
             if step < start:
                 return lr
             if step < start + decay_steps:
                 p = (step - start + progress_shift) / decay_steps
                 f = shape(p) if shape else 1 - math.sqrt(p)
                 return lr * f if floor_only_at_end else min_lr + (lr - min_lr) * f
-            return min_lr
+            return min_lr if after is None else after
         return schedule
     return factory
 
@@ -326,6 +326,11 @@ wsd_schedule = ScheduleExercise(
                    "min_lr + (lr - min_lr) * (1 - sqrt(p)).")),
         Mistake(_wsd_variant(shape=lambda p: math.sqrt(1 - p)),
                 N_("Did you take sqrt(1 - p)? The decay is 1 - sqrt(p).")),
+        Mistake(_wsd_variant(after=0.0),
+                N_("After the decay your LR drops to 0: it stays at min_lr for every step from W + S + D on.")),
+        Mistake(_wsd_variant(warm_less=1),
+                N_("Your warmup divides by W - 1, so it reaches lr a step early: lr * step / W reaches lr at step "
+                   "W, the first stable step.")),
         Mistake(_wsd_variant(progress_shift=1),
                 N_("Your decay starts one step early: p = (step - W - S) / D is 0 at the first step of the "
                    "decay, so that step still has lr.")),
