@@ -8,7 +8,7 @@ equals its name here.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -186,14 +186,12 @@ def _lamb_no_guard(weight, update, eps=1e-6):
         return min(float(np.linalg.norm(weight)), CLAMP) / (float(np.linalg.norm(update)) + eps)
 
 
-def _lamb_weight_guard_only(weight, update, eps=1e-6):
-    w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
-    return 1.0 if w == 0 else w / (u + eps)
-
-
-def _lamb_update_guard_only(weight, update, eps=1e-6):
-    w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
-    return 1.0 if u == 0 else w / (u + eps)
+def _lamb_guarding(norm: str):
+    """The trust ratio with the guard on one norm only ("weight" or "update")."""
+    def ratio(weight, update, eps=1e-6):
+        w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
+        return 1.0 if (w if norm == "weight" else u) == 0 else w / (u + eps)
+    return ratio
 
 
 def _lamb_inverted(weight, update, eps=1e-6):
@@ -244,10 +242,10 @@ lamb_trust_ratio = Exercise(
                                   "min(|weight|, 10), so that very large layers do not take huge steps.")),
         Mistake(_lamb_no_guard, N_("When a norm is 0 the trust ratio is 1.0: a layer of zeros would "
                                    "otherwise never move, and a zero update would be divided by eps alone.")),
-        Mistake(_lamb_weight_guard_only, N_("A zero update needs the guard too: when |update| is 0 the ratio is "
+        Mistake(_lamb_guarding("weight"), N_("A zero update needs the guard too: when |update| is 0 the ratio is "
                                             "1.0, not |weight| / eps (a huge ratio that only looks harmless because "
                                             "it scales a zero step).")),
-        Mistake(_lamb_update_guard_only, N_("A weight of zeros needs the guard too: when |weight| is 0 the ratio "
+        Mistake(_lamb_guarding("update"), N_("A weight of zeros needs the guard too: when |weight| is 0 the ratio "
                                             "is 1.0, otherwise the ratio is 0 and a fresh layer of zeros never "
                                             "moves.")),
         Mistake(_lamb_inverted, N_("Your ratio is upside down: the trust ratio is |weight| / |update|, so "
@@ -270,7 +268,7 @@ def _wsd_variant(shape=None, warm_shift=0, floor_only_at_end=False, progress_shi
 
         def schedule(step):
             if step < warmup_steps:
-                return min(lr, lr * (step + warm_shift) / max(warmup_steps - warm_less, 1))
+                return lr * (step + warm_shift) / max(warmup_steps - warm_less, 1)
             if step < start:
                 return lr
             if step < start + decay_steps:
@@ -369,23 +367,19 @@ def _sf_no_average(x, z, grad, lr, beta, t):
     return z_new, z_new, z_new
 
 
-def _sf_c_by_t(x, z, grad, lr, beta, t):
-    z_new = z - lr * grad
-    c = 1.0 / t if t else 1.0
-    x_new = (1 - c) * x + c * z_new
-    return x_new, z_new, (1 - beta) * z_new + beta * x_new
+def _sf_with_c(weight: Callable[[int], float]):
+    """The update with the average's weight c = weight(t) instead of 1 / (t + 1)."""
+    def update(x, z, grad, lr, beta, t):
+        z_new = z - lr * grad
+        c = weight(t)
+        x_new = (1 - c) * x + c * z_new
+        return x_new, z_new, (1 - beta) * z_new + beta * x_new
+    return update
 
 
 def _sf_old_xz(x, z, grad, lr, beta, t):
     x_new, z_new, _y = _sf_reference(x, z, grad, lr, beta, t)
     return x_new, z_new, (1 - beta) * z + beta * x
-
-
-def _sf_c_by_t_plus_2(x, z, grad, lr, beta, t):
-    z_new = z - lr * grad
-    c = 1.0 / (t + 2)
-    x_new = (1 - c) * x + c * z_new
-    return x_new, z_new, (1 - beta) * z_new + beta * x_new
 
 
 def _compare_sf(actual: Any, expected: Any) -> str | None:
@@ -429,11 +423,11 @@ sf_update = Exercise(
         Mistake(_sf_old_x, N_("Your y uses the old x: compute y from the new z and the new x.")),
         Mistake(_sf_no_average, N_("You returned z for all three: x must be the running average of the z's, "
                                    "and y the point between them.")),
-        Mistake(_sf_c_by_t, N_("Did you use c = 1 / t? t counts the steps before this one, so this is step "
+        Mistake(_sf_with_c(lambda t: 1.0 / t if t else 1.0), N_("Did you use c = 1 / t? t counts the steps before this one, so this is step "
                                "t + 1 and c = 1 / (t + 1) (c = 1 at the first step: x starts at z).")),
         Mistake(_sf_old_xz, N_("Your y is built from the old x and z: compute y from the new z and the new x, "
                                "after both have been updated.")),
-        Mistake(_sf_c_by_t_plus_2, N_("Did you use c = 1 / (t + 2)? t counts the steps before this one, so at "
+        Mistake(_sf_with_c(lambda t: 1.0 / (t + 2)), N_("Did you use c = 1 / (t + 2)? t counts the steps before this one, so at "
                                       "the first step t = 0 and c = 1 / (t + 1) = 1: x starts at the new z.")),
     ],
 )

@@ -177,6 +177,11 @@ def _cv_grid_search(train_and_validate, lrs, folds):
     return float(lrs[int(np.argmin(means))]), means
 
 
+def _cv_index(train_and_validate, lrs, folds):
+    means = _cv_grid_search(train_and_validate, lrs, folds)[1]
+    return int(np.argmin(means)), means  # the position of the best LR, not the LR
+
+
 def _cv_variant(pick=np.argmin, reduce=np.mean, swap=False, first_only=False, axis=None, best_single=False):
     def cv(train_and_validate, lrs, folds):
         used = folds[:1] if first_only else folds
@@ -240,9 +245,7 @@ cv_grid_search = CVExercise(
         Mistake(_cv_variant(best_single=True),
                 N_("best_lr was taken from the single best fold score; choose by the mean over the folds, which "
                 "one lucky fold cannot sway.")),
-        Mistake(lambda train_and_validate, lrs, folds: (
-            int(np.argmin(_cv_grid_search(train_and_validate, lrs, folds)[1])),
-            _cv_grid_search(train_and_validate, lrs, folds)[1]),
+        Mistake(_cv_index,
                 N_("best_lr is the position of the best LR in lrs; return the LR itself, "
                    "lrs[np.argmin(mean_scores)].")),
         Mistake(_cv_variant(reduce=np.median),
