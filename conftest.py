@@ -7,4 +7,4 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 
 from _tiers import (pytest_collection_modifyitems, pytest_configure,  # noqa: E402,F401  (pytest's hooks)
-                    pytest_xdist_auto_num_workers)
+                    pytest_ignore_collect, pytest_xdist_auto_num_workers)

@@ -7,7 +7,9 @@ gets them too). The fixtures tests share and each tier's guard are in ``tests/co
 - ``unit``: in-process: the library, the exercise checks and their properties, hidden cases;
 - ``kernel``: starts Jupyter kernels (grading, isolation, limits, executing a notebook), or is told to by a
   fixture that does (:data:`KERNEL_FIXTURES`);
-- ``course``: whole notebooks: nbval over both editions of solutions/, the whole course graded;
+- ``course``: whole notebooks: nbval over the English solutions/, the whole course graded (the Vietnamese edition
+  runs whole in the browser tier, its seeds shifted; its outputs show the same numbers as the English, which
+  tests/test_vietnamese_edition.py holds; ``pytest solutions/vi`` runs nbval over it when asked);
 - ``browser``: JupyterLab in Chromium (tests/browser);
 - ``package``: a wheel and an sdist built, a fresh virtualenv.
 
@@ -45,7 +47,7 @@ from _course import NOTEBOOK_SECONDS, ROOT  # noqa: E402  (after the environment
 TIERS = ("unit", "kernel", "course", "browser", "package")
 #: Whole paths in one tier (relative to the project's root; a folder covers everything below it).
 TIER_BY_PATH = {
-    "solutions": "course",                 # nbval: every solution notebook, both editions
+    "solutions": "course",                 # nbval: every English solution notebook (solutions/vi: when named)
     "tests/test_grading_course.py": "course",
     "tests/browser": "browser",
     "tests/test_wheel.py": "package",
@@ -91,6 +93,26 @@ def _seconds(group: str, items: list) -> float:
     if group.startswith("solutions/"):
         return NOTEBOOK_SECONDS.get(Path(group).name[:2], 60)
     return sum(PER_TEST_SECONDS[tier_of(item)] for item in items)
+
+
+#: Collected only when named on the command line: nbval over the Vietnamese twins would repeat every training run of
+#: the English (their code differs only in strings and their outputs show the same numbers, a unit test checks
+#: that), about 110 s of the suite on 2 cores. The browser tier runs them whole, each once, its seeds shifted.
+ONLY_WHEN_NAMED = ("solutions/vi",)
+
+
+def pytest_ignore_collect(collection_path, config):
+    try:
+        path = Path(collection_path).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return None
+    for folder in ONLY_WHEN_NAMED:
+        if path == folder or path.startswith(folder + "/"):
+            named = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+            target = (ROOT / folder).resolve()
+            if not any(n == target or target in n.parents for n in named):  # the folder or a file in it
+                return True
+    return None
 
 
 def pytest_configure(config):

@@ -93,7 +93,9 @@ def _sanitizers() -> list[tuple[re.Pattern, str]]:
 
 
 def _numbers(cell) -> list[str]:
-    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+    text = "".join(o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
+                   for o in cell.get("outputs", [])  # printed, and a cell's value (a widget's repr is cut short)
+                   if "application/vnd.jupyter.widget-view+json" not in o.get("data", {}))
     for pattern, replace in _sanitizers():
         text = pattern.sub(replace, text)
     return NUMBER.findall(text)

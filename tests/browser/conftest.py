@@ -1,7 +1,7 @@
 """A real JupyterLab driven by Chromium through Playwright (the `browser` marker).
 
-The server runs on a temporary copy of the solution notebooks (every seed shifted by ``SEED_OFFSET``) and the student notebooks, on a free port, with no
-token, temporary settings and workspace folders, windowing off (every cell is in the page) and the
+The server runs on a temporary copy of the solution notebooks of the Vietnamese edition (``SOLUTIONS``: every seed
+shifted by ``SEED_OFFSET``) and the English student notebooks, on a free port, with no token, temporary settings and workspace folders, windowing off (every cell is in the page) and the
 app exposed as ``window.jupyterapp`` for the tests to drive. Chromium is the system's (the Debian
 package ``chromium``): Playwright's own browser download is not reachable here. Without it the tests
 skip with a reason that names the package.
@@ -26,9 +26,12 @@ from benchmarks.robustness import shift_seed
 from lrcourse.claims import kernel_env
 
 ROOT = Path(__file__).resolve().parents[2]
-SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
-#: The solutions run here with every seed shifted by this much (``SEED = 1``): besides nbval's reference run, each
-#: notebook runs once more under a perturbation, and a claim of the text that it does not show fails the test.
+NOTEBOOKS = ROOT / "notebooks"
+#: The solutions run here in the Vietnamese edition, whose code is the English's but for strings (nbval runs the
+#: English against its stored outputs), with every seed shifted by this much (``SEED = 1``): so every notebook
+#: runs once more under a perturbation, each edition runs whole once, and a claim of the text that this run does
+#: not show fails the test.
+SOLUTIONS = ROOT / "solutions" / "vi"
 SEED_OFFSET = 1
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"  # git-ignored, for a person to look at
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -1,7 +1,7 @@
 """The notebooks as learners see them: in JupyterLab 4 (and once in Notebook 7), in Chromium.
 
-- every solution notebook, its seeds shifted by one (``SEED = 1``: each notebook's run under a perturbation,
-  besides nbval's reference run): Run All finishes with no error output and no note of a claim of the text
+- every solution notebook, in the Vietnamese edition (nbval runs the English), its seeds shifted by one
+  (``SEED = 1``: each notebook's run under a perturbation, besides nbval's reference run): Run All finishes with no error output and no note of a claim of the text
   that the run does not show, every check cell shows its pass line, every image has rendered, no widget failed to display, and every explorer redraws its figure
   when one of its sliders moves;
 - every student notebook: it opens without a kernel dialog, and its first check cell says "not
@@ -28,7 +28,7 @@ from _course import NOTEBOOK_SECONDS
 from lrcourse.claims import NOTE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-SOLUTIONS, NOTEBOOKS = ROOT / "solutions", ROOT / "notebooks"
+SOLUTIONS, NOTEBOOKS = ROOT / "solutions" / "vi", ROOT / "notebooks"  # the editions conftest.py serves
 NAMES = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
 
 _KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
