@@ -14,13 +14,17 @@ notebook goes on, so that one run lists them all), under each perturbation:
   ones (what this machine can do to round as another processor does).
 
 For each run the table gives the claims of the text that did not hold, and how many printed figures (numbers
-in the text outputs) moved from the stored reference outputs. Exit status 1 when a claim failed in any run.
+in the text outputs) moved from the stored reference outputs. A run with the reference seeds (offset 0) also lists
+the figures that moved in cells nbval compares (every cell but those tagged ``nbval-ignore-output``, timings
+sanitized as tests/nbval_sanitize.cfg does): one there means the README's test command would fail with that
+thread count or on that CPU. Exit status 1 when a claim failed, a cell errored, or nbval would fail, in any run.
 Seed offsets and threads are crossed only with the reference setting of the other (offset k at one thread; n
 threads at offset 0), plus one combined run (offset 1, default CPU kernels).
 """
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import re
@@ -71,13 +75,37 @@ def printed(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
-def moved_figures(reference: nbformat.NotebookNode, run: nbformat.NotebookNode) -> list[tuple[int, int]]:
-    """(cell index, how many numbers differ) for each code cell whose printed numbers differ from the reference's."""
+NBVAL_IGNORE = "nbval-ignore-output"
+
+
+def nbval_sanitizers(path: Path = ROOT / "tests" / "nbval_sanitize.cfg") -> list[tuple[re.Pattern, str]]:
+    """The patterns nbval replaces before it compares outputs (timings, addresses, paths)."""
+    cfg = configparser.ConfigParser()
+    cfg.read(path, encoding="utf-8")
+    return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
+
+
+def nbval_compared(nb: nbformat.NotebookNode) -> set[int]:
+    """The indices of the code cells whose outputs nbval compares (not tagged ``nbval-ignore-output``)."""
+    return {i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and NBVAL_IGNORE not in c.get("metadata", {}).get("tags", [])}
+
+
+def moved_figures(reference: nbformat.NotebookNode, run: nbformat.NotebookNode,
+                  sanitizers: list[tuple[re.Pattern, str]] = ()) -> list[tuple[int, int]]:
+    """(cell index, how many numbers differ) for each code cell whose printed numbers differ from the reference's,
+    after ``sanitizers`` (pattern, replacement) are applied to both."""
+    def text(cell):
+        out = printed(cell)
+        for pattern, replacement in sanitizers:
+            out = pattern.sub(replacement, out)
+        return out
+
     moved = []
     for index, (a, b) in enumerate(zip(reference.cells, run.cells)):
         if a.cell_type != "code":
             continue
-        x, y = _NUMBER.findall(printed(a)), _NUMBER.findall(printed(b))
+        x, y = _NUMBER.findall(text(a)), _NUMBER.findall(text(b))
         differ = sum(p != q for p, q in zip(x, y)) + abs(len(x) - len(y))
         if differ:
             moved.append((index, differ))
@@ -133,7 +161,10 @@ def execute(path: Path, run: dict, timeout: int = 900, keep: Path | None = None)
     return {"notebook": path.name, "edition": path.parent.name if path.parent.name != "solutions" else "en",
             "run": label(run), **run, "seconds": round(seconds, 1), "claims_not_shown": not_shown(text),
             "errors": errors + ([error] if error else []),
-            "figures_moved": moved_figures(reference, nb)}
+            "figures_moved": moved_figures(reference, nb),
+            # with the reference seeds, what nbval compares must not move (another thread count or CPU)
+            "nbval_moved": [] if run["offset"] else [(i, n) for i, n in moved_figures(reference, nb, nbval_sanitizers())
+                                                     if i in nbval_compared(reference)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,11 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         _print(r)
 
-    failed = [r for r in results if r["claims_not_shown"] or r["errors"]]
-    print(f"\n{len(results)} runs of {len(paths)} notebooks; {len(failed)} with a claim not shown or an error")
+    failed = [r for r in results if r["claims_not_shown"] or r["errors"] or r["nbval_moved"]]
+    print(f"\n{len(results)} runs of {len(paths)} notebooks; {len(failed)} with a claim not shown, an error, or a "
+          f"figure moved that nbval compares")
     for r in failed:
         print(f"  {r['notebook']} ({r['edition']}) {r['run']}: "
-              + "; ".join([f"not shown: {c}" for c in r["claims_not_shown"]] + r["errors"]))
+              + "; ".join([f"not shown: {c}" for c in r["claims_not_shown"]] + r["errors"]
+                          + [f"nbval compares cell {i}: {n} figures moved" for i, n in r["nbval_moved"]]))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False))
     return 1 if failed else 0
@@ -180,6 +213,7 @@ def _print(r: dict) -> None:
     moved = sum(n for _, n in r["figures_moved"])
     print(f"{r['notebook']:<36} {r['edition']:<3} {r['run']:<32} {r['seconds']:6.1f} s  claims not shown "
           f"{len(r['claims_not_shown'])}  figures moved {moved} in {len(r['figures_moved'])} cells"
+          + (f"  NBVAL WOULD FAIL in {len(r['nbval_moved'])} cells" if r["nbval_moved"] else "")
           + (f"  ERRORS {len(r['errors'])}" if r["errors"] else ""), flush=True)
 
 

@@ -48,6 +48,19 @@ def test_moved_figures_counts_numbers_that_differ_per_cell():
     assert rob.moved_figures(a, b) == [(0, 1), (1, 1)]
 
 
+def test_what_nbval_compares_is_every_cell_but_the_ignored_ones_with_timings_sanitized():
+    a, b = _nb("1", "2", "3"), _nb("1", "2", "3")
+    b.cells[1].metadata["tags"] = a.cells[1].metadata["tags"] = ["nbval-ignore-output"]
+    for i, (x, y) in enumerate([("lr 0.1: 3.2 s elapsed\n", "lr 0.1: 4.7 s elapsed\n"),  # a timing: sanitized
+                                ("loss 0.25\n", "loss 0.26\n"),                        # ignored by nbval
+                                ("acc 0.91\n", "acc 0.92\n")]):                        # compared: nbval fails
+        a.cells[i].outputs = [nbformat.v4.new_output("stream", text=x)]
+        b.cells[i].outputs = [nbformat.v4.new_output("stream", text=y)]
+    assert rob.nbval_compared(a) == {0, 2}
+    assert rob.moved_figures(a, b) == [(0, 1), (1, 1), (2, 1)]
+    assert rob.moved_figures(a, b, rob.nbval_sanitizers()) == [(1, 1), (2, 1)]
+
+
 def test_the_runs_cross_seeds_threads_and_kernels_with_the_reference_of_the_other():
     runs = rob.perturbations([0, 1, 2], [1, 4], default_cpu=True)
     assert [rob.label(r) for r in runs] == ["seed+0 threads 1", "seed+1 threads 1", "seed+2 threads 1",

@@ -16,6 +16,7 @@ import nbformat
 import pytest
 
 from _course import NOTEBOOKS, ROOT, SOLUTIONS, graded_cells_only
+from benchmarks.robustness import nbval_sanitizers
 
 GLOSSARY = ROOT / "lrcourse" / "locale" / "glossary.vi.md"
 VI = sorted((SOLUTIONS / "vi").glob("*.ipynb"))
@@ -83,20 +84,11 @@ def test_each_edition_chooses_its_language_in_its_first_code_cell(en, vi):
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
-def _sanitizers() -> list[tuple[re.Pattern, str]]:
-    """nbval's sanitizers (timings, throughput): what may differ between two runs is not compared."""
-    import configparser
-
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "tests" / "nbval_sanitize.cfg", encoding="utf-8")
-    return [(re.compile(cfg[s]["regex"]), cfg[s]["replace"]) for s in cfg.sections()]
-
-
 def _numbers(cell) -> list[str]:
     text = "".join(o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
                    for o in cell.get("outputs", [])  # printed, and a cell's value (a widget's repr is cut short)
                    if "application/vnd.jupyter.widget-view+json" not in o.get("data", {}))
-    for pattern, replace in _sanitizers():
+    for pattern, replace in nbval_sanitizers():  # timings, throughput: what may differ between two runs
         text = pattern.sub(replace, text)
     return NUMBER.findall(text)
 
