@@ -336,3 +336,176 @@ def test_a_known_mistakes_message_needs_agreement_on_every_case(notebook, exerci
         assert exercise._diagnose(run).strip()  # the mistake itself (or one that answers alike) is recognised
     if len(exercise._diagnosis_cases(exercise.cases)) >= 2:
         assert tried, f"{exercise.name}: no known mistake differs from the reference on two cases"
+
+
+# --------------------------------------------------------------------------- results: numbers, not graphs
+PLAIN_EXERCISES = [(nb, e) for nb, e in ALL_EXERCISES if not isinstance(e.reference, type)]
+
+
+def _with_graph(value, converted: list):
+    """``value`` with every float and float array in it made a torch tensor that requires grad (what a loop that
+    keeps ``loss`` instead of ``loss.item()`` returns); a returned function gives such tensors. ``converted``
+    records that something was."""
+    if isinstance(value, (bool, np.bool_, int, np.integer, str)) or value is None:
+        return value
+    if isinstance(value, (float, np.floating)) or (isinstance(value, np.ndarray) and value.dtype.kind == "f"):
+        converted.append(True)
+        return torch.tensor(value, dtype=torch.float64, requires_grad=True) * 1.0
+    if isinstance(value, (list, tuple)):
+        return type(value)(_with_graph(v, converted) for v in value)
+    if inspect.isfunction(value):
+        return lambda *args, **kwargs: _with_graph(value(*args, **kwargs), converted)
+    return value
+
+
+@pytest.mark.parametrize("notebook, exercise", PLAIN_EXERCISES, ids=_ids)
+def test_numbers_returned_as_tensors_that_hold_their_graph_are_rejected_and_told_to_use_item(notebook, exercise,
+                                                                                              capsys):
+    fn, converted = _learner_function(notebook, exercise), []
+    try:
+        exercise.check(lambda *args, **kwargs: _with_graph(fn(*args, **kwargs), converted))
+    except AssertionError as err:
+        assert converted and ("requires grad" in str(err) or "holding its whole graph" in str(err)), str(err)[:600]
+        assert ".item()" in str(err), str(err)[:600]
+    else:
+        assert not converted, f"{exercise.name} accepted numbers returned as tensors holding their graph"
+    assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- results: in the order they are named
+def _reversed_tuples(fn, changed: list):
+    def reversed_fn(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        if isinstance(result, tuple) and len(result) >= 2:
+            flipped = result[::-1]
+            if not all(_same_value(a, b) for a, b in zip(result, flipped)):
+                changed.append(True)
+            return flipped
+        return result
+    return reversed_fn
+
+
+def _same_value(a, b) -> bool:
+    try:
+        return type(a) is type(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("notebook, exercise", PLAIN_EXERCISES, ids=_ids)
+def test_a_tuple_returned_in_another_order_is_rejected_and_told_so(notebook, exercise, capsys):
+    changed = []
+    try:
+        exercise.check(_reversed_tuples(_learner_function(notebook, exercise), changed))
+    except AssertionError as err:
+        assert changed, str(err)[:300]
+        assert any(cause in str(err) for cause in ("in another order", "the order the docstring gives", "swap")), \
+            str(err)[:800]
+    else:
+        assert not changed, f"{exercise.name} accepted its tuple in another order"
+    capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- models: the mode they come in and leave in
+def _model_modes(notebook, exercise) -> list[bool]:
+    """``model.training`` of each model the check hands to the learner's function."""
+    fn, modes = _learner_function(notebook, exercise), []
+
+    def spy(*args, **kwargs):
+        modes.extend(getattr(v, "_inner", v).training for v in [*args, *kwargs.values()]
+                     if isinstance(getattr(v, "_inner", v), torch.nn.Module))
+        return fn(*args, **kwargs)
+    exercise.check(spy)
+    return modes
+
+
+MODEL_EXERCISES = [(nb, e) for nb, e in PLAIN_EXERCISES if "model" in _signature(e.reference).parameters]
+
+
+def test_the_model_exercises_are_those_of_notebook_06():
+    assert {e.name for _, e in MODEL_EXERCISES} == {"replace_head", "param_groups", "set_trainable", "fine_tune"}
+
+
+@pytest.mark.parametrize("notebook, exercise", MODEL_EXERCISES, ids=_ids)
+def test_a_model_comes_in_train_mode_in_one_case_and_in_eval_mode_in_another(notebook, exercise, capsys):
+    modes = _model_modes(notebook, exercise)
+    assert True in modes and False in modes, f"{exercise.name}: every model comes in {'train' if modes[0] else 'eval'} mode"
+    capsys.readouterr()
+
+
+def _mode_flipped(fn):
+    """Right, but leaves the model in the other mode (a stray model.train() or model.eval())."""
+    def flipped(model, *args, **kwargs):
+        result = fn(model, *args, **kwargs)
+        model.train(not model.training)
+        return result
+    return flipped
+
+
+def _never_train_mode(fn):
+    """Right, but never calls model.train(): it trains in whatever mode the model came in."""
+    def untrained(model, *args, **kwargs):
+        model.train = lambda mode=True: model
+        return fn(model, *args, **kwargs)
+    return untrained
+
+
+@pytest.mark.parametrize("notebook, exercise", MODEL_EXERCISES, ids=_ids)
+def test_the_mode_a_model_is_left_in_or_trained_in_is_checked(notebook, exercise, capsys):
+    fn = _learner_function(notebook, exercise)
+    if exercise in [e for _, e in LOOP_EXERCISES]:  # a loop sets train mode itself
+        with pytest.raises(AssertionError, match="ran in eval mode while training"):
+            exercise.check(_never_train_mode(fn))
+    else:  # a function that prepares a model leaves its mode alone
+        with pytest.raises(AssertionError, match="must not call model.train"):
+            exercise.check(_mode_flipped(fn))
+    capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- matrices: full rank, out of order
+def _matrices(notebook, exercise) -> dict:
+    """Every 2-D float array (both sides 2 or more) the check passes, by argument name; inside lists too."""
+    fn, sig, found = _learner_function(notebook, exercise), None, {}
+    sig = _signature(fn)
+
+    def collect(name, value):
+        if isinstance(value, np.ndarray) and value.ndim == 2 and min(value.shape) >= 2 and value.dtype.kind == "f":
+            found.setdefault(name, []).append(value.copy())
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                collect(name, item)
+
+    def spy(*args, **kwargs):
+        for name, value in sig.bind(*args, **kwargs).arguments.items():
+            collect(name, value)
+        return fn(*args, **kwargs)
+    if not isinstance(fn, type):
+        exercise.check(spy)
+    return found
+
+
+def _out_of_order(matrix) -> bool:
+    values = np.linalg.eigvals(matrix).real
+    return not (np.all(np.diff(values) >= 0) or np.all(np.diff(values) <= 0))
+
+
+@pytest.mark.parametrize("notebook, exercise", PLAIN_EXERCISES, ids=_ids)
+def test_a_matrix_argument_is_full_rank_and_non_symmetric_in_a_case_or_symmetric_with_eigenvalues_out_of_order(
+        notebook, exercise, capsys):
+    if _exempt(exercise, "matrices"):
+        pytest.skip(exercise.exempt["matrices"])
+    for name, matrices in _matrices(notebook, exercise).items():
+        symmetric = [m.shape[0] == m.shape[1] and np.allclose(m, m.T) for m in matrices]
+        if all(symmetric):  # symmetric by definition (a Hessian): the eigenvalues' order is what can be got wrong
+            assert any(_out_of_order(m) for m in matrices), \
+                f"{exercise.name}: {name}'s eigenvalues come in order in every case (np.linalg.eigvals' order works)"
+        else:
+            assert any(not s and np.linalg.matrix_rank(m) == min(m.shape) for m, s in zip(matrices, symmetric)), \
+                f"{exercise.name}: no case gives {name} as a full-rank, non-symmetric matrix"
+    capsys.readouterr()
+
+
+def test_the_matrix_property_tells_a_full_rank_non_symmetric_matrix_and_eigenvalues_out_of_order():
+    assert _out_of_order(np.diag([1.0, 5.0, 3.0])) and not _out_of_order(np.diag([1.0, 3.0, 5.0]))
+    assert not _out_of_order(np.diag([1.0, 10.0]))  # two eigenvalues are always in one order or the other
+    assert np.linalg.matrix_rank(np.array([[1.0, 2.0], [2.0, 4.0]])) == 1

@@ -33,7 +33,7 @@ def _numbers(value: Any) -> np.ndarray | None:
             return None
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor inside that requires grad
         return None
     return arr if np.all(np.isfinite(arr)) else None
 
@@ -95,6 +95,17 @@ def _shifted(a: np.ndarray, e: np.ndarray) -> str:
         if _close(a[:-1], e[1:]):
             return _("your values come one step early: yours at step t is the expected one at step t + 1 (off by "
                      "one: a count that starts at 1 where it should start at 0?)")
+        # right up to step k, then the rest of the series shifted by one: a phase that starts a step late or early
+        k = next(i for i in range(len(e)) if not _close(a[i:i + 1], e[i:i + 1]))
+        if 1 <= k <= len(e) - 3 and a.ndim == 1:
+            if _close(a[k:], e[k - 1:-1]):
+                return _("your values are right up to step {first} and from there come one step late: yours at "
+                         "step t is the expected one at step t - 1 (a phase that starts a step late: < where <= "
+                         "is meant, or a count that subtracts one too many?)").format(first=k - 1)
+            if _close(a[k:-1], e[k + 1:]):
+                return _("your values are right up to step {first} and from there come one step early: yours at "
+                         "step t is the expected one at step t + 1 (a phase that starts a step early: <= where < "
+                         "is meant?)").format(first=k - 1)
     if len(a) == len(e) + 1 and (_close(a[:-1], e) or _close(a[1:], e)):
         return _("you return one value too many ({got} instead of {want}): off by one in a loop or a range").format(
             got=len(a), want=len(e))
@@ -105,14 +116,17 @@ def _shifted(a: np.ndarray, e: np.ndarray) -> str:
 
 
 def _staircase(a: np.ndarray, e: np.ndarray) -> str:
+    """Where the expected values change at every step (rising, falling, or both in turn), yours stay flat for at
+    least half of those steps and move only in the expected direction when they move: an integer division."""
     if a.ndim != 1 or a.shape != e.shape or len(e) < 6:
         return ""
     de, da = np.diff(e), np.diff(a)
-    rising = np.all(de > 0)
-    if not (rising or np.all(de < 0)):
+    moving = ~np.isclose(de, 0, rtol=0, atol=ATOL)
+    if np.count_nonzero(moving) < 4:
         return ""
-    flat = int(np.count_nonzero(da == 0))
-    if flat < len(da) // 2 or np.any(da < 0 if rising else da > 0):
+    flat = np.isclose(da, 0, rtol=0, atol=ATOL) & moving
+    against = moving & ~flat & (np.sign(da) != np.sign(de))
+    if np.count_nonzero(flat) < np.count_nonzero(moving) // 2 or np.any(against) or np.all(flat[moving]):
         return ""
     return _("your values move in steps ({distinct} distinct values over {n} steps) where the expected ones change "
              "at every step: an integer division (//) or a rounding where a ratio should stay fractional?").format(

@@ -90,6 +90,8 @@ PROPERTIES = {
     "loop order": "a training loop's optimizer and scheduler steps are checked in order, with the LR of each update",
     "warnings": "warnings raised by the learner's code are quoted in the feedback",
     "hidden": "when graded with a seed, the check also tries cases drawn at random from the input space",
+    "matrices": "a matrix argument comes full-rank and non-symmetric in a case (a norm or decomposition taken the "
+                "wrong way shows); a symmetric one, with eigenvalues a routine returns out of order",
 }
 
 #: Hidden cases a graded check draws per exercise (``lrcourse grade --seed``).
@@ -168,7 +170,7 @@ def dtype_note(actual: Any, expected: Any) -> str:
     try:
         kind = np.asarray(_as_array(actual)).dtype
         wanted = np.asarray(expected).dtype
-    except (TypeError, ValueError):  # a pair or a ragged list: nothing to say about one dtype
+    except (TypeError, ValueError, RuntimeError):  # a pair, a ragged list, a tensor in a graph: no one dtype
         return ""
     if kind.kind == "f" and kind.itemsize < 8 and wanted.kind == "f" and wanted.itemsize >= 8:
         digits = round((np.finfo(kind).nmant + 1) * math.log10(2))
@@ -181,8 +183,33 @@ def dtype_note(actual: Any, expected: Any) -> str:
     return ""
 
 
+def holds_graph(value: Any) -> str:
+    """A sentence if ``value`` (or an item of a tuple, list or dict in it) is a torch tensor that requires grad,
+    else '': a number kept as a tensor of the autograd graph keeps that whole graph in memory (a training loop
+    that collects its losses so grows by a graph a batch), and NumPy cannot read it."""
+    def find(v: Any, depth: int = 0) -> Any:
+        if type(v).__module__.startswith("torch") and getattr(v, "requires_grad", False):
+            return v
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else ()
+        for item in items if depth < 3 else ():
+            found = find(item, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    tensor = find(value)
+    if tensor is None:
+        return ""
+    return _("it returned a torch tensor that requires grad (shape {shape}), which keeps the whole graph that "
+             "computed it in memory: return a number, tensor.item(), or an array, tensor.detach().numpy()").format(
+        shape=tuple(tensor.shape))
+
+
 def compare_close(actual: Any, expected: Any, rtol: float = RTOL, atol: float = ATOL) -> str | None:
     """``None`` if ``actual`` equals ``expected`` numerically, else what is wrong."""
+    graph = holds_graph(actual)
+    if graph:
+        return graph
     try:
         a = np.asarray(actual, dtype=np.float64)
     except (TypeError, ValueError):
@@ -482,8 +509,28 @@ class Exercise:
         if case is None:
             return ""
         cause = _causes.of_values(actual, expected) if expected is not _NOTHING and actual is not CRASHED else ""
-        cause = cause or self._ignored(run, case)
-        return f" {cause[:1].upper()}{cause[1:]}." if cause else ""
+        cause = cause or self._ignored(run, case) or self._only_matrices(run, cases)
+        return f" {cause[:1].upper()}{cause[1:]}{'' if cause.endswith(('?', '.', '!')) else '.'}" if cause else ""
+
+    def _only_matrices(self, run: CheckRun, cases: Sequence[Case]) -> str:
+        """'right on every case whose arrays are vectors, wrong on one with a matrix' (an axis, a matrix norm or a
+        reshape that a vector hides), else ''."""
+        def matrix(case: Case) -> bool:  # an array with two sides longer than 1 (a 1 x n row is a vector)
+            return any(sum(n > 1 for n in np.shape(v)) >= 2 for v in case.kwargs.values()
+                       if isinstance(v, (np.ndarray, list, tuple)) and _causes._numbers(v) is not None)
+
+        flat = [(c, m) for c, m in zip(cases, run.mine, strict=True) if not matrix(c)]
+        square = [(c, m) for c, m in zip(cases, run.mine, strict=True) if matrix(c)]
+        if len(flat) < 2 or not square:
+            return ""
+        right = [self._answer(self.reference, c, _silenced) for c, _m in flat + square]
+        agree = [m is not CRASHED and r is not CRASHED and self._agree(m, r)
+                 for (_c, m), r in zip(flat + square, right, strict=True)]
+        if all(agree[:len(flat)]) and not all(agree[len(flat):]):
+            return _("your answer is right on every case whose arrays are vectors and wrong on one with a matrix: "
+                     "an axis, a norm of a matrix (np.linalg.norm(w, 2) or along one axis, where the norm over all "
+                     "entries is meant) or a reshape that a vector hides?")
+        return ""
 
     #: Whether a failed check may call the learner's code again on varied arguments to find one it ignores
     #: (False for a kind whose every answer is a training run).
@@ -582,7 +629,7 @@ class Exercise:
         Override point: an answer that is not a value (a schedule, a goal) is verified here."""
         __tracebackhide__ = True
         try:
-            problem = self.compare(actual, expected)
+            problem = holds_graph(actual) or self.compare(actual, expected)
         except Exception as err:  # a comparator must never crash on odd learner output
             problem = _("could not compare the result ({error}: {message})").format(
                 error=type(err).__name__, message=err)

@@ -196,7 +196,7 @@ gradient_descent = Exercise(
              note=N_("num_steps=0")),
         Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=20.0),
              note=N_("a 2x2 point whose norm doubles: 5, 10, then exactly max_norm=20, then 40")),
-        Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=36.0),
+        Case(dict(grad=_RUN_AWAY, x0=np.array([[0.0, 3.0], [4.0, 0.0]]), lr=1.0, num_steps=6, max_norm=36.0),
              note=N_("the norm is np.linalg.norm(x), here 40 > 36 while the largest entry is 32")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, 4.0), lr=0.5, num_steps=3, max_norm=1e6),
              note=N_("a vector; not diverged within num_steps")),

@@ -47,7 +47,7 @@ def _models():
 _BUILT: dict = {}
 
 
-def _model(seed: int = 0, frozen: bool = False, arch: str = "small ResNet"):
+def _model(seed: int = 0, frozen: bool = False, arch: str = "small ResNet", eval_mode: bool = False):
     """A fresh copy of the case's model (each architecture is built once, then copied: ResNet-18 takes a second)."""
     key = (arch, seed)
     if key not in _BUILT:
@@ -56,7 +56,26 @@ def _model(seed: int = 0, frozen: bool = False, arch: str = "small ResNet"):
     if frozen:
         for p in model.parameters():
             p.requires_grad_(False)
+    model.train(not eval_mode)
     return model
+
+
+def _case_model(case: Case):
+    return _model(case.seed, case.frozen, case.arch, getattr(case, "eval_mode", False))
+
+
+def _mode(model) -> str:
+    return "train" if model.training else "eval"
+
+
+def _mode_problem(seen: dict, name: str) -> list[str]:
+    """A function that prepares a model leaves its mode as it came: setting it is the training loop's job (train)
+    and evaluation's (eval)."""
+    if seen.get("mode before", seen.get("mode after")) == seen.get("mode after"):
+        return []
+    return [_("the model came in {before} mode and left in {after} mode: {name} must not call model.train() or "
+              "model.eval(); the training loop sets train mode and evaluation sets eval mode").format(
+        before=seen["mode before"], after=seen["mode after"], name=name)]
 
 
 def _stage(name: str) -> str:
@@ -77,7 +96,8 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     import torch
     from torch import nn
 
-    model = _model(case.seed, case.frozen, case.arch)
+    model = _case_model(case)
+    mode = _mode(model)
     body = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
     old_head = model.fc.weight.detach().clone()
     frozen = {n: p.requires_grad for n, p in model.named_parameters() if not n.startswith("fc.")}
@@ -89,7 +109,7 @@ def _observe_head(fn: Callable, case: Case) -> dict:
     if result is not model:
         return {"returns": "another model", "summary": ""}  # i18n: a key
     head = getattr(result, "fc", None)
-    seen = {"returns": "model", "head": type(head).__name__}
+    seen = {"returns": "model", "head": type(head).__name__, "mode before": mode, "mode after": _mode(result)}
     seen["body grad kept"] = all(p.requires_grad == frozen.get(n, p.requires_grad)  # i18n: a key
                                  for n, p in result.named_parameters() if not n.startswith("fc."))
     if isinstance(head, nn.Linear):
@@ -141,7 +161,7 @@ def _head_problems(seen: dict, expected: dict) -> list[str]:
                           "job, later in the notebook)"))
     if not problems and seen["output"] != expected["output"]:
         problems.append(_("the model does not run on a batch of 2 images: {error}").format(error=seen["output"]))
-    return problems
+    return problems + _mode_problem(seen, "replace_head")
 
 
 def _head_returns_linear(model, num_classes):
@@ -196,7 +216,7 @@ replace_head = ObservedExercise(
     cases=[
         ModelCase({"num_classes": 5}, N_("the same number of classes as the source task"), seed=0),
         ModelCase({"num_classes": 3}, seed=1, frozen=True),
-        ModelCase({"num_classes": 10}, seed=2),
+        ModelCase({"num_classes": 10}, N_("a model handed over in eval mode"), seed=2, eval_mode=True),
         ModelCase({"num_classes": 7}, N_("torchvision's ResNet-18: 512 features into the head"), seed=0, arch=N_("ResNet-18")),
     ],
     exempt={"bounds": "no threshold: the new head is checked by its shape, freshness and the untouched body"},
@@ -250,11 +270,12 @@ def _batchnorm_names(model) -> set:
 def _observe_groups(fn: Callable, case: Case) -> dict:
     import torch
 
-    model = _model(case.seed, arch=case.arch)
+    model = _case_model(case)
     names = {id(p): n for n, p in model.named_parameters()}
     batchnorm = _batchnorm_names(model)
+    mode = _mode(model)
     result = fn(model, **copy.deepcopy(case.kwargs))
-    seen: dict = {"summary": _("five groups (stem, layer1, layer2, layer3, fc) with LRs ") + ", ".join(
+    seen: dict = {"mode before": mode, "mode after": _mode(model), "summary": _("five groups (stem, layer1, layer2, layer3, fc) with LRs ") + ", ".join(
         f"{case.kwargs['head_lr'] * case.kwargs['factor'] ** (4 - i):.3g}" for i in range(5))}
     if not isinstance(result, (list, tuple)) or not all(isinstance(g, dict) and "params" in g for g in result):
         seen["form"] = type(result).__name__
@@ -327,11 +348,11 @@ def _groups_problems(seen: dict, expected: dict) -> list[str]:
     if seen.get("order") != list(STAGES):
         return [_("the groups come in the order {order}; return one group per stage, in the order stem, layer1, "
                   "layer2, layer3, fc").format(order=", ".join(s or "?" for s in seen.get("order", [])))]
-    return []
+    return _mode_problem(seen, "param_groups")
 
 
 def _groups_variant(order="head-first", exponent_shift=0, skip_stem=False, all_in_head=False, one_lr=False,
-                    skip_batchnorm=False):
+                    skip_batchnorm=False, divide=False):
     def groups_fn(model, head_lr, factor):
         groups = {name: [] for name in STAGES}
         for name, param in model.named_parameters():
@@ -342,7 +363,7 @@ def _groups_variant(order="head-first", exponent_shift=0, skip_stem=False, all_i
         out = []
         for i, name in enumerate(STAGES):
             power = (len(STAGES) - 1 - i) if order == "head-first" else i
-            lr = head_lr if one_lr else head_lr * factor ** (power + exponent_shift)
+            lr = head_lr if one_lr else head_lr * factor ** ((-1 if divide else 1) * (power + exponent_shift))
             params = list(model.parameters()) if (all_in_head and name == "fc") else groups[name]
             out.append({"params": params, "lr": lr})
         return out
@@ -355,7 +376,7 @@ param_groups = ObservedExercise(
     reference=_param_groups,
     cases=[
         ModelCase({"head_lr": 0.01, "factor": 0.5}),
-        ModelCase({"head_lr": 0.1, "factor": 0.25}, seed=1),
+        ModelCase({"head_lr": 0.1, "factor": 0.25}, N_("a model handed over in eval mode"), seed=1, eval_mode=True),
         ModelCase({"head_lr": 0.003, "factor": 1.0}, N_("factor 1: one LR for all"), seed=2),
         ModelCase({"head_lr": 0.02, "factor": 0.3}, N_("two blocks in layer1"), seed=3, arch=N_("deeper, narrower small ResNet")),
     ],
@@ -382,6 +403,10 @@ param_groups = ObservedExercise(
         Mistake(_groups_variant(all_in_head=True),
                 N_("The head group holds model.parameters(), so every parameter is in two groups; give each "
                 "group only its own stage's parameters.")),
+        Mistake(_groups_variant(divide=True),
+                N_("Each stage's LR was divided by factor: with factor below 1 the earlier layers then get *larger* "
+                "LRs than the head. Multiply by factor once per stage below the head: layer3 head_lr * factor, "
+                "the stem head_lr * factor**4.")),
         Mistake(_groups_variant(exponent_shift=1),
                 N_("Every LR is one factor too small: the head gets head_lr itself, layer3 head_lr * factor.")),
         Mistake(_groups_variant(skip_batchnorm=True),
@@ -401,7 +426,8 @@ def _set_trainable(model, stages):
 
 
 def _observe_trainable(fn: Callable, case: Case) -> dict:
-    model = _model(case.seed, case.frozen, case.arch)
+    model = _case_model(case)
+    mode = _mode(model)
     result = fn(model, **copy.deepcopy(case.kwargs))
     if result is not model:
         return {"returns": "None" if result is None else type(result).__name__, "summary": ""}
@@ -411,7 +437,8 @@ def _observe_trainable(fn: Callable, case: Case) -> dict:
     trainable: dict = {}
     for name, param in target.named_parameters():
         trainable.setdefault(_stage(name), set()).add(bool(param.requires_grad))
-    return {"returns": "model", "trainable": tuple(s for s in STAGES if trainable.get(s) == {True}),
+    return {"returns": "model", "mode before": mode, "mode after": _mode(model),
+            "trainable": tuple(s for s in STAGES if trainable.get(s) == {True}),
             "mixed": tuple(s for s in STAGES if len(trainable.get(s, ())) > 1),
             "summary": _("only {stages} trainable").format(stages=", ".join(s for s in STAGES if s in want))}
 
@@ -424,8 +451,12 @@ def _trainable_problems(seen: dict, expected: dict) -> list[str]:
         return [_("the {stage} stage is partly frozen: set a whole stage at once").format(stage=seen["mixed"][0])]
     if seen["trainable"] != expected["trainable"]:
         shown = ", ".join(seen["trainable"]) or _("nothing")
+        if seen["mode after"] == "eval" != seen["mode before"]:
+            return [_("trainable after the call: {stages}. model.eval() freezes nothing: it switches batch norm and "
+                      "dropout to inference, and every parameter still gets gradients; freezing is "
+                      "param.requires_grad = False").format(stages=shown)]
         return [_("trainable after the call: {stages}").format(stages=shown)]
-    return []
+    return _mode_problem(seen, "set_trainable")
 
 
 def _trainable_variant(from_bottom=False, head=True, refreeze=True, shift=0, stem=True, slice_from_end=False):
@@ -451,7 +482,7 @@ set_trainable = ObservedExercise(
     cases=[
         ModelCase({"stages": 0}, N_("head only: the backbone frozen")),
         ModelCase({"stages": 1}, N_("unfreeze the last stage"), seed=1, frozen=True),
-        ModelCase({"stages": 2}, seed=2),
+        ModelCase({"stages": 2}, N_("a model handed over in eval mode"), seed=2, eval_mode=True),
         ModelCase({"stages": 4}, N_("everything"), seed=3, frozen=True),
         ModelCase({"stages": 0}, N_("head only, on a model whose layers were all trainable"), seed=4,
                   arch=N_("deeper, narrower small ResNet")),
@@ -678,10 +709,15 @@ class _Spy:
 
 def _observe_loop(fn: Callable, case: Case) -> dict:
     import torch
+    from torch.nn import functional as F
 
     from .. import finetune
 
     target, model, batches = _loop_setup(case)
+    with torch.no_grad():  # the first batch's loss before any update: what the loop's first loss must be
+        logits = copy.deepcopy(model).train()(batches[0][0])
+        first = {"cross-entropy": F.cross_entropy(logits, batches[0][1]).item(),  # i18n: a key
+                 "nll on logits": F.nll_loss(logits, batches[0][1]).item()}  # i18n: a key
     if case.eval_first:
         model.eval()
     total = case.epochs * len(batches)
@@ -701,8 +737,8 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
                            "model").zero_grad  # type: ignore[method-assign]
     modes: list = []
     hook = model.register_forward_pre_hook(lambda m, args: modes.append(m.training))
-    first = next(iter(model.parameters()))
-    before = first.detach().clone()
+    weight = next(iter(model.parameters()))
+    before = weight.detach().clone()
     try:
         losses = fn(model, spy_opt, spy_sched, batches, case.epochs)
     finally:
@@ -718,7 +754,10 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
             "train mode": bool(modes) and all(modes),
             "losses": len(losses) if isinstance(losses, (list, tuple, np.ndarray)) else None,
             "tensor losses": isinstance(losses, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in losses),
-            "body moved": not torch.equal(first.detach(), before),
+            "body moved": not torch.equal(weight.detach(), before),
+            "first loss": next((name for name, value in first.items() if isinstance(losses, (list, tuple)) and losses
+                                and isinstance(losses[0], float) and math.isclose(losses[0], value, rel_tol=1e-6)),
+                               "other"),
             "summary": _("{total} optimizer and scheduler steps (one per batch: {batches} batches x {epochs} epochs), "
                          "each optimizer.step() before its scheduler.step(), in train mode, returning {total} "
                          "losses").format(total=total, batches=len(batches), epochs=case.epochs)}
@@ -758,6 +797,10 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
     if not seen["train mode"]:
         problems.append(_("the model ran in eval mode while training: call model.train() before the batches (batch "
                           "norm and dropout act otherwise in eval mode, and a model may be handed over in it)"))
+    if seen["first loss"] == "nll on logits" != expected["first loss"]:  # i18n: a key
+        problems.append(_("its first loss is F.nll_loss of the model's raw outputs: nll_loss expects log-probabilities "
+                          "and only picks out -output[target], which training then pushes up without bound. Use "
+                          "F.cross_entropy(model(inputs), targets), which applies log_softmax itself"))
     if seen["tensor losses"] and not expected["tensor losses"]:
         problems.append(_("it returned the loss tensors themselves, each holding its whole graph in memory: append "
                           "loss.item(), a number"))

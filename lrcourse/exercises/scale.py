@@ -119,6 +119,23 @@ def _noise_other_axis(grads):
     return float(g.var(axis=1, ddof=1).sum() / (mean @ mean))
 
 
+def _noise_of_the_mean(grads):
+    g = np.asarray(grads, dtype=np.float64)
+    mean = g.mean(axis=0)
+    return float(np.sum(g.var(axis=0, ddof=1)) / len(g) / (mean @ mean))
+
+
+def _noise_over_n_squared(grads):
+    g = np.asarray(grads, dtype=np.float64)
+    mean = g.mean(axis=0)
+    return float(np.sum((g - mean) ** 2) / len(g) ** 2 / (mean @ mean))
+
+
+def _noise_mean_squared_norm_below(grads):
+    g = np.asarray(grads, dtype=np.float64)
+    return float(np.sum(g.var(axis=0, ddof=1)) / np.mean(np.sum(g * g, axis=1)))
+
+
 def _noise_per_parameter(grads):
     g = np.asarray(grads, dtype=np.float64)
     mean = g.mean(axis=0)
@@ -162,6 +179,17 @@ noise_scale = Exercise(
                                       "has one row per example: G is the mean over the examples, "
                                       "grads.mean(axis=0), and the variance is across the examples, "
                                       "grads.var(axis=0, ddof=1).")),
+        Mistake(_noise_of_the_mean, N_("Your tr(Sigma) is divided by the number of examples: that is the variance "
+                                       "of their mean gradient. The noise scale uses the variance of one "
+                                       "example's gradient, grads.var(axis=0, ddof=1) summed over the parameters; "
+                                       "the 1/B of a batch is what B_simple is compared with.")),
+        Mistake(_noise_over_n_squared, N_("You divided the squared deviations by n**2. Their sum over n - 1 is the "
+                                          "variance of one example's gradient (unbiased); a further 1/n makes it "
+                                          "the variance of their mean. Use grads.var(axis=0, ddof=1) summed over "
+                                          "the parameters.")),
+        Mistake(_noise_mean_squared_norm_below, N_("The denominator is the squared norm of the mean gradient, "
+                                                   "|G|^2 = G @ G, not the mean of the examples' squared norms "
+                                                   "(which holds the noise tr(Sigma) as well as the signal).")),
     ],
 )
 
@@ -209,6 +237,11 @@ def _lamb_abs_sum(weight, update, eps=1e-6):
     return 1.0 if w == 0 or u == 0 else w / (u + eps)
 
 
+def _lamb_eps_added(weight, update, eps=1e-6):
+    w, u = min(float(np.linalg.norm(weight)), CLAMP), float(np.linalg.norm(update))
+    return 1.0 if w == 0 or u == 0 else w / u + eps
+
+
 def _weight_norm_margins(case: Case) -> list:
     return [float(np.linalg.norm(case.kwargs["weight"])) - CLAMP]
 
@@ -251,6 +284,9 @@ lamb_trust_ratio = Exercise(
         Mistake(_lamb_inverted, N_("Your ratio is upside down: the trust ratio is |weight| / |update|, so "
                                    "that the step, ratio times update, is as long as the weight (times lr).")),
         Mistake(_lamb_no_eps, N_("Did you leave out eps? Divide by |update| + eps.")),
+        Mistake(_lamb_eps_added, N_("You added eps to the ratio, |weight| / |update| + eps: it belongs in the "
+                                    "denominator, |weight| / (|update| + eps), where it keeps a tiny update from "
+                                    "blowing the ratio up.")),
         Mistake(_lamb_abs_sum, N_("Did you sum absolute values? The norms are 2-norms over all entries, "
                                   "np.linalg.norm.")),
     ],
@@ -362,6 +398,10 @@ def _sf_old_x(x, z, grad, lr, beta, t):
     return x_new, z_new, (1 - beta) * z_new + beta * x
 
 
+def _sf_ascent(x, z, grad, lr, beta, t):
+    return _sf_reference(x, z, -np.asarray(grad, dtype=np.float64), lr, beta, t)
+
+
 def _sf_no_average(x, z, grad, lr, beta, t):
     z_new = z - lr * grad
     return z_new, z_new, z_new
@@ -421,6 +461,8 @@ sf_update = Exercise(
         Mistake(_sf_swapped, N_("Your y has the weights swapped: y = (1 - beta) * z + beta * x, close to "
                                 "the average x when beta is near 1.")),
         Mistake(_sf_old_x, N_("Your y uses the old x: compute y from the new z and the new x.")),
+        Mistake(_sf_ascent, N_("Your z climbs the gradient: z_new = z - lr * grad, a descent step, and x and y "
+                               "follow from that z.")),
         Mistake(_sf_no_average, N_("You returned z for all three: x must be the running average of the z's, "
                                    "and y the point between them.")),
         Mistake(_sf_with_c(lambda t: 1.0 / t if t else 1.0), N_("Did you use c = 1 / t? t counts the steps before this one, so this is step "

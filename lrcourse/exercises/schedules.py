@@ -141,6 +141,10 @@ cosine = ScheduleExercise(
                 N_("Did you forget pi? cos(pi * step / total_steps) goes from 1 to -1 over the run.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * (1 - math.cos(math.pi * t / total_steps)) / 2,
                 N_("Your schedule rises from min_lr to lr: use (1 + cos(...)) / 2, which starts at 1.")),
+        Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * math.cos(math.pi * t / (2 * total_steps)),
+                N_("Your schedule follows a quarter period of the cosine, cos(pi * step / (2 * total_steps)): it "
+                "also goes from lr to min_lr, but falls slowly at first and steeply at the end. Cosine annealing "
+                "uses half a period, (1 + cos(pi * step / total_steps)) / 2, flat at both ends.")),
         Mistake(lambda lr, total_steps, min_lr=0.0: lambda t: min_lr + (lr - min_lr) * _cos_factor(min(t, total_steps), total_steps),
                 N_("Your schedule stays at min_lr after total_steps; torch's formula goes on and the LR climbs back "
                 "up (section 3.3): use step itself, not min(step, total_steps).")),

@@ -27,11 +27,13 @@ _OBSERVED_KEPT = 256
 
 @dataclass(frozen=True)
 class ModelCase(Case):
-    """Build the ``arch`` model from ``seed`` (all frozen if ``frozen``), then call with ``kwargs``."""
+    """Build the ``arch`` model from ``seed`` (all frozen if ``frozen``, in eval mode if ``eval_mode``), then call
+    with ``kwargs``."""
 
     seed: int = 0
     frozen: bool = False
     arch: str = "small ResNet"
+    eval_mode: bool = False
 
 
 @dataclass

@@ -140,7 +140,7 @@ class _Rng(np.random.Generator):
 def _looks_log_uniform(values: Any, low: float, high: float) -> bool:
     try:
         v = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor that requires grad
         return False
     if v.size < 50 or np.any(v < low) or np.any(v > high):
         return False

@@ -11,7 +11,7 @@ import numpy as np
 
 from ... import schedules as S
 from ...i18n import gettext_ as _
-from .._core import CRASHED, Case, CheckRun, Exercise, compare_close, fmt, fmt_pair
+from .._core import CRASHED, Case, CheckRun, Exercise, compare_close, fmt, fmt_pair, holds_graph
 
 __all__ = ["ScheduleCase", "ScheduleExercise"]
 
@@ -75,6 +75,10 @@ class ScheduleExercise(Exercise):
             except Exception as err:
                 raise AssertionError(_("The schedule returned by {call} raised {error} at step {step}: {message}. {hint}").format(
                     call=call, error=type(err).__name__, step=t, message=err, hint=self._hint_ref())) from err
+            if holds_graph(value):
+                raise AssertionError(_("The schedule returned by {call} gives {value} at step {step}: {problem}. "
+                                       "{hint}").format(call=call, value=fmt(value), step=t, problem=holds_graph(value),
+                                                        hint=self._hint_ref()))
             number = _as_number(value)
             if number is None:
                 raise AssertionError(_(
