@@ -5,7 +5,7 @@
     lrcourse execute NOTEBOOK... [--inplace] [--timeout SECONDS]
     lrcourse grade SUBMISSION... [--release-dir notebooks] [--timeout SECONDS] [--jobs N] [--csv FILE] [--json FILE]
                    [--sandbox auto|bwrap|none] [--memory 3G] [--max-procs 512] [--max-file-size 1G]
-                   [--notebook-timeout 900] [--seed S] [--shard K/N] [--feedback DIR] [--report FILE]
+                   [--notebook-timeout 900] [--seed S | --no-hidden] [--shard K/N] [--feedback DIR] [--report FILE]
     lrcourse grade --merge PART.json... [--csv FILE] [--json FILE] [--feedback DIR] [--report FILE]
     lrcourse report GRADES.json [-o report.html]
 """
@@ -97,6 +97,11 @@ def _grade(args: argparse.Namespace) -> int:
         return fail("--timeout must be >= 1 second")
     if args.seed is not None and args.seed < 0:
         return fail("--seed must be a whole number >= 0")
+    if args.seed is not None and not args.hidden:
+        return fail("--seed draws hidden cases and --no-hidden turns them off: give one of them")
+    if args.hidden and args.seed is None and args.shard:
+        return fail("with --shard, give every shard the same --seed S (or --no-hidden), so that the whole class "
+                    "is graded on the same hidden cases")
     try:
         shard = roster.parse_shard(args.shard) if args.shard else None
         releases = load_releases(args.release_dir)
@@ -117,15 +122,32 @@ def _grade(args: argparse.Namespace) -> int:
     print(confinement.line(), file=sys.stderr)
     for note in confinement.notes:
         print(f"  note: {note}", file=sys.stderr)
-    if args.seed is not None:
-        print(f"hidden cases: drawn with seed {args.seed}", file=sys.stderr)
+    seed = _hidden_seed(args)
     results = pool.grade_all([s.path for s in found], releases, timeout=args.timeout, jobs=args.jobs,
-                               progress=not args.quiet, confinement=confinement, seed=args.seed,
+                               progress=not args.quiet, confinement=confinement, seed=seed,
                                keep_notebooks=bool(args.feedback or args.json), carry_forward=args.carry_forward)
     roster.label(results, found, releases)
-    run = {"in force": confinement.describe(), "seed": args.seed, "releases": release_ids(releases),
+    run = {"in force": confinement.describe(), "seed": seed, "hidden": args.hidden, "releases": release_ids(releases),
            "shard": list(shard) if shard else None, "carry forward": args.carry_forward}
     return _outputs(args, results, releases, run)
+
+
+def _hidden_seed(args: argparse.Namespace) -> int | None:
+    """The seed of the hidden cases: ``--seed``, else one drawn now (printed and recorded, so that the run can be
+    repeated exactly), or None with ``--no-hidden``. On by default: a submission that answers the visible cases
+    from a table must not score full marks because the instructor did not know to ask for hidden ones."""
+    import secrets
+
+    if not args.hidden:
+        print("hidden cases: off (--no-hidden): only the cases the notebooks show are checked", file=sys.stderr)
+        return None
+    if args.seed is not None:
+        print(f"hidden cases: drawn with seed {args.seed}", file=sys.stderr)
+        return args.seed
+    seed = secrets.randbelow(1_000_000)
+    print(f"hidden cases: drawn with seed {seed} (chosen now; --seed {seed} repeats this run exactly)",
+          file=sys.stderr)
+    return seed
 
 
 def _outputs(args: argparse.Namespace, results: list, releases: dict, run: dict) -> int:
@@ -133,7 +155,7 @@ def _outputs(args: argparse.Namespace, results: list, releases: dict, run: dict)
 
     print(tables.table(results, releases))
     if args.csv:
-        tables.write_csv(results, releases, args.csv)
+        tables.write_csv(results, releases, args.csv, run=run)
     if args.json:
         tables.write_json(results, args.json, run=run, notebooks=True)
     if args.feedback:
@@ -305,7 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", default=str(d.notebook_timeout),
                    help=f"seconds per notebook, all cells together, or none (default: {d.notebook_timeout})")
     p.add_argument("--seed", type=int, default=None,
-                   help="every check also tries hidden cases drawn at random with this seed (recorded in the reports)")
+                   help="every check also tries hidden cases drawn at random with this seed (default: a seed drawn "
+                        "for the run, printed and recorded in the reports, so that --seed repeats it)")
+    p.add_argument("--no-hidden", dest="hidden", action="store_false",
+                   help="check only the cases the notebooks show (the reports say so)")
     p.add_argument("--no-carry-forward", dest="carry_forward", action="store_false",
                    help="charge a check that fails only because it calls an earlier exercise's failing answer (by "
                         "default it earns its points, marked 'carried forward' from that exercise's check)")

@@ -164,6 +164,11 @@ def test_three_shards_merged_equal_one_run(graded_class, tmp_path, capsys, monke
     assert "overlapping parts" in capsys.readouterr().err
     assert main(["grade", str(g.submissions), "--merge", parts[0]]) == 2
     assert "give no submissions with it" in capsys.readouterr().err
+    other = json.loads(open(parts[1]).read())
+    other["run"]["seed"] = CLASS_SEED + 1
+    (tmp_path / "reseeded.json").write_text(json.dumps(other))
+    assert main(["grade", "--merge", parts[0], str(tmp_path / "reseeded.json"), "--release-dir", str(g.release)]) == 2
+    assert "drew their hidden cases with different seeds" in capsys.readouterr().err
 
 
 def test_two_submissions_of_one_student_are_both_graded_and_flagged(graded_class):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import csv
 import io
 import json
 
@@ -172,3 +173,32 @@ def test_grading_with_a_seed_zeroes_a_memorised_answer_and_records_the_seed(tiny
     assert document["submissions"][0]["checks"][0]["status"] == "failed"
     assert "hidden cases: drawn with seed 11" in capsys.readouterr().err
     assert cli_main(["grade", str(path), "--release-dir", str(folder), "--seed", "-1"]) == 2
+
+    # on by default: with no --seed the run draws one, says so, records it, and the memorised answer fails
+    capsys.readouterr()
+    csv_path = tmp_path / "grades.csv"
+    assert cli_main(["grade", str(path), "--release-dir", str(folder), "--quiet", "--json", str(out),
+                     "--csv", str(csv_path), "--report", str(tmp_path / "report.html"), "--sandbox", "none"]) == 0
+    document = json.loads(out.read_text())
+    seed = document["run"]["seed"]
+    assert isinstance(seed, int) and document["run"]["hidden"] is True
+    assert f"hidden cases: drawn with seed {seed} (chosen now; --seed {seed} repeats this run exactly)" \
+        in capsys.readouterr().err
+    assert document["submissions"][0]["checks"][0]["status"] == "failed"
+    rows = list(csv.DictReader(csv_path.open()))
+    assert rows[0]["hidden_seed"] == str(seed)
+    assert f"seed {seed} (--seed {seed} repeats the run)" in (tmp_path / "report.html").read_text()
+    # --no-hidden: the visible cases only, and every report says so
+    assert cli_main(["grade", str(path), "--release-dir", str(folder), "--quiet", "--no-hidden", "--json", str(out),
+                     "--csv", str(csv_path), "--report", str(tmp_path / "report.html"), "--sandbox", "none"]) == 0
+    document = json.loads(out.read_text())
+    assert document["run"]["seed"] is None and document["run"]["hidden"] is False
+    assert document["submissions"][0]["checks"][0]["status"] == "passed"
+    assert "hidden cases: off (--no-hidden)" in capsys.readouterr().err
+    assert list(csv.DictReader(csv_path.open()))[0]["hidden_seed"] == ""
+    assert "off (--no-hidden): only the cases the notebooks show" in (tmp_path / "report.html").read_text()
+    # refused: both, and shards without one seed for all
+    assert cli_main(["grade", str(path), "--release-dir", str(folder), "--seed", "3", "--no-hidden"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert cli_main(["grade", str(path), "--release-dir", str(folder), "--shard", "1/2"]) == 2
+    assert "give every shard the same --seed" in capsys.readouterr().err

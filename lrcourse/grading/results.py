@@ -122,6 +122,9 @@ def merge(parts: list[tuple[str, dict]]) -> tuple[list[GradeResult], dict]:
         if run.get("releases") != first["run"].get("releases"):
             raise MergeError(f"{name} and {first_name} were graded against different released notebooks "
                              f"({run.get('releases')} against {first['run'].get('releases')})")
+        if run.get("seed") != first["run"].get("seed"):
+            raise MergeError(f"{name} and {first_name} drew their hidden cases with different seeds "
+                             f"({run.get('seed')} and {first['run'].get('seed')}): grade every shard with one --seed")
         shard = run.get("shard")
         if shard is not None:
             key = tuple(shard)

@@ -109,11 +109,14 @@ def render(results: list[GradeResult], run: dict | None = None, slowest: int = 1
              f"{sum(1 for r in results if r.duplicate)} are a student's second submission of a notebook; "
              f"{sum(1 for r in results if r.integrity)} carry integrity flags.</p>"]
     force = run.get("in force") or {}
-    if force or run.get("seed") is not None:
+    if force or run.get("seed") is not None or "hidden" in run:
         rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(', '.join(v) if isinstance(v, list) else str(v))}</td></tr>"
                        for k, v in force.items() if v not in ([], None))
         seed = run.get("seed")
-        rows += f"<tr><th>hidden cases</th><td>{'seed ' + str(seed) if seed is not None else 'none'}</td></tr>"
+        hidden = (f"seed {seed} (--seed {seed} repeats the run)" if seed is not None
+                  else "off (--no-hidden): only the cases the notebooks show" if run.get("hidden") is False
+                  else "none")
+        rows += f"<tr><th>hidden cases</th><td>{e(hidden)}</td></tr>"
         if "carry forward" in run:
             carry = ("yes: such checks earn their points" if run["carry forward"]
                      else "no (--no-carry-forward): such checks are charged")

@@ -68,17 +68,19 @@ def table(results: list[GradeResult], releases: dict) -> str:
     return "\n".join(lines)
 
 
-def write_csv(results: list[GradeResult], releases: dict, path: str | Path) -> None:
+def write_csv(results: list[GradeResult], releases: dict, path: str | Path, run: dict | None = None) -> None:
     """A spreadsheet's CSV: one row per submission, numbers in numeric columns.
 
     ``student_id``, ``assignment``, ``score`` and ``max_score`` are named as nbgrader's CSV export names
     them; ``status`` is ``graded`` or ``not graded`` (the note says why); one column per check holds its
     points (empty for a check of another notebook); ``duplicate`` is 1 for a student's second
-    submission of one notebook (both are graded).
+    submission of one notebook (both are graded); ``hidden_seed`` is the seed the hidden cases were drawn
+    with (``run["seed"]``; empty when there were none), so that a grade can be reproduced from the sheet.
     """
     cols = columns(results, releases)
+    seed = (run or {}).get("seed")
     header = (["student_id", "assignment", "submission", "status", "score", "max_score"]
-              + [gid for _, gid in cols] + ["duplicate", "note"])
+              + [gid for _, gid in cols] + ["duplicate", "note", "hidden_seed"])
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
@@ -88,7 +90,7 @@ def write_csv(results: list[GradeResult], releases: dict, path: str | Path) -> N
                              r.relative or str(r.path), "not graded" if r.error else "graded",
                              f"{r.total:g}", f"{r.max_total:g}"]
                             + [f"{points[gid]:g}" if r.release == rel and gid in points else "" for rel, gid in cols]
-                            + [int(r.duplicate), _note(r)])
+                            + [int(r.duplicate), _note(r), "" if seed is None else seed])
 
 
 def write_json(results: list[GradeResult], path: str | Path, run: dict | None = None,
