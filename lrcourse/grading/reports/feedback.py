@@ -2,7 +2,8 @@
 
 :func:`render` gives one page: the score table at the top (each check, its points, its status and its
 message), then the notebook as it ran when graded, with each check's message at its cell and the hint
-pointer. It works offline: styles inline, images embedded as data URIs, no script and nothing fetched.
+pointer. It works offline: styles inline, images embedded as data URIs, formulas as MathML (:mod:`.mathml`), no
+script and nothing fetched.
 It shows what the student wrote and the released cells, never the checks' reference code, and a hidden
 case's message names its input, never its expected value (:mod:`lrcourse.exercises._core`).
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from ...i18n import LANGUAGES, N_, gettext_ as _, using
 from ..results import GradeResult
+from . import mathml
 
 __all__ = ["render", "write_all", "file_name"]
 
@@ -64,7 +66,10 @@ except (ImportError, AttributeError):  # pragma: no cover
 
 
 def _markdown(source: str) -> str:
-    return _MD(source) if _MD is not None else f"<pre>{html.escape(source)}</pre>"
+    """A markdown cell as HTML, its formulas as MathML (:mod:`.mathml`: no script, nothing fetched)."""
+    if _MD is None:
+        return f"<pre>{html.escape(source)}</pre>"
+    return mathml.markdown_with_math(source, _MD)
 
 
 def _text(value) -> str:
