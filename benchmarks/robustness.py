@@ -10,8 +10,9 @@ notebook goes on, so that one run lists them all), under each perturbation:
   ``parameters``, as papermill marks it, or before it), and every seed the notebook uses is ``SEED + i``; the run
   sets ``SEED = k``. Offset 0 is the reference run.
 - **threads n** (``--threads``): torch, BLAS and OpenMP with ``n`` threads (the reference runs use one).
-- **another CPU's kernels**: ``ATEN_CPU_CAPABILITY=default``, torch's portable kernels instead of the AVX2/AVX-512
-  ones (what this machine can do to round as another processor does).
+- **another CPU's kernels**: the oldest kernels of every library torch uses (:data:`OTHER_CPU`): torch's portable
+  ones (``ATEN_CPU_CAPABILITY=default``) instead of the AVX2/AVX-512 ones, oneDNN's SSE4.1 convolutions and
+  MKL's SSE4.2 paths: what this machine can do to round as another processor does.
 
 For each run the table gives the claims of the text that did not hold, and how many printed figures (numbers
 in the text outputs) moved from the stored reference outputs. A run with the reference seeds (offset 0) also lists
@@ -40,6 +41,9 @@ from lrcourse import syllabus
 
 ROOT = Path(__file__).resolve().parents[1]
 _SEED_LINE = re.compile(r"^SEED\s*=\s*(\d+)\b", re.MULTILINE)
+#: The environment that makes torch round as another x86-64 processor would: each library's oldest kernels (each of
+#: them changes a convolution's or a matrix product's last digits on an AVX2 machine).
+OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -138,9 +142,10 @@ def execute(path: Path, run: dict, timeout: int = 900, keep: Path | None = None)
     reference = nbformat.read(path, as_version=4)
     nb = shift_seed(nbformat.read(path, as_version=4), run["offset"])
     env = kernel_env(strict=False, threads=run["threads"])
-    env.pop("ATEN_CPU_CAPABILITY", None)
+    for name in OTHER_CPU:
+        env.pop(name, None)
     if run["cpu"] == "default":
-        env["ATEN_CPU_CAPABILITY"] = "default"
+        env.update(OTHER_CPU)
     env.setdefault("MPLBACKEND", "Agg")
     with tempfile.TemporaryDirectory() as tmp:  # nothing the notebook writes lands beside the solutions
         client = NotebookClient(nb, timeout=timeout, allow_errors=True,
@@ -172,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="solution notebooks (default: every solutions/*.ipynb)")
     parser.add_argument("--offsets", default="0,1,2,3,4", help="seed offsets, comma-separated (default 0,1,2,3,4)")
     parser.add_argument("--threads", default="1,2,4", help="thread counts, comma-separated (default 1,2,4)")
-    parser.add_argument("--no-default-cpu", action="store_true", help="skip the ATEN_CPU_CAPABILITY=default runs")
+    parser.add_argument("--no-default-cpu", action="store_true", help="skip the runs with another CPU's kernels (OTHER_CPU)")
     parser.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 1)),
                         help="one-thread notebooks run side by side, this many at once (default: the CPU count)")
     parser.add_argument("--json", help="also write every run's result to this JSON file")

@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .i18n import LANGUAGES
+
 __all__ = ["main"]
 
 
@@ -150,8 +152,26 @@ def _hidden_seed(args: argparse.Namespace) -> int | None:
     return seed
 
 
+def _language(args: argparse.Namespace, results: list) -> str:
+    """``--lang``, else the language of the editions graded when they are all one, else English."""
+    from .grading.reports import feedback
+
+    if getattr(args, "lang", None):
+        return args.lang
+    found = {feedback.language(r) for r in results if r.release}
+    return found.pop() if len(found) == 1 else "en"
+
+
 def _outputs(args: argparse.Namespace, results: list, releases: dict, run: dict) -> int:
+    from .i18n import using
+
+    with using(_language(args, results)):
+        return _write_outputs(args, results, releases, run)
+
+
+def _write_outputs(args: argparse.Namespace, results: list, releases: dict, run: dict) -> int:
     from .grading.reports import tables
+    from .i18n import get_language
 
     print(tables.table(results, releases))
     if args.csv:
@@ -166,7 +186,7 @@ def _outputs(args: argparse.Namespace, results: list, releases: dict, run: dict)
     if args.report:
         from .grading.reports import classreport
 
-        Path(args.report).write_text(classreport.render(results, run), encoding="utf-8")
+        Path(args.report).write_text(classreport.render(results, run, lang=get_language()), encoding="utf-8")
         print(f"class report: {args.report}", file=sys.stderr)
     return 0
 
@@ -209,7 +229,7 @@ def _report(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f"lrcourse report: error: cannot read {args.json} ({err})", file=sys.stderr)
         return 2
-    Path(args.output).write_text(classreport.render(results, run), encoding="utf-8")
+    Path(args.output).write_text(classreport.render(results, run, lang=_language(args, results)), encoding="utf-8")
     print(f"class report: {args.output} ({len(results)} submissions)")
     return 0
 
@@ -304,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild the class report from the JSON of `lrcourse grade --json`")
     p.add_argument("json", help="the JSON written by lrcourse grade --json (or --merge)")
     p.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default: report.html)")
+    p.add_argument("--lang", choices=LANGUAGES, help="the report's language (default: the language of the "
+                   "editions graded when they are all one, else English)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("grade", help="grade submitted notebooks (files or folders); never modifies them")
@@ -337,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feedback", metavar="DIR",
                    help="also write one self-contained HTML file of feedback per submission into DIR")
     p.add_argument("--report", metavar="FILE", help="also write the class report (HTML) to FILE")
+    p.add_argument("--lang", choices=LANGUAGES, help="the language of the class report, the table's and CSV's notes "
+                   "(default: the language of the editions graded when they are all one, else English); each "
+                   "feedback page is in its submission's language")
     p.add_argument("--shard", metavar="K/N",
                    help="grade only share K of N of the submissions (a stable hash of each path: shards 1..N "
                         "partition the class on any machine)")

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..results import CheckResult, GradeResult
 from ..sandbox.processes import MARKER, stop_marked
 from ..scoring.submission import prepare, test_cells
+from .. import messages as M
 
 __all__ = ["grade_all"]
 
@@ -69,17 +70,17 @@ def _grade_in_process(path: Path, releases: dict, timeout: int, jobs: int, folde
     if out.exists():
         return pickle.loads(out.read_bytes())
     if overran:
-        return _lost(path, releases, f"the notebook ran longer than its limit of {limit} s and was stopped")
+        return _lost(path, releases, M.say(M.NOTEBOOK_STOPPED, limit=limit))
     done = worker
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
-        reason = (f"the process grading this submission was killed ({name}) while it ran: its own code may "
-                  f"have killed it; no other submission was affected")
+        reason = M.say(M.KILLED, signal=name)
     else:
         with open(log, "rb") as f:
             f.seek(max(0, log.stat().st_size - 2000))
             tail = f.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
-        reason = f"the process grading this submission failed (exit status {done.returncode}) {tail[0]}".strip()
+        reason = (M.say(M.EXITED, status=done.returncode, tail=tail[0].strip()) if tail[0].strip()
+                  else M.say(M.EXITED_SILENTLY, status=done.returncode))
     return _lost(path, releases, reason)
 
 
@@ -114,7 +115,7 @@ def grade_all(paths: list[Path], releases: dict, timeout: int = 60, jobs: int = 
                 try:
                     results[i] = future.result()
                 except Exception as err:  # the grader's own failure to start a process
-                    results[i] = _lost(paths[i], releases, f"grading could not run ({type(err).__name__}: {err})")
+                    results[i] = _lost(paths[i], releases, M.say(M.GRADING_NOT_RUN, error=f"{type(err).__name__}: {err}"))
                 if bar is not None:
                     bar.update(1)
     finally:

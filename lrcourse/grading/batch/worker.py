@@ -17,6 +17,7 @@ def main(argv: list[str]) -> int:
     from ..._imports import skip_slow_unused_imports
 
     skip_slow_unused_imports()  # about 2 s of each submission's grading (lrcourse._imports)
+    from .. import messages as M
     from ..results import GradeResult
     from ..scoring.grade import grade_notebook
 
@@ -26,7 +27,7 @@ def main(argv: list[str]) -> int:
         result = grade_notebook(path, releases, timeout=timeout, confinement=confinement, seed=seed,
                                 carry_forward=carry)
     except Exception as err:  # a grader bug on one submission must not stop the others
-        result = GradeResult(path, None, error=f"the grader failed on this submission ({type(err).__name__}: {err})")
+        result = GradeResult(path, None, error=M.say(M.GRADER_FAILED, error=f"{type(err).__name__}: {err}"))
     if not keep:
         result.notebook = None  # only feedback needs it
     tmp = out.with_suffix(".tmp")

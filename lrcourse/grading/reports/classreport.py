@@ -16,11 +16,16 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from ...i18n import N_, gettext_ as _, using
 from ..results import GradeResult
 
 __all__ = ["render", "summary"]
 
 _STATUSES = ("passed", "failed", "not attempted", "carried forward", "timed out", "kernel died", "voided")
+#: How each status reads (the feedback pages' words).
+_STATUS_TEXT = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
+                "carried forward": N_("carried forward"), "timed out": N_("timed out"), "kernel died": N_("kernel died"),
+                "voided": N_("voided")}
 _COLORS = {"passed": "#2e9e4f", "failed": "#d64541", "not attempted": "#e0a526", "carried forward": "#8fbf8f",
            "timed out": "#7b5ea7", "kernel died": "#555555", "voided": "#999999"}
 #: The columns of the table of checks.
@@ -71,9 +76,10 @@ def _histogram(name: str, scores: list[float], top: float) -> str:
     fig, ax = plt.subplots(figsize=(6, 2.6))
     bins = [x - 0.5 for x in range(int(top) + 2)] if top <= 30 else 20
     ax.hist(scores, bins=bins, color="#3b6ea8", edgecolor="white")
-    ax.set_xlabel("score")
-    ax.set_ylabel("submissions")
-    ax.set_title(f"{name}: scores of {len(scores)} submissions (out of {top:g})")
+    ax.set_xlabel(_("score"))
+    ax.set_ylabel(_("submissions"))
+    ax.set_title(_("{notebook}: scores of {count} submissions (out of {top})").format(
+        notebook=name, count=len(scores), top=f"{top:g}"))
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
@@ -87,68 +93,82 @@ def _shares(name: str, checks: dict) -> str:
     for status in _STATUSES:
         values = [checks[g]["statuses"].get(status, 0) / checks[g]["n"] for g in ids]
         if any(values):
-            ax.barh(ids, values, left=left, color=_COLORS[status], label=status)
+            ax.barh(ids, values, left=left, color=_COLORS[status], label=_(_STATUS_TEXT[status]))
             left = [a + b for a, b in zip(left, values, strict=True)]
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of the class")
-    ax.set_title(f"{name}: each check")
+    ax.set_xlabel(_("share of the class"))
+    ax.set_title(_("{notebook}: each check").format(notebook=name))
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=4, frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
 
-def render(results: list[GradeResult], run: dict | None = None, slowest: int = 10) -> str:
-    """The class report as one HTML page."""
-    run = run or {}
+def render(results: list[GradeResult], run: dict | None = None, slowest: int = 10, lang: str = "en") -> str:
+    """The class report as one HTML page, in ``lang`` (the catalogs of the checks' messages)."""
+    with using(lang):
+        return _render(results, run or {}, slowest, lang)
+
+
+def _render(results: list[GradeResult], run: dict, slowest: int, lang: str) -> str:
     e = html.escape
-    parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class report</title>"
-             f"<style>{_STYLE}</style></head><body><h1>Class report</h1>",
-             f"<p>{len(results)} submissions; "
-             f"{sum(1 for r in results if r.error)} could not be graded; "
-             f"{sum(1 for r in results if r.duplicate)} are a student's second submission of a notebook; "
-             f"{sum(1 for r in results if r.integrity)} carry integrity flags.</p>"]
+    title = e(_("Class report"))
+    parts = [f"<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{title}</title>"
+             f"<style>{_STYLE}</style></head><body><h1>{title}</h1>",
+             "<p>" + e(_("{count} submissions; {errors} could not be graded; {duplicates} are a student's second "
+                         "submission of a notebook; {flagged} carry integrity flags.").format(
+                 count=len(results), errors=sum(1 for r in results if r.error),
+                 duplicates=sum(1 for r in results if r.duplicate),
+                 flagged=sum(1 for r in results if r.integrity))) + "</p>"]
     force = run.get("in force") or {}
     if force or run.get("seed") is not None or "hidden" in run:
         rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(', '.join(v) if isinstance(v, list) else str(v))}</td></tr>"
                        for k, v in force.items() if v not in ([], None))
         seed = run.get("seed")
-        hidden = (f"seed {seed} (--seed {seed} repeats the run)" if seed is not None
-                  else "off (--no-hidden): only the cases the notebooks show" if run.get("hidden") is False
-                  else "none")
-        rows += f"<tr><th>hidden cases</th><td>{e(hidden)}</td></tr>"
+        hidden = (_("seed {seed} (--seed {seed} repeats the run)").format(seed=seed) if seed is not None
+                  else _("off (--no-hidden): only the cases the notebooks show") if run.get("hidden") is False
+                  else _("none"))
+        rows += f"<tr><th>{e(_('hidden cases'))}</th><td>{e(hidden)}</td></tr>"
         if "carry forward" in run:
-            carry = ("yes: such checks earn their points" if run["carry forward"]
-                     else "no (--no-carry-forward): such checks are charged")
-            rows += f"<tr><th>errors carried forward</th><td>{carry}</td></tr>"
-        parts.append(f"<h2>What was in force</h2><table>{rows}</table>")
+            carry = (_("yes: such checks earn their points") if run["carry forward"]
+                     else _("no (--no-carry-forward): such checks are charged"))
+            rows += f"<tr><th>{e(_('errors carried forward'))}</th><td>{e(carry)}</td></tr>"
+        parts.append(f"<h2>{e(_('What was in force'))}</h2><table>{rows}</table>")
     for name, nb in summary(results).items():
         scores = nb["scores"]
         median = statistics.median(scores)
-        parts.append(f"<h2>{e(name)}</h2><p>{len(scores)} submissions; mean {sum(scores) / len(scores):.2f}, "
-                     f"median {median:g} of {nb['max']:g}; {sum(1 for s in scores if s == nb['max'])} full marks.</p>")
+        parts.append(f"<h2>{e(name)}</h2><p>" + e(_(
+            "{count} submissions; mean {mean}, median {median} of {top}; {full} full marks.").format(
+            count=len(scores), mean=f"{sum(scores) / len(scores):.2f}", median=f"{median:g}", top=f"{nb['max']:g}",
+            full=sum(1 for s in scores if s == nb["max"]))) + "</p>")
         parts.append(_histogram(name, scores, nb["max"]))
         parts.append(_shares(name, nb["checks"]))
         rows = []
         for gid, check in nb["checks"].items():
             counts = "".join(f'<td class="n">{check["statuses"].get(s, 0)}</td>' for s in _SHOWN)
             mistakes = "".join(
-                f'<div class="mistake">{count} of {check["n"]}: {e(text)}</div>'
-                for text, count in check["mistakes"].most_common(3)) or '<span class="muted">none matched</span>'
+                '<div class="mistake">' + e(_("{count} of {total}: {mistake}").format(
+                    count=count, total=check["n"], mistake=_(text))) + "</div>"
+                for text, count in check["mistakes"].most_common(3)) or \
+                f'<span class="muted">{e(_("none matched"))}</span>'
             rows.append(f"<tr><td>{e(gid)}</td>{counts}<td>{mistakes}</td></tr>")
-        head = "".join(f"<th>{s}</th>" for s in _SHOWN)
-        parts.append(f"<h3>Checks and the most common known mistakes</h3><table><tr><th>check</th>{head}"
-                     f"<th>most common known mistakes</th></tr>{''.join(rows)}</table>")
+        head = "".join(f"<th>{e(_(_STATUS_TEXT[s]))}</th>" for s in _SHOWN)
+        parts.append(f"<h3>{e(_('Checks and the most common known mistakes'))}</h3><table><tr><th>{e(_('check'))}</th>"
+                     f"{head}<th>{e(_('most common known mistakes'))}</th></tr>{''.join(rows)}</table>")
         carried = sum(check["statuses"].get("carried forward", 0) for check in nb["checks"].values())
         if carried:
-            parts.append(f"<p>{carried} check{'s' if carried != 1 else ''} failed only because the same student's "
-                         f"answer to an earlier exercise fails its own check: they are <i>carried forward</i>, "
-                         f"and the mistake is counted once, at that earlier check.</p>")
+            text = (_("1 check failed only because the same student's answer to an earlier exercise fails its "
+                      "own check: it is carried forward, and the mistake is counted once, at that earlier check.")
+                    if carried == 1 else
+                    _("{count} checks failed only because the same student's answer to an earlier exercise fails "
+                      "its own check: they are carried forward, and the mistake is counted once, at that earlier "
+                      "check.").format(count=carried))
+            parts.append(f"<p>{e(text)}</p>")
     timed = sorted((r for r in results if r.seconds), key=lambda r: r.seconds, reverse=True)[:slowest]
     if timed:
         rows = "".join(f"<tr><td>{e(r.student or r.path.stem)}</td><td>{e(Path(r.release).stem if r.release else '')}"
                        f"</td><td class=\"n\">{r.seconds:.1f} s</td></tr>" for r in timed)
-        parts.append(f"<h2>Slowest submissions</h2><table><tr><th>student</th><th>notebook</th><th>seconds</th>"
-                     f"</tr>{rows}</table>")
+        parts.append(f"<h2>{e(_('Slowest submissions'))}</h2><table><tr><th>{e(_('student'))}</th>"
+                     f"<th>{e(_('notebook'))}</th><th>{e(_('seconds'))}</th></tr>{rows}</table>")
     parts.append("</body></html>\n")
     return "".join(parts)

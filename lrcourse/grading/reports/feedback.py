@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from ...i18n import LANGUAGES, N_, gettext_ as _, using
+from .. import messages
 from ..results import GradeResult
 from . import mathml
 
@@ -112,11 +113,12 @@ _STATUS = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("
 
 def _message(check) -> str:
     """A check's message, led by where its mistake is when it was carried forward from an earlier check."""
+    message = messages.localized(check.message) or ""  # the grader's own words, in the page's language
     if not check.carried_from:
-        return check.message
+        return message
     where = _("Your mistake is in {check}: this check fails only because of it, and is not charged for it "
               "twice.").format(check=check.carried_from)
-    return f"{where} {check.message}".strip()
+    return f"{where} {message}".strip()
 
 
 def language(result: GradeResult) -> str:
@@ -143,7 +145,8 @@ def _render(result: GradeResult, lang: str) -> str:
                     f'<td>{html.escape(_message(c))}</td></tr>')
     notes = []
     if result.error:
-        notes.append(f"<p class=\"failed\"><b>{html.escape(_('Not graded:'))}</b> {html.escape(result.error)}</p>")
+        notes.append(f"<p class=\"failed\"><b>{html.escape(_('Not graded:'))}</b> "
+                     f"{html.escape(messages.localized(result.error))}</p>")
     if result.duplicate:
         notes.append(f"<p>{html.escape(_('Another submission of yours for this notebook was graded too.'))}</p>")
     score = html.escape(_("score"))

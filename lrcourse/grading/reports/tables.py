@@ -5,6 +5,8 @@ import csv
 import json
 from pathlib import Path
 
+from ...i18n import gettext_ as _
+from .. import messages
 from ..results import GradeResult, to_document
 from ..scoring.submission import test_cells
 
@@ -32,17 +34,20 @@ def _name(result: GradeResult, root: Path | None = None) -> str:
 
 
 def _note(r: GradeResult) -> str:
-    notes = [r.error] if r.error else []
+    """Why a submission scored what it did, in the language in force (``i18n.using``)."""
+    notes = [messages.localized(r.error)] if r.error else []
     if r.duplicate:
-        notes.append(f"duplicate: another submission of {r.student} for {r.release} is graded too")
+        notes.append(_("duplicate: another submission of {student} for {notebook} is graded too").format(
+            student=r.student, notebook=r.release))
     if r.integrity:
-        notes.append(f"integrity flags ({len(r.integrity)}): {r.integrity[0]}" + ("; …" if len(r.integrity) > 1 else ""))
+        notes.append(_("integrity flags ({count}): {first}").format(count=len(r.integrity), first=r.integrity[0])
+                     + ("; …" if len(r.integrity) > 1 else ""))
     roots: dict[str, list[str]] = {}
     for c in r.checks:
         if c.status == "carried forward":
             roots.setdefault(c.carried_from or "?", []).append(c.grade_id)
     for root, carried in roots.items():
-        notes.append(f"{', '.join(carried)} carried forward from {root}")
+        notes.append(_("{checks} carried forward from {check}").format(checks=", ".join(carried), check=root))
     return "; ".join(notes)
 
 

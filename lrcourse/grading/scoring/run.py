@@ -29,6 +29,7 @@ import nbformat
 
 from ...claims import kernel_env
 from ..sandbox.confine import Cgroups, Plan, format_size, wrap
+from .. import messages as M
 
 __all__ = ["Execution", "run", "OUTPUT_LIMIT"]
 
@@ -43,7 +44,7 @@ class Execution:
     replies: dict[int, dict] = field(default_factory=dict)  # cell index -> the content of the kernel's reply
     passes: set = field(default_factory=set)  # the pass records written: (grade_id, exercise, mac)
     died_at: int | None = None  # the cell the kernel died in
-    died_why: str = "the kernel died"
+    died_why: str = M.say(M.KERNEL_DIED)
     stopped_at: int | None = None  # the first cell not run because the notebook ran out of time
     limit: int | None = None  # the notebook's time limit (seconds), if any
     error: str | None = None  # the notebook could not be run at all
@@ -118,7 +119,7 @@ def _client(nb: nbformat.NotebookNode, folder: Path, timeout: int, output_limit:
     return LimitedClient(nb, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                          on_cell_executed=on_cell_executed, shutdown_kernel="immediate",
                          error_on_timeout={"ename": "CellTimeoutError",
-                                           "evalue": f"the cell ran longer than {timeout} s and was interrupted",
+                                           "evalue": M.say(M.CELL_TIMEOUT, timeout=timeout),
                                            "traceback": []},
                          resources={"metadata": {"path": str(folder)}}, **kwargs)
 
@@ -168,7 +169,7 @@ def run(path: Path, nb: nbformat.NotebookNode, records: Path, timeout: int = 60,
                     if left < timeout:  # the notebook's time runs out before the cell's
                         client.timeout = max(1, math.ceil(left))
                         client.error_on_timeout = {"ename": "NotebookTimeoutError", "traceback": [],
-                                                   "evalue": f"the notebook ran longer than its limit of {limit} s"}
+                                                   "evalue": M.say(M.NOTEBOOK_TIMEOUT, limit=limit)}
                     try:
                         client.execute_cell(cell, index)
                     except Exception as err:
@@ -185,7 +186,7 @@ def run(path: Path, nb: nbformat.NotebookNode, records: Path, timeout: int = 60,
             if done.died_at is None and type(err).__name__ == "DeadKernelError":
                 done.died_at = 0
             elif done.died_at is None:
-                done.error = f"the notebook could not be run ({type(err).__name__}: {err})"
+                done.error = M.say(M.NOT_RUNNABLE, error=f"{type(err).__name__}: {err}")
         done.passes = _read_records(records)
         if confined is not None:
             done.died_why = confined.why_died() or done.died_why
@@ -238,7 +239,7 @@ class _Confined:
 
     def why_died(self) -> str | None:
         if self.cgroups is not None and self.cgroups.oom_kills() > 0 and self.plan.limits.memory is not None:
-            return f"the kernel died: memory limit of {format_size(self.plan.limits.memory)} exceeded"
+            return M.say(M.KERNEL_DIED_MEMORY, size=format_size(self.plan.limits.memory))
         return None
 
     def close(self) -> None:

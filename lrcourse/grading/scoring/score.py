@@ -21,6 +21,7 @@ from .mistakes import known_mistake
 from .rewrite import Armed
 from .run import Execution
 from .submission import Prepared, test_cells
+from .. import messages as M
 
 __all__ = ["score"]
 
@@ -50,7 +51,7 @@ def score(nb: nbformat.NotebookNode, release: nbformat.NotebookNode, prepared: P
             continue
         if done.stopped_at is not None and positions[id(cell)] >= done.stopped_at:
             checks.append(CheckResult(gid, 0.0, points, "timed out",
-                                      f"not run: the notebook ran longer than its limit of {done.limit} s"))
+                                      M.say(M.NOT_RUN_TIMEOUT, limit=done.limit)))
             continue
         status, message = _judge(gid, armed.keys.get(gid), done.replies.get(positions[id(cell)]),
                                  cell.get("outputs", []), done.passes)
@@ -83,14 +84,14 @@ def _explain(message: str, p: Plan, procs_refused: int | None) -> str:
     """Name the limit behind an error that a limit causes (``procs_refused``: forks the pids cgroup refused)."""
     lim = p.limits
     if lim.memory is not None and "MemoryError" in message:
-        return f"{message} (memory limit of {format_size(lim.memory)} reached)"
+        return M.say(M.MEMORY, message=message, size=format_size(lim.memory))
     if lim.max_file_size is not None and "File too large" in message:
-        return f"{message} (file size limit of {format_size(lim.max_file_size)} reached)"
+        return M.say(M.FILE_SIZE, message=message, size=format_size(lim.max_file_size))
     if lim.max_procs is not None and "Resource temporarily unavailable" in message:
         if procs_refused:
-            return f"{message} (limit of {lim.max_procs} processes and threads reached)"
+            return M.say(M.PROCESSES, message=message, count=lim.max_procs)
         if procs_refused is None:  # rlimits: the kernel does not count refusals
-            return f"{message} (perhaps the limit of {lim.max_procs} processes)"
+            return M.say(M.PROCESSES_MAYBE, message=message, count=lim.max_procs)
     return message
 
 
@@ -117,13 +118,12 @@ def _judge(gid: str, key: tuple[str, str | None] | None, reply: dict | None, out
     if message is not None:
         return ("not attempted" if message.startswith("NotAttemptedError") else "failed"), message
     if key is None:
-        return "failed", "the check cell could not be armed for a pass record (the release has no `ex` import)"
+        return "failed", M.say(M.NOT_ARMED)
     secret, exercise = key
     recorded = any(g == gid and (exercise is None or name == exercise) and hmac.compare_digest(
         mac, _record.mac(bytes.fromhex(secret), gid, name)) for g, name, mac in passes)
     if reply is None or reply.get("status") != "ok":
-        return "failed", "the kernel gave no reply to the check cell"
+        return "failed", M.say(M.NO_REPLY)
     if not recorded:
-        return "failed", ("the check did not report a pass in this run: the cell ran without an error, but the "
-                          "check's own pass record is missing (was the check replaced, skipped or silenced?)")
+        return "failed", M.say(M.NO_PASS)
     return "passed", ""

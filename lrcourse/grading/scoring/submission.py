@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from ... import i18n
+from .. import messages as M
 
 __all__ = ["Prepared", "load_releases", "language_of", "test_cells", "read_submission", "match_release",
            "restore_test_cells", "prepare"]
@@ -67,19 +68,19 @@ def read_submission(path: str | Path) -> tuple[nbformat.NotebookNode | None, str
     try:
         raw = path.read_bytes()
     except OSError as err:
-        return None, f"cannot read the file ({err.strerror or err})"
+        return None, M.say(M.CANNOT_READ, reason=err.strerror or err)
     if not raw.strip():
-        return None, "the file is empty"
+        return None, M.say(M.EMPTY)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return None, "the file is not UTF-8 text, so not a notebook"
+        return None, M.say(M.NOT_UTF8)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        return None, f"the file is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
+        return None, M.say(M.NOT_JSON, line=err.lineno, column=err.colno, reason=err.msg)
     if not isinstance(data, dict) or "cells" not in data:
-        return None, "the file is JSON but not a notebook (no 'cells')"
+        return None, M.say(M.NOT_NOTEBOOK)
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as err:  # nbformat raises several kinds on broken structure
@@ -162,21 +163,21 @@ def restore_test_cells(nb: nbformat.NotebookNode, release: nbformat.NotebookNode
             cells.append(cell)
             continue
         if gid in seen:
-            prepared.flag(gid, "test cell was duplicated; the copy was removed")
+            prepared.flag(gid, M.say(M.CELL_DUPLICATED))
             continue
         seen.add(gid)
         want = released[gid]
         if cell.cell_type != want.cell_type:
-            prepared.flag(gid, f"test cell type was changed to {cell.cell_type}; it was reset", void=True)
+            prepared.flag(gid, M.say(M.CELL_TYPE, type=cell.cell_type), void=True)
         elif cell.source != want.source or _grading_meta(cell) != _grading_meta(want):
-            prepared.flag(gid, "test cell was modified; it was put back as released", void=True)
+            prepared.flag(gid, M.say(M.CELL_MODIFIED), void=True)
         cells.append(_as_released(want) if gid in prepared.voided else cell)
     # re-insert deleted check cells after the cell that precedes them in the release
     order = [c.get("id") for c in release.cells]
     for gid, want in released.items():
         if gid in seen:
             continue
-        prepared.flag(gid, "test cell was deleted; it was re-inserted", void=True)
+        prepared.flag(gid, M.say(M.CELL_DELETED), void=True)
         position = len(cells)
         for previous in reversed(order[:order.index(want.get("id"))] if want.get("id") in order else []):
             where = [i for i, c in enumerate(cells) if c.get("id") == previous]
@@ -197,8 +198,7 @@ def prepare(path: str | Path, releases: dict[str, nbformat.NotebookNode]) -> Pre
         return prepared
     name = match_release(nb, releases, Path(path).name)
     if name is None:
-        prepared.error = ("not a notebook of this course: none of its check cells or cells matches a released "
-                          f"notebook ({', '.join(releases)})")
+        prepared.error = M.say(M.NOT_COURSE, releases=", ".join(releases))
         return prepared
     prepared.release = name
     prepared.nb = restore_test_cells(nb, releases[name], prepared)
