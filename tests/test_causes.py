@@ -62,7 +62,7 @@ def test_an_ignored_argument_is_named_and_a_used_one_is_not():
         return x - 0.1 * grad
 
     message = _failure(ex_descent.gd_step, ignores_lr)
-    assert ("Your result does not change with lr here: it is not used, or a clamp, a max or min or an integer "
+    assert ("Your result does not change with lr: it is not used, or a clamp, a max or min or an integer "
             "division hides it, or it cancels out.") in message
     assert "does not change with x" not in message and "does not change with grad" not in message
 

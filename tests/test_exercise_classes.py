@@ -503,7 +503,10 @@ def test_basin_reached_on_the_notebooks_global_loss_is_named():
                          ids=["stuck at base_lr", "stuck at max_lr"])
 def test_a_constant_cyclic_schedule_is_not_blamed_on_a_mistake_it_does_not_make(answer):
     message = _message(ex_schedules.cyclic, answer)
-    assert all(m.message not in message for m in ex_schedules.cyclic.mistakes)
+    # the one mistake that answers alike says what the answer does first (stuck at base_lr), then its usual cause
+    stuck = [m.message for m in ex_schedules.cyclic.mistakes if m.message.startswith("Your LR stays at base_lr")]
+    assert len(stuck) == 1
+    assert all(m.message not in message for m in ex_schedules.cyclic.mistakes if m.message not in stuck)
     assert "your schedule gives" in message
 
 

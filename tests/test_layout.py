@@ -16,7 +16,7 @@ from lrcourse import syllabus
 PACKAGE = ROOT / "lrcourse"
 
 #: grading's stages, in pipeline order: a module may import from its own stage and the stages before it.
-STAGES = ["results", "authoring", "sandbox", "scoring", "batch", "reports"]
+STAGES = ["messages", "results", "authoring", "sandbox", "scoring", "batch", "reports"]
 
 
 def _module(path: Path) -> str:

@@ -61,7 +61,24 @@ def _precision(a: np.ndarray, e: np.ndarray, actual: Any) -> str:
              "float32 tensor keeps its rounding)")
 
 
-def _sign_or_factor(a: np.ndarray, e: np.ndarray) -> str:
+def _counted(factor: float, context: dict) -> str:
+    """The argument whose length or value ``factor`` (or its inverse) is, as a sentence, or ''."""
+    for value in (factor, 1 / factor):
+        if value < 2 or not math.isclose(value, round(value), rel_tol=1e-9):
+            continue
+        for name, arg in context.items():
+            if isinstance(arg, (list, tuple, np.ndarray)) and len(arg) == round(value):
+                size = f"len({name})"
+            elif isinstance(arg, (int, np.integer)) and not isinstance(arg, bool) and arg == round(value):
+                size = name
+            else:
+                continue
+            return _("every value is {factor} times the expected one, and {count} is {size}: a sum where a mean is "
+                     "meant, or a mean where a sum is?").format(factor=f"{factor:.6g}", count=round(value), size=size)
+    return ""
+
+
+def _sign_or_factor(a: np.ndarray, e: np.ndarray, context: dict | None = None) -> str:
     if a.shape != e.shape or not np.any(e):
         return ""
     if _close(a, -e):
@@ -75,6 +92,9 @@ def _sign_or_factor(a: np.ndarray, e: np.ndarray) -> str:
     # a factor within float32's rounding of 1 is not a factor in a formula: it is a precision (the dtype note's)
     if not np.allclose(ratios, factor, rtol=1e-9) or math.isclose(factor, 1.0, rel_tol=1e-5) or factor == 0:
         return ""
+    counted = _counted(abs(factor), context or {}) if factor > 0 else ""
+    if counted:
+        return counted
     return _("every value is {factor} times the expected one: a constant factor in your formula is off (a "
              "missing or extra lr, 2, or 1 - beta?)").format(factor=f"{factor:.6g}")
 
@@ -133,12 +153,12 @@ def _staircase(a: np.ndarray, e: np.ndarray) -> str:
         distinct=len(np.unique(a)), n=len(a))
 
 
-def _numeric(actual: Any, expected: Any) -> str:
+def _numeric(actual: Any, expected: Any, context: dict | None = None) -> str:
     a, e = _numbers(actual), _numbers(expected)
     if a is None or e is None:
         return ""
     for probe in (lambda: _precision(a, e, actual), lambda: _transposed(a, e), lambda: _shifted(a, e),
-                  lambda: _sign_or_factor(a, e), lambda: _staircase(a, e)):
+                  lambda: _sign_or_factor(a, e, context), lambda: _staircase(a, e)):
         found = probe()
         if found:
             return found
@@ -175,15 +195,16 @@ def _results(actual: Any, expected: Any) -> bool:
             and any(e is not None and getattr(_numbers(e), "ndim", 0) >= 1 for e in expected))
 
 
-def of_values(actual: Any, expected: Any) -> str:
+def of_values(actual: Any, expected: Any, context: dict | None = None) -> str:
     """The generic cause of a wrong ``actual`` against ``expected``, or ''. A pair or tuple is read element by
-    element: the first element that differs is the one explained."""
-    found = _reordered(actual, expected) or ("" if _results(actual, expected) else _numeric(actual, expected))
+    element: the first element that differs is the one explained. ``context``: the case's arguments (a factor
+    that is one of their lengths or values is named)."""
+    found = _reordered(actual, expected) or ("" if _results(actual, expected) else _numeric(actual, expected, context))
     if found or not (isinstance(actual, (tuple, list)) and isinstance(expected, (tuple, list))):
         return found
     if len(actual) != len(expected) or _numbers(expected) is not None:
         return ""
     for x, y in zip(actual, expected, strict=True):
         if not _same(x, y):
-            return of_values(x, y)
+            return of_values(x, y, context)
     return ""

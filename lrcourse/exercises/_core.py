@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import math
 import sys
 import textwrap
@@ -508,8 +509,9 @@ class Exercise:
                 return " " + _(mistake.message)
         if case is None:
             return ""
-        cause = _causes.of_values(actual, expected) if expected is not _NOTHING and actual is not CRASHED else ""
-        cause = cause or self._ignored(run, case) or self._only_matrices(run, cases)
+        cause = (_causes.of_values(actual, expected, case.kwargs) if expected is not _NOTHING and actual is not CRASHED
+                 else "")
+        cause = cause or self._wrong_default(run, case) or self._ignored(run, case) or self._only_matrices(run, cases)
         return f" {cause[:1].upper()}{cause[1:]}{'' if cause.endswith(('?', '.', '!')) else '.'}" if cause else ""
 
     def _only_matrices(self, run: CheckRun, cases: Sequence[Case]) -> str:
@@ -537,26 +539,70 @@ class Exercise:
     probe_arguments: ClassVar[bool] = True
 
     def _ignored(self, run: CheckRun, case: Case) -> str:
-        """'your result does not change with ``name``' when changing that argument of ``case`` changes the right
-        answer but not the learner's (each number, whole number or array argument in turn), else ''."""
+        """'your result does not change with ``name``' when changing that argument changes the right answer but
+        not the learner's, on ``case`` and on every other case where it changes the right answer (each number,
+        whole number or array argument in turn), else ''. Every case, not one: a wrong answer can be flat near
+        one input for another reason (a wrong threshold, a category that happens not to flip)."""
         if not self.probe_arguments:
             return ""
-        mine = self._answer(run.fn, case, run.learner)
         right = self._answer(self.reference, case, _silenced)
-        if mine is CRASHED or right is CRASHED:
-            return ""
+        if isinstance(right, (str, bool, np.bool_)) or right is None:
+            return ""  # a choice: one answer of a few rarely moves with a small change, used or not
+        cases = [case] + [c for c in self._diagnosis_cases(run.cases) if c is not case]
         for name, value in case.kwargs.items():
-            varied = _varied(value)
-            if varied is None:
+            if _varied(value) is None:
                 continue
-            other = dataclasses.replace(case, kwargs={**case.kwargs, name: varied}, note="")
+            if self._unmoved(run, name, cases):
+                return _("your result does not change with {name}: it is not used, or a clamp, a max or min or an "
+                         "integer division hides it, or it cancels out").format(name=name)
+        return ""
+
+    def _wrong_default(self, run: CheckRun, case: Case) -> str:
+        """'your default for ``name`` is not ...' when ``case`` leaves an argument to its default and the learner's
+        function, given the reference's default for it explicitly, answers right (else '')."""
+        try:
+            defaults = {n: p.default for n, p in inspect.signature(self.reference).parameters.items()
+                        if p.default is not inspect.Parameter.empty and n not in case.kwargs}
+        except (TypeError, ValueError):
+            return ""
+        if not defaults or isinstance(run.fn, type):
+            return ""
+        right = self._answer(self.reference, case, _silenced)
+        for name, default in defaults.items():
+            given = dataclasses.replace(case, kwargs={**case.kwargs, name: default}, note="")
+            try:
+                learner_params = inspect.signature(run.fn).parameters
+            except (TypeError, ValueError):
+                return ""
+            if name not in learner_params:
+                continue
+            if right is not CRASHED and self._agree(self._answer(run.fn, given, run.learner), right):
+                mine = learner_params[name].default
+                return _("your default for {name} is {actual}, not {expected}: with {name}={expected} passed "
+                         "explicitly your answer is right").format(
+                    name=name, actual=fmt(mine) if mine is not inspect.Parameter.empty else _("missing"),
+                    expected=fmt(default))
+        return ""
+
+    def _unmoved(self, run: CheckRun, name: str, cases: Sequence[Case]) -> bool:
+        """Whether the learner's answer stays put when ``name`` changes, on every case where the right one moves
+        (and there is such a case)."""
+        moved = 0
+        for c in cases:
+            if name not in c.kwargs or _varied(c.kwargs[name]) is None:
+                continue
+            mine = self._answer(run.fn, c, run.learner)
+            right = self._answer(self.reference, c, _silenced)
+            if mine is CRASHED or right is CRASHED:
+                continue
+            other = dataclasses.replace(c, kwargs={**c.kwargs, name: _varied(c.kwargs[name])}, note="")
             theirs = self._answer(self.reference, other, _silenced)
             if theirs is CRASHED or self._agree(theirs, right):
                 continue  # outside what the exercise accepts, or an argument the answer does not depend on here
-            if self._agree(self._answer(run.fn, other, run.learner), mine):
-                return _("your result does not change with {name} here: it is not used, or a clamp, a max or min "
-                         "or an integer division hides it, or it cancels out").format(name=name)
-        return ""
+            if not self._agree(self._answer(run.fn, other, run.learner), mine):
+                return False
+            moved += 1
+        return moved > 0
 
     def _agree(self, mine: Any, theirs: Any) -> bool:
         """Whether two answers on one case agree: both crashed, or ``_same_answer`` says so."""

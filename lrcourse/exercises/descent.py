@@ -4,6 +4,7 @@ Each exercise's ``grade_id`` in the notebook equals its name here.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -25,7 +26,10 @@ class _Named:
         self.fn, self.__name__ = fn, name
 
     def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
+        # the case's own function: an overflow in it (exp(exp(exp(x)))) is not the learner's to be told about
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return self.fn(*args)
 
     def __deepcopy__(self, memo: dict) -> "_Named":
         return self
@@ -172,6 +176,9 @@ def _norm_margins(grad, x0, lr, num_steps, max_norm=1e6):
 
 #: The gradient of -|x|^2 / 2: gradient descent runs away from the maximum at 0, |x| grows by (1 + lr) a step.
 _RUN_AWAY = _Named(lambda x: -np.asarray(x, dtype=np.float64), N_("grad of -|x|^2/2 (runs away)"))
+_NAN_PAST_2 = _Named(lambda x: np.where(np.abs(np.asarray(x, dtype=np.float64)) > 2, np.nan,
+                                        -np.asarray(x, dtype=np.float64)),
+                     N_("grad of -|x|^2/2, NaN past |x| = 2"))
 
 _q1 = quadratic_1d(2.0)
 _q2 = ill_conditioned(10.0, angle=0.5)
@@ -200,6 +207,8 @@ gradient_descent = Exercise(
              note=N_("the norm is np.linalg.norm(x), here 40 > 36 while the largest entry is 32")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, 4.0), lr=0.5, num_steps=3, max_norm=1e6),
              note=N_("a vector; not diverged within num_steps")),
+        Case(dict(grad=_NAN_PAST_2, x0=_arr(0.5), lr=1.0, num_steps=6, max_norm=1e6),
+             note=N_("the gradient turns NaN once |x| > 2: a NaN iterate has diverged, though its norm is not > max_norm")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(-5.0), lr=1.0, num_steps=6, max_norm=20.0),
              note=N_("one coordinate: |x| is 10, then exactly max_norm=20, then 40")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, -4.0), lr=1.0, num_steps=20),
@@ -269,6 +278,10 @@ max_stable_lr = Exercise(
                 N_("The diagonal of H is not its eigenvalues unless H is diagonal; use np.linalg.eigvalsh(H).")),
         Mistake(lambda H: 2.0 / np.trace(H),
                 N_("The trace is the sum of all eigenvalues; the bound uses only the largest.")),
+        Mistake(lambda H: 2.0 / np.linalg.norm(H),
+                N_("np.linalg.norm(H) of a matrix is its Frobenius norm, the root of the sum of all squared "
+                "entries, not its largest eigenvalue (they agree only when one eigenvalue is nonzero). Use "
+                "np.linalg.eigvalsh(H)[-1], or np.linalg.norm(H, 2) for a symmetric positive H.")),
     ],
 )
 
@@ -328,6 +341,10 @@ optimal_lr = Exercise(
                            (np.max(np.diag(H)) - np.min(np.diag(H))) / (np.max(np.diag(H)) + np.min(np.diag(H)))),
                 N_("You took L and mu as the largest and smallest diagonal entries of H. They are its eigenvalues "
                    "only when H is diagonal: use np.linalg.eigvalsh(H).")),
+        Mistake(lambda H: (2.0 / sum(_eig(H)), (_eig(H)[1] / _eig(H)[0] - 1) / (_eig(H)[1] / _eig(H)[0] + 1)),
+                N_("L and mu are swapped: np.linalg.eigvalsh returns the eigenvalues in ascending order, so L, the "
+                "largest, is the last and mu the first. With them swapped kappa = mu / L is below 1 and the rate "
+                "comes out negative.")),
     ],
 )
 
@@ -428,6 +445,29 @@ def _basin_by_lr(loss, x0, lr, num_steps=200):
     return "local" if lr < 2.0 / loss.curvature(loss.local_min) else "global"
 
 
+def _basin_one_step_short(loss, x0, lr, num_steps=200):
+    run = ref.run(loss, x0, lr, num_steps)
+    return "diverged" if run.diverged else ref.nearest_minimum(loss, float(run.points[max(len(run.points) - 2, 0)][0]))
+
+
+def _basin_by_loss_value(loss, x0, lr, num_steps=200):
+    run = ref.run(loss, x0, lr, num_steps)
+    if run.diverged:
+        return "diverged"
+    v = float(loss.value(run.final))
+    near_trap = abs(v - float(loss.value(np.array([loss.local_min])))) < abs(v - float(loss.value(np.array([loss.global_min]))))
+    return "local" if near_trap else "global"
+
+
+def _basin_default_minima(loss, x0, lr, num_steps=200):
+    run = ref.run(loss, x0, lr, num_steps)
+    if run.diverged:
+        return "diverged"
+    default = TwoBasins()
+    x = float(run.final[0])
+    return "local" if abs(x - default.local_min) < abs(x - default.global_min) else "global"
+
+
 def _basin_no_divergence(loss, x0, lr, num_steps=200):
     return ref.nearest_minimum(loss, float(ref.run(loss, x0, lr, num_steps).final[0]))
 
@@ -481,6 +521,8 @@ basin_reached = Exercise(
         Case(dict(loss=_two, x0=1.3, lr=0.05), note=N_("num_steps left at its default, 200")),
         Case(dict(loss=_two, x0=1.0, lr=0.03, num_steps=10),
              note=N_("10 steps: the run stops nearer the trap, but its loss is nearer the global minimum's")),
+        Case(dict(loss=_two, x0=-1.0, lr=0.3, num_steps=3),
+             note=N_("3 steps: the last step jumps over the barrier into the wide basin")),
     ],
     exempt={"bounds": "the text names no tie between the minima (a tie would be arbitrary); instead two cases "
                       "stop after 5 steps just either side of the midpoint, far from both minima, so a fixed "
@@ -506,6 +548,15 @@ basin_reached = Exercise(
                 N_("A run that is still on its way is not \"diverged\": compare the final iterate's distance to "
                 "each minimum and return the nearer one, with no tolerance.")),
         Mistake(_basin_fixed_steps, N_("Take num_steps steps, not a fixed 200.")),
+        Mistake(_basin_by_loss_value,
+                N_("You compared loss values: the basin is decided by where the final iterate is, its distance to "
+                "loss.local_min and to loss.global_min, not by which minimum's loss its loss is closer to.")),
+        Mistake(_basin_default_minima,
+                N_("Your minima are the notebook's loss's (trap near 0.1, global at 3) whatever loss is passed: "
+                "read loss.local_min and loss.global_min.")),
+        Mistake(_basin_one_step_short,
+                N_("You judged the iterate before the last one: the run ends at the final iterate, points[-1], "
+                "and its last step can cross the barrier between the basins.")),
     ],
 )
 

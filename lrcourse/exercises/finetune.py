@@ -116,6 +116,7 @@ def _observe_head(fn: Callable, case: Case) -> dict:
         seen["shape"] = (head.in_features, head.out_features)
         seen["weight shape"] = tuple(head.weight.shape)
         seen["trainable"] = all(p.requires_grad for p in head.parameters())
+        seen["bias"] = head.bias is not None
         seen["fresh"] = head.weight.shape != old_head.shape or not torch.equal(head.weight.detach(), old_head)
     state = result.state_dict()
     seen["body kept"] = all(k in state and torch.equal(state[k], v) for k, v in body.items())
@@ -152,6 +153,9 @@ def _head_problems(seen: dict, expected: dict) -> list[str]:
             want_outputs=expected["shape"][1]))
     elif not seen["trainable"]:
         problems.append(_("the new head's parameters have requires_grad=False: it would never learn"))
+    elif not seen["bias"]:
+        problems.append(_("the new head has no bias: the pretrained head had one, and nn.Linear(in_features, "
+                          "num_classes) makes one by default; bias=False takes away the per-class offset"))
     elif not seen["fresh"]:
         problems.append(_("model.fc still holds the pretrained head's weights"))
     if not seen["body kept"]:
@@ -582,8 +586,8 @@ def _schedule_variant(warmup="linear", cosine_over="rest", absolute=False, end=0
                 f = (step + 1) / warmup_steps
             elif warmup == "none" or step >= warmup_steps:
                 span = total_steps - warmup_steps if cosine_over == "rest" else total_steps
-                start = 0 if warmup == "none" or cosine_over != "rest" else warmup_steps
-                progress = (step - start) / span if cosine_over == "rest" else step / span
+                start = 0 if warmup == "none" or cosine_over == "total" else warmup_steps
+                progress = step / span if cosine_over == "total" else (step - start) / span
                 progress = min(progress, 1.0) if clamp else progress
                 f = end + (1 - end) * 0.5 * (1 + math.cos(math.pi * progress))
             else:
@@ -620,6 +624,10 @@ warmup_cosine = SchedulerExercise(
         Mistake(_schedule_variant(warmup="off-by-one"),
                 N_("The warmup is one step ahead: factor(step) = step / warmup_steps is 0 at step 0 and reaches "
                 "1 exactly at step warmup_steps.")),
+        Mistake(_schedule_variant(cosine_over="total after warmup"),  # i18n: a key
+                N_("The cosine's progress is divided by total_steps, but it starts after the warmup: it runs over "
+                "the remaining total_steps - warmup_steps steps, (step - warmup_steps) / (total_steps - "
+                "warmup_steps), so that it reaches 0 at step total_steps.")),
         Mistake(_schedule_variant(cosine_over="total"),
                 N_("The cosine was laid over all total_steps, from step 0; it starts after the warmup and spans "
                 "total_steps - warmup_steps, so it is at 1 when the warmup ends.")),

@@ -135,6 +135,10 @@ is_improvement = TableExercise(
                 N_("A relative change (best - current) / best breaks twice: on the first epoch best is inf "
                 "(inf / inf is NaN), and a negative best flips its sign. Compare current with a bar, "
                 "best * (1 - threshold), instead.")),
+        Mistake(_improvement_variant(bar=lambda b, m, tm, t: (b * (1 - t) if tm == "rel" else (b - t if m == "min"
+                                                                                          else b + t))),
+                N_("In max mode the rel bar is best * (1 + threshold): a metric that must rise needs a bar above "
+                "best; best * (1 - threshold) is min mode's.")),
         Mistake(_improvement_variant(bar=lambda b, m, tm, t: b),
                 N_("You compared with best itself: the threshold asks for a margin, best * (1 - threshold) in rel "
                 "mode or best - threshold in abs mode.")),
@@ -446,6 +450,17 @@ first_cut_epoch = TableExercise(
                 _first_cut_epoch(metrics, patience),
                 N_("Pass mode, threshold and threshold_mode on to your PlateauScheduler: with its defaults (min, "
                 "1e-4, rel) an accuracy or another threshold is judged by the wrong rule.")),
+        Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
+                _first_cut_epoch(metrics, patience, "min", threshold, threshold_mode),
+                N_("Pass mode on to your PlateauScheduler: with its default, min, a rising accuracy counts as "
+                "getting worse.")),
+        Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
+                _first_cut_epoch(metrics, patience, mode),
+                N_("Pass threshold and threshold_mode on to your PlateauScheduler too: with its defaults (1e-4, "
+                "rel) a threshold of 0.05, or an absolute one, is judged by the wrong rule.")),
+        Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
+                _first_cut_epoch(metrics, patience, mode, threshold, threshold_mode) or 0,
+                N_("When the LR is never cut, return None, not 0: 0 reads as an epoch (and epochs count from 1).")),
     ],
 )
 

@@ -298,7 +298,8 @@ def _wsd_reference(lr, warmup_steps, stable_steps, decay_steps, min_lr=0.0):
     return S.wsd(lr, warmup_steps, stable_steps, decay_steps, min_lr=min_lr, decay="1-sqrt")
 
 
-def _wsd_variant(shape=None, warm_shift=0, floor_only_at_end=False, progress_shift=0, after=None, warm_less=0):
+def _wsd_variant(shape=None, warm_shift=0, floor_only_at_end=False, progress_shift=0, after=None, warm_less=0,
+                 clamped=False):
     def factory(lr, warmup_steps, stable_steps, decay_steps, min_lr=0.0):
         start = warmup_steps + stable_steps
 
@@ -310,6 +311,8 @@ def _wsd_variant(shape=None, warm_shift=0, floor_only_at_end=False, progress_shi
             if step < start + decay_steps:
                 p = (step - start + progress_shift) / decay_steps
                 f = shape(p) if shape else 1 - math.sqrt(p)
+                if clamped:
+                    return max(lr * f, min_lr)
                 return lr * f if floor_only_at_end else min_lr + (lr - min_lr) * f
             return min_lr if after is None else after
         return schedule
@@ -357,6 +360,10 @@ wsd_schedule = ScheduleExercise(
                    "lr * step / W.")),
         Mistake(_wsd_variant(floor_only_at_end=True),
                 N_("Your decay goes down to 0 and the LR then jumps up to min_lr: decay from lr to min_lr, "
+                   "min_lr + (lr - min_lr) * (1 - sqrt(p)).")),
+        Mistake(_wsd_variant(clamped=True),
+                N_("Your decay is lr * (1 - sqrt(p)) floored at min_lr: it then falls too fast and flattens at "
+                   "min_lr before the decay ends. Decay the range between them, "
                    "min_lr + (lr - min_lr) * (1 - sqrt(p)).")),
         Mistake(_wsd_variant(shape=lambda p: math.sqrt(1 - p)),
                 N_("Did you take sqrt(1 - p)? The decay is 1 - sqrt(p).")),

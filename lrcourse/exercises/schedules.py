@@ -305,6 +305,12 @@ cyclic = ScheduleExercise(
                     lambda t, s: max(0.0, 1 - abs(t / s - 2 * math.floor(1 + t / 2 * s) + 1))),
                 N_("Check the parentheses: step / 2 * step_size is (step / 2) * step_size; you need "
                 "step / (2 * step_size).")),
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(
+                    base_lr, max_lr, step_size,
+                    lambda t, s: max(0.0, 1 - abs(t / s - 2 * math.floor(t / (2 * s)) + 1))),
+                N_("Your LR stays at base_lr at every step: max(0, 1 - x) is 0 throughout. The usual cause is a "
+                "cycle number without the 1 +: with cycle = floor(step / (2 * step_size)), x = |step / step_size - "
+                "2 * cycle + 1| is never below 1. Use cycle = floor(1 + step / (2 * step_size)).")),
         Mistake(lambda base_lr, max_lr, step_size: lambda t: max_lr * _smith(t, step_size),
                 N_("Your schedule goes down to 0, not to base_lr: base_lr + (max_lr - base_lr) * max(0, 1 - x).")),
     ],

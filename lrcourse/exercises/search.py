@@ -58,6 +58,10 @@ log_grid = Exercise(
         Mistake(lambda low, high, num: np.logspace(np.log(low), np.log(high), num),
                 N_("np.logspace takes base-10 exponents, and you passed natural logarithms: use np.log10, "
                 "or np.geomspace(low, high, num).")),
+        Mistake(lambda low, high, num: np.exp(np.linspace(np.log10(low), np.log10(high), num)),
+                N_("You mixed two bases: the exponents are log10 of low and high, but np.exp raises e to them. "
+                "Use one base: np.exp(np.linspace(np.log(low), np.log(high), num)), or 10 ** of the log10s, or "
+                "np.geomspace(low, high, num).")),
         Mistake(lambda low, high, num: np.logspace(low, high, num),
                 N_("np.logspace takes exponents: np.logspace(low, high, num) runs from 10**low to 10**high. Pass "
                 "np.log10(low) and np.log10(high), or use np.geomspace(low, high, num).")),
@@ -313,9 +317,9 @@ def _smoothed_losses(losses, smooth_f=0.05, diverge_th=5.0):
 
 def _smooth_variant(correct=True, swapped=False, start_at_first=False, stop=True, raw_stop=False,
                     keep_last=True, nan_stops=True, best_first=False, correction_base="1 - smooth_f",
-                    at_bound=False):
+                    at_bound=False, raw_best=False):
     def smooth(losses, smooth_f=0.05, diverge_th=5.0):
-        out, avg, best = [], 0.0, math.inf
+        out, avg, best, low = [], 0.0, math.inf, math.inf
         for t, loss in enumerate(losses, start=1):
             if start_at_first:
                 smoothed = avg = loss if t == 1 else (1 - smooth_f) * avg + smooth_f * loss
@@ -324,9 +328,13 @@ def _smooth_variant(correct=True, swapped=False, start_at_first=False, stop=True
                 beta = smooth_f if (swapped or correction_base == "smooth_f") else 1 - smooth_f
                 smoothed = avg / (1 - beta ** t) if correct else avg
             if nan_stops and not math.isfinite(smoothed):
-                out.append(smoothed)
+                if keep_last:
+                    out.append(smoothed)
                 break
             best = smoothed if (best_first and t == 1) else (best if best_first else min(best, smoothed))
+            if raw_best:  # the smallest raw loss so far instead
+                low = min(low, loss)
+                best = low
             watched = loss if raw_stop else smoothed
             if stop and (watched > diverge_th * best or (at_bound and watched >= diverge_th * best)):
                 if keep_last:
@@ -422,6 +430,9 @@ smoothed_losses = Exercise(
                 "batch does not end the test.")),
         Mistake(_smooth_variant(keep_last=False),
                 N_("The value that diverged is missing: append it, then stop.")),
+        Mistake(_smooth_variant(raw_best=True),
+                N_("Your divergence test compares the smoothed loss with the smallest *raw* loss, which noise pulls "
+                "below the smoothed curve, so the test fires too early: compare it with the best smoothed value.")),
         Mistake(_smooth_variant(nan_stops=False),
                 N_("A NaN never compares greater than anything, so the NaN did not stop the test: check "
                 "math.isfinite(smoothed).")),

@@ -2,6 +2,7 @@
 
 ::
 
+    messages.py                                the grader's own words, stored in English, shown in any language
     authoring/  release.py execute.py          solutions/ -> notebooks/; run a notebook headless (maintainers)
     results.py                                 CheckResult, GradeResult and the JSON of a run (every stage reads it)
     sandbox/    confine.py processes.py        limits, bubblewrap, an unprivileged user; stop a submission's processes
@@ -12,7 +13,8 @@
     reports/    tables.py feedback.py          the table, CSV and JSON; feedback pages; the class report
                 classreport.py
 
-A module imports only from its own stage and the stages above it in this list (``results`` from none;
+A module imports only from its own stage and the stages above it in this list (``messages`` and
+``results`` from none but i18n;
 ``tests/test_layout.py`` walks the imports). ``lrcourse grade`` (:mod:`lrcourse.cli`) is roster ->
 pool -> (worker -> scoring) -> tables/feedback/classreport.
 
