@@ -13,8 +13,8 @@
     reports/    tables.py feedback.py          the table, CSV and JSON; feedback pages; the class report
                 classreport.py
 
-A module imports only from its own stage and the stages above it in this list (``messages`` and
-``results`` from none but i18n;
+A module imports only from its own stage and the stages above it in this list (``results`` from none,
+``messages`` from i18n only;
 ``tests/test_layout.py`` walks the imports). ``lrcourse grade`` (:mod:`lrcourse.cli`) is roster ->
 pool -> (worker -> scoring) -> tables/feedback/classreport.
 
