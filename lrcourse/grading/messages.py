@@ -52,10 +52,9 @@ CELL_DELETED = N_("test cell was deleted; it was re-inserted")
 #: An error a check cell raised, as the grader records it: ``ename: evalue``.
 RAISED = "{ename}: {evalue}"  # i18n: not a sentence
 
-TEMPLATES = (CANNOT_READ, EMPTY, NOT_UTF8, NOT_JSON, NOT_NOTEBOOK, NOT_COURSE, NOT_RUN_TIMEOUT, NOTEBOOK_STOPPED,
-             NOTEBOOK_TIMEOUT, CELL_TIMEOUT, MEMORY, FILE_SIZE, PROCESSES, PROCESSES_MAYBE, NOT_ARMED, NO_REPLY,
-             NO_PASS, KERNEL_DIED_MEMORY, KERNEL_DIED, NOT_RUNNABLE, GRADER_FAILED, GRADING_NOT_RUN, KILLED, EXITED,
-             EXITED_SILENTLY, CELL_DUPLICATED, CELL_TYPE, CELL_MODIFIED, CELL_DELETED)
+#: Every template above (each is matched whole, so their order does not matter).
+TEMPLATES = tuple(value for name, value in list(globals().items())
+                  if name.isupper() and name != "RAISED" and isinstance(value, str))
 
 
 def say(template: str, **values) -> str:
