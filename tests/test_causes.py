@@ -102,3 +102,76 @@ def test_a_float32_computation_returned_as_a_python_float_gets_a_precision_cause
         return torch.linalg.norm(torch.tensor(v, dtype=torch.float32)).item()
 
     assert "only to about 7 significant digits" in _failure(toy, float32_norm)
+
+
+# --------------------------------------------------------------------------- the causes added after the third probe
+W = np.array([0.0, 0.1, 0.2, 0.3, 0.3, 0.28, 0.22, 0.15, 0.08, 0.03])  # a warmup, then a decay
+
+
+@pytest.mark.parametrize("actual, expected, starts", [
+    (np.r_[W[:6], W[5:-1]], W, "your values are right up to step 5 and from there come one step late"),
+    (np.r_[W[:6], W[7:], 0.0], W, "your values are right up to step 5 and from there come one step early"),
+    (np.r_[0.0, 0.0, 0.0, 0.0, 0.3, 0.3, 0.3, 0.3, 0.0, 0.0], W, "your values move in steps"),  # // in both phases
+])
+def test_a_phase_one_step_off_and_a_staircase_in_a_rise_and_fall_are_named(actual, expected, starts):
+    assert _causes.of_values(actual, expected).startswith(starts)
+
+
+def test_a_factor_that_is_a_count_of_the_input_is_named_and_another_is_not():
+    folds = [([0, 1], [2]), ([1, 2], [0]), ([0, 2], [1]), ([0], [1, 2])]
+    assert _causes.of_values(4 * E, E, {"folds": folds}).startswith(
+        "every value is 4 times the expected one, and 4 is len(folds): a sum where a mean is meant")
+    assert _causes.of_values(E / 3, E, {"k": 3}).startswith("every value is 0.333333 times the expected one, and 3 is k")
+    assert "len(" not in _causes.of_values(3 * E, E, {"folds": folds})  # 3 is no count here: the plain factor
+    assert _causes.of_values(E, E, {"folds": folds}) == ""
+
+
+def test_a_wrong_default_is_named_and_a_right_one_is_not():
+    def gamma_half(lr, step_size, gamma=0.5):
+        return lambda t: lr * gamma ** (t // step_size)
+
+    assert "Your default for gamma is 0.5, not 0.1: with gamma=0.1 passed explicitly your answer is right" in \
+        _failure(ex_schedules.step_decay, gamma_half)
+
+    def wrong_but_default_right(lr, step_size, gamma=0.1):
+        return lambda t: lr * gamma ** (t // (step_size + 1))
+    assert "Your default for" not in _failure(ex_schedules.step_decay, wrong_but_default_right)
+
+
+def test_an_argument_is_called_unused_only_when_every_case_ignores_it():
+    from lrcourse.exercises import plateau as ex_plateau
+
+    def max_rel_copied_from_min(current, best, mode="min", threshold_mode="rel", threshold=1e-4):
+        bar = best * (1 - threshold) if threshold_mode == "rel" else (best - threshold if mode == "min"
+                                                                      else best + threshold)
+        return bool(current < bar) if mode == "min" else bool(current > bar)
+    assert "does not change with" not in _failure(ex_plateau.is_improvement, max_rel_copied_from_min)
+    # (an argument unused on every case is still named: test_an_ignored_argument_is_named_and_a_used_one_is_not)
+
+
+def test_right_on_vectors_and_wrong_on_matrices_is_named():
+    from lrcourse.exercises import scale as ex_scale
+
+    def per_row(weight, update, eps=1e-6):
+        w = np.minimum(np.linalg.norm(np.atleast_2d(weight), axis=1), 10.0)
+        u = np.linalg.norm(np.atleast_2d(update), axis=1)
+        return float(np.mean(np.where((w == 0) | (u == 0), 1.0, w / (u + eps))))
+    assert "right on every case whose arrays are vectors and wrong on one with a matrix" in \
+        _failure(ex_scale.lamb_trust_ratio, per_row)
+
+    def off_everywhere(weight, update, eps=1e-6):
+        return 1.01 * ex_scale.lamb_trust_ratio.reference(weight, update, eps)
+    assert "whose arrays are vectors" not in _failure(ex_scale.lamb_trust_ratio, off_everywhere)
+
+
+def test_a_warning_from_a_cases_own_function_is_not_quoted_as_the_learners():
+    def stops_at_norm_only(grad, x0, lr, num_steps, max_norm=1e6):
+        x, points = np.array(x0, dtype=float), [np.array(x0, dtype=float)]
+        for _ in range(num_steps):
+            x = x - lr * grad(x)
+            if np.linalg.norm(x) > max_norm:
+                return np.array(points), True
+            points.append(x)
+        return np.array(points), False
+    message = _failure(ex_descent.gradient_descent, stops_at_norm_only)
+    assert "overflow encountered in exp" not in message

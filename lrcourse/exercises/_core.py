@@ -565,7 +565,7 @@ class Exercise:
                         if p.default is not inspect.Parameter.empty and n not in case.kwargs}
         except (TypeError, ValueError):
             return ""
-        if not defaults or isinstance(run.fn, type):
+        if not defaults or isinstance(run.fn, type) or not self.probe_arguments:
             return ""
         right = self._answer(self.reference, case, _silenced)
         for name, default in defaults.items():
