@@ -558,26 +558,32 @@ class Exercise:
         return ""
 
     def _wrong_default(self, run: CheckRun, case: Case) -> str:
-        """'your default for ``name`` is not ...' when ``case`` leaves an argument to its default and the learner's
-        function, given the reference's default for it explicitly, answers right (else '')."""
+        """'your default for ``name`` is not ...' when, on the cases that leave that argument to its default, the
+        learner's function answers wrong, and right once the reference's default is passed explicitly (else '')."""
+        if isinstance(run.fn, type) or not self.probe_arguments:
+            return ""
         try:
             defaults = {n: p.default for n, p in inspect.signature(self.reference).parameters.items()
-                        if p.default is not inspect.Parameter.empty and n not in case.kwargs}
+                        if p.default is not inspect.Parameter.empty}
+            learner = inspect.signature(run.fn).parameters
         except (TypeError, ValueError):
             return ""
-        if not defaults or isinstance(run.fn, type) or not self.probe_arguments:
-            return ""
-        right = self._answer(self.reference, case, _silenced)
+        cases = self._diagnosis_cases(run.cases)
         for name, default in defaults.items():
-            given = dataclasses.replace(case, kwargs={**case.kwargs, name: default}, note="")
-            try:
-                learner_params = inspect.signature(run.fn).parameters
-            except (TypeError, ValueError):
-                return ""
-            if name not in learner_params:
+            if name not in learner:
                 continue
-            if right is not CRASHED and self._agree(self._answer(run.fn, given, run.learner), right):
-                mine = learner_params[name].default
+            left = [(c, mine) for c, mine in zip(cases, run.mine or [], strict=False) if name not in c.kwargs]
+            if not left:
+                continue
+            rights = [self._answer(self.reference, c, _silenced) for c, _mine in left]
+            if all(r is not CRASHED and mine is not CRASHED and self._agree(mine, r)
+                   for (_c, mine), r in zip(left, rights, strict=True)):
+                continue  # the learner's default gives the right answers
+            given = [self._answer(run.fn, dataclasses.replace(c, kwargs={**c.kwargs, name: default}, note=""),
+                                  run.learner) for c, _mine in left]
+            if all(g is not CRASHED and r is not CRASHED and self._agree(g, r)
+                   for g, r in zip(given, rights, strict=True)):
+                mine = learner[name].default
                 return _("your default for {name} is {actual}, not {expected}: with {name}={expected} passed "
                          "explicitly your answer is right").format(
                     name=name, actual=fmt(mine) if mine is not inspect.Parameter.empty else _("missing"),

@@ -67,6 +67,10 @@ gd_step = Exercise(
                 N_("Did you forget to multiply the gradient by lr?")),
         Mistake(lambda x, grad, lr: -lr * grad,
                 N_("You returned the step -lr * grad; return the new point x - lr * grad.")),
+        Mistake(lambda x, grad, lr: x - lr * grad / np.linalg.norm(grad),
+                N_("You normalised the gradient: x - lr * grad / |grad| takes a step of length lr whatever the "
+                "slope. Gradient descent's step is lr times the gradient itself, x - lr * grad, short where the "
+                "loss is flat.")),
         Mistake(lambda x, grad, lr: x - lr,
                 N_("Did you subtract lr itself instead of lr * grad?")),
     ],
@@ -304,6 +308,13 @@ def _eig(H):
     return eig[-1], eig[0]
 
 
+def _optimal_by_eigvals_order(H):
+    ev = np.real(np.linalg.eigvals(H))
+    mu, L = ev[0], ev[-1]
+    kappa = L / mu
+    return 2.0 / (L + mu), (kappa - 1) / (kappa + 1)
+
+
 optimal_lr = Exercise(
     name="optimal_lr",
     points=2,
@@ -341,6 +352,10 @@ optimal_lr = Exercise(
                            (np.max(np.diag(H)) - np.min(np.diag(H))) / (np.max(np.diag(H)) + np.min(np.diag(H)))),
                 N_("You took L and mu as the largest and smallest diagonal entries of H. They are its eigenvalues "
                    "only when H is diagonal: use np.linalg.eigvalsh(H).")),
+        Mistake(_optimal_by_eigvals_order,
+                N_("np.linalg.eigvals returns the eigenvalues in no particular order, so ev[0] and ev[-1] are not "
+                "mu and L in general (here they came swapped, and the rate came out negative). Use "
+                "np.linalg.eigvalsh(H), which sorts them in ascending order, or take min() and max().")),
         Mistake(lambda H: (2.0 / sum(_eig(H)), (_eig(H)[1] / _eig(H)[0] - 1) / (_eig(H)[1] / _eig(H)[0] + 1)),
                 N_("L and mu are swapped: np.linalg.eigvalsh returns the eigenvalues in ascending order, so L, the "
                 "largest, is the last and mu the first. With them swapped kappa = mu / L is below 1 and the rate "
@@ -468,6 +483,11 @@ def _basin_default_minima(loss, x0, lr, num_steps=200):
     return "local" if abs(x - default.local_min) < abs(x - default.global_min) else "global"
 
 
+def _basin_only_non_finite(loss, x0, lr, num_steps=200):
+    run = ref.run(loss, x0, lr, num_steps, max_norm=np.inf)
+    return "diverged" if run.diverged else ref.nearest_minimum(loss, float(run.final[0]))
+
+
 def _basin_no_divergence(loss, x0, lr, num_steps=200):
     return ref.nearest_minimum(loss, float(ref.run(loss, x0, lr, num_steps).final[0]))
 
@@ -539,6 +559,10 @@ basin_reached = Exercise(
                 N_("Did you decide from lr alone? Where a run ends also depends on where it starts; run it.")),
         Mistake(_basin_no_divergence,
                 N_("A run that diverged must return \"diverged\".")),
+        Mistake(_basin_only_non_finite,
+                N_("A run whose iterates grow without bound has diverged while they are still finite: "
+                "gradient_descent stops when np.linalg.norm(x) > max_norm (1e6 by default) as well as when x is "
+                "not finite. At lr = 2.5, 200 steps that multiply |x| by 1.5 each end near 1e35: finite, and diverged.")),
         Mistake(_basin_by_start,
                 N_("Use the final iterate, not the start point.")),
         Mistake(_basin_on_default_loss,

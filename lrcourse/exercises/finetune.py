@@ -463,13 +463,14 @@ def _trainable_problems(seen: dict, expected: dict) -> list[str]:
     return _mode_problem(seen, "set_trainable")
 
 
-def _trainable_variant(from_bottom=False, head=True, refreeze=True, shift=0, stem=True, slice_from_end=False):
+def _trainable_variant(from_bottom=False, head=True, refreeze=True, shift=0, stem=True, slice_from_end=False,
+                       head_counted=False):
     def set_fn(model, stages):
         order = list(STAGES[:-1]) if from_bottom or slice_from_end else list(reversed(STAGES[:-1]))
         if not stem:
             order = [s for s in order if s != "stem"]
         chosen = order[-stages:] if slice_from_end else order[:max(stages + shift, 0)]
-        unfrozen = set(chosen) | ({"fc"} if head else set())
+        unfrozen = set(chosen) | ({"fc"} if head and (not head_counted or stages > 0) else set())
         for name, param in model.named_parameters():
             if _stage(name) in unfrozen:
                 param.requires_grad = True
@@ -510,6 +511,9 @@ set_trainable = ObservedExercise(
                 N_("Only requires_grad=True was set: parameters that were trainable before stay trainable. Set "
                 "False on the rest.")),
         Mistake(_trainable_variant(shift=1), N_("One stage too many was unfrozen: stages=0 means the head only.")),
+        Mistake(_trainable_variant(shift=-1, head_counted=True),
+                N_("The head is not one of the stages: it always trains, and stages counts the stages unfrozen "
+                "below it, so stages=0 leaves the head trainable and stages=1 adds layer3.")),
         Mistake(_trainable_variant(stem=False),
                 N_("The stem (conv1, bn1) never unfreezes: with stages=4 everything trains.")),
         Mistake(_trainable_variant(slice_from_end=True),

@@ -96,7 +96,9 @@ momentum_step = StepExercise(
                 N_("That is an exponential moving average, b = momentum*b + (1 - momentum)*grad; torch's "
                 "buffer is b = momentum*b + (1 - dampening)*grad, starting at grad.")),
         Mistake(_momentum_variant(use_nesterov=False),
-                N_("With nesterov=True the step is grad + momentum * buf, a look-ahead, not buf.")),
+                N_("With nesterov=True the step is grad + momentum * buf with the buffer this step has just "
+                "updated, a look-ahead. Stepping with that buffer itself is plain momentum, and so is grad + "
+                "momentum * (the buffer passed in), which equals it when dampening is 0.")),
         Mistake(_momentum_lr_in_buffer,
                 N_("Your parameters move as torch's, but your buffer holds lr * grad terms: torch's buffer "
                 "holds gradients and lr multiplies the step (it matters as soon as the LR changes).")),
@@ -386,6 +388,12 @@ def _momentum_speedup(kappa, tol=1e-8):
     return _speedup(kappa, tol)
 
 
+def _speedup_rotated(kappa, tol=1e-8):
+    loss = losses.ill_conditioned(kappa, angle=0.5)
+    gd = O.SGD(lr=2.0 / (loss.L + loss.mu))
+    return O.steps_to_reach(gd, loss, _X0, tol), O.steps_to_reach(O.heavy_ball(loss), loss, _X0, tol)
+
+
 def _rate(kappa: float) -> float:
     return (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
 
@@ -450,6 +458,10 @@ momentum_speedup = Exercise(
                 N_("Momentum 0.9 at gradient descent's LR is a common default, not heavy-ball's best setting: use "
                    "optimizers.heavy_ball(loss), lr = 4 / (sqrt(L) + sqrt(mu))**2 and momentum = "
                    "((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2.")),
+        Mistake(_speedup_rotated,
+                N_("You used the notebook's rotated loss, losses.ill_conditioned(kappa, angle=0.5); the exercise "
+                "asks for losses.ill_conditioned(kappa) with its default angle. (The rotation changes the path from "
+                "the same start, so the counts differ a little.)")),
         Mistake(_predicted_steps,
                 N_("Those are the step counts the rates predict; measure them by running the optimizers "
                 "(heavy-ball on a 2-D quadratic is slower than its rate alone says).")),

@@ -269,6 +269,18 @@ class _NoResetAfterCut(_Plateau):
         self.cooldown_counter = self.cooldown
 
 
+class _ResetOnlyWhenCut(_Plateau):
+    def step(self, metric):
+        self._count(metric)
+        self._cool()
+        if self._too_many():
+            new_lr = self._new_lr()
+            if new_lr < self.lr:
+                self.lr = new_lr
+                self._after_cut()
+        return self.lr
+
+
 class _BestIsRunningMin(_Plateau):
     def _count(self, metric):
         better = self._better(metric)
@@ -388,6 +400,10 @@ PlateauScheduler = StreamExercise(
         Mistake(_NoResetAfterCut,
                 N_("After a cut torch resets num_bad_epochs to 0 (and starts the cooldown); without the reset the "
                 "LR is cut again on the very next bad epoch.")),
+        Mistake(_ResetOnlyWhenCut,
+                N_("torch resets num_bad_epochs and starts the cooldown whenever patience runs out, even when the "
+                "cut is skipped (the LR at min_lr, or a change within eps): reset after every decision to cut, "
+                "applied or not.")),
         Mistake(_BestIsRunningMin,
                 N_("best changes only when the metric is an improvement (beyond the threshold); a slightly lower "
                 "value that is not an improvement leaves best where it was.")),

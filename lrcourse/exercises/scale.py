@@ -136,6 +136,12 @@ def _noise_mean_squared_norm_below(grads):
     return float(np.sum(g.var(axis=0, ddof=1)) / np.mean(np.sum(g * g, axis=1)))
 
 
+def _noise_variance_per_example(grads):
+    g = np.asarray(grads, dtype=np.float64)
+    mean = g.mean(axis=0)
+    return float(g.var(axis=1, ddof=1).sum() / (mean @ mean))
+
+
 def _noise_per_parameter(grads):
     g = np.asarray(grads, dtype=np.float64)
     mean = g.mean(axis=0)
@@ -179,6 +185,10 @@ noise_scale = Exercise(
                                       "has one row per example: G is the mean over the examples, "
                                       "grads.mean(axis=0), and the variance is across the examples, "
                                       "grads.var(axis=0, ddof=1).")),
+        Mistake(_noise_variance_per_example, N_("Your variance runs along axis=1, over each example's parameters. "
+                                                "tr(Sigma) is the variance of each parameter's gradient across the "
+                                                "examples, grads.var(axis=0, ddof=1), summed over the "
+                                                "parameters.")),
         Mistake(_noise_of_the_mean, N_("Your tr(Sigma) is divided by the number of examples: that is the variance "
                                        "of their mean gradient. The noise scale uses the variance of one "
                                        "example's gradient, grads.var(axis=0, ddof=1) summed over the parameters; "
@@ -242,6 +252,11 @@ def _lamb_eps_added(weight, update, eps=1e-6):
     return 1.0 if w == 0 or u == 0 else w / u + eps
 
 
+def _lamb_ratio_clipped(weight, update, eps=1e-6):
+    w, u = float(np.linalg.norm(weight)), float(np.linalg.norm(update))
+    return 1.0 if w == 0 or u == 0 else min(w / (u + eps), CLAMP)
+
+
 def _weight_norm_margins(case: Case) -> list:
     return [float(np.linalg.norm(case.kwargs["weight"])) - CLAMP]
 
@@ -284,6 +299,8 @@ lamb_trust_ratio = Exercise(
         Mistake(_lamb_inverted, N_("Your ratio is upside down: the trust ratio is |weight| / |update|, so "
                                    "that the step, ratio times update, is as long as the weight (times lr).")),
         Mistake(_lamb_no_eps, N_("Did you leave out eps? Divide by |update| + eps.")),
+        Mistake(_lamb_ratio_clipped, N_("You clipped the ratio at 10; LAMB clips the weight norm, min(|weight|, "
+                                        "10), and the ratio can be far above 10 when the update is small.")),
         Mistake(_lamb_eps_added, N_("You added eps to the ratio, |weight| / |update| + eps: it belongs in the "
                                     "denominator, |weight| / (|update| + eps), where it keeps a tiny update from "
                                     "blowing the ratio up.")),
