@@ -78,6 +78,18 @@ gd_step = Exercise(
 
 
 # --------------------------------------------------------------------------- gradient_descent
+def _gradient_descent_in_place(grad, x0, lr, num_steps, max_norm=1e6):
+    x = np.array(x0, dtype=np.float64)
+    points = [x]  # every entry is this one array, updated in place
+    with np.errstate(all="ignore"):
+        for _ in range(num_steps):
+            x -= lr * grad(x)
+            if not np.all(np.isfinite(x)) or np.linalg.norm(x) > max_norm:
+                return np.array(points), True
+            points.append(x)
+    return np.array(points), False
+
+
 def _gradient_descent_reference(grad, x0, lr, num_steps, max_norm=1e6):
     x = np.array(x0, dtype=np.float64)
     points = [x]
@@ -227,6 +239,9 @@ gradient_descent = Exercise(
         Return (np.array(points), diverged).
     """),
     mistakes=[
+        Mistake(_gradient_descent_in_place,
+                N_("Every stored point is the final x: x -= lr * grad(x) changes one array in place, and the list "
+                "holds that same array each time. Write x = x - lr * grad(x), a new array, or append x.copy().")),
         Mistake(_gd_appends_bad_point,
                 N_("It looks like you appended the diverged iterate before stopping; stop before appending it.")),
         Mistake(_gd_no_divergence_check,
@@ -436,6 +451,9 @@ lr_regime = ProbedExercise(
         h < 0.1: less than 10 % of the error removed per step -> "slow".
     """),
     mistakes=[
+        Mistake(lambda a, lr: _lr_regime_reference(a / 2, lr),
+                N_("You halved the curvature: the loss a/2 * x^2 has curvature (second derivative) a, not a/2, so "
+                "the regime depends on h = lr * a.")),
         Mistake(_regime_with(lambda h: h > 2, lambda h: h > 1, lambda h: h < 0.1),
                 N_("At lr * a == 2 the factor is exactly -1: x bounces between x0 and -x0 forever, "
                 "which is not convergence, so it counts as divergent.")),
@@ -572,6 +590,10 @@ basin_reached = Exercise(
                 N_("A run that is still on its way is not \"diverged\": compare the final iterate's distance to "
                 "each minimum and return the nearer one, with no tolerance.")),
         Mistake(_basin_fixed_steps, N_("Take num_steps steps, not a fixed 200.")),
+        Mistake(lambda loss, x0, lr, num_steps=200: {"local": "global", "global": "local"}.get(
+                    _basin_reference(loss, x0, lr, num_steps), "diverged"),
+                N_("Your answer names the farther minimum: the basin is the one whose minimum is nearer the final "
+                "iterate (the smaller distance).")),
         Mistake(_basin_by_loss_value,
                 N_("You compared loss values: the basin is decided by where the final iterate is, its distance to "
                 "loss.local_min and to loss.global_min, not by which minimum's loss its loss is closer to.")),

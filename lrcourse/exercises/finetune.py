@@ -511,6 +511,9 @@ set_trainable = ObservedExercise(
                 N_("Only requires_grad=True was set: parameters that were trainable before stay trainable. Set "
                 "False on the rest.")),
         Mistake(_trainable_variant(shift=1), N_("One stage too many was unfrozen: stages=0 means the head only.")),
+        Mistake(_trainable_variant(shift=-1),
+                N_("One stage too few was unfrozen: the head is not counted in stages, so stages=1 unfreezes layer3 "
+                "besides the head.")),
         Mistake(_trainable_variant(shift=-1, head_counted=True),
                 N_("The head is not one of the stages: it always trains, and stages counts the stages unfrozen "
                 "below it, so stages=0 leaves the head trainable and stages=1 adds layer3.")),

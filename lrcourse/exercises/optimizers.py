@@ -458,6 +458,11 @@ momentum_speedup = Exercise(
                 N_("Momentum 0.9 at gradient descent's LR is a common default, not heavy-ball's best setting: use "
                    "optimizers.heavy_ball(loss), lr = 4 / (sqrt(L) + sqrt(mu))**2 and momentum = "
                    "((sqrt(kappa) - 1) / (sqrt(kappa) + 1))**2.")),
+        Mistake(lambda kappa, tol=1e-8: _speedup(kappa, tol, hb=lambda f: O.SGD(
+                    lr=1.0 / f.L, momentum=(math.sqrt(f.L / f.mu) - 1) / (math.sqrt(f.L / f.mu) + 1), nesterov=True)),
+                N_("That is Nesterov's method with its textbook setting (lr 1/L, momentum (sqrt(kappa) - 1) / "
+                "(sqrt(kappa) + 1)); the exercise's momentum is heavy ball with its optimal setting, "
+                "optimizers.heavy_ball(loss).")),
         Mistake(_speedup_rotated,
                 N_("You used the notebook's rotated loss, losses.ill_conditioned(kappa, angle=0.5); the exercise "
                 "asks for losses.ill_conditioned(kappa) with its default angle. (The rotation changes the path from "

@@ -281,6 +281,15 @@ class _ResetOnlyWhenCut(_Plateau):
         return self.lr
 
 
+class _FirstMetricIsBest(_Plateau):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.best = None
+
+    def _better(self, metric):
+        return self.best is None or super()._better(metric)
+
+
 class _BestIsRunningMin(_Plateau):
     def _count(self, metric):
         better = self._better(metric)
@@ -356,6 +365,8 @@ PlateauScheduler = StreamExercise(
         StreamCase(dict(lr=0.5, mode="max", factor=0.2, patience=2, threshold=0.005, threshold_mode="abs"),
                    metrics=_stream(0.6, 0.7, math.nan, 0.703, 0.72, 0.71, 0.724, 0.715, 0.72, 0.73, 0.6),
                    note=N_("accuracy, a NaN epoch")),
+        StreamCase(dict(lr=1.0, patience=1), metrics=_stream(math.nan, 1.0, 0.9, 0.9, 0.9),
+                   note=N_("the first epoch's metric is NaN: it is no improvement, and best stays inf")),
         StreamCase(dict(lr=0.01, patience=2), metrics=_stream(-1.0, -1.2, -1.19995, -1.1999, -1.19993, -1.25,
                                                               -1.2, -1.2, -1.2, -1.2),
                    note=N_("negative metrics in rel mode")),
@@ -404,6 +415,9 @@ PlateauScheduler = StreamExercise(
                 N_("torch resets num_bad_epochs and starts the cooldown whenever patience runs out, even when the "
                 "cut is skipped (the LR at min_lr, or a change within eps): reset after every decision to cut, "
                 "applied or not.")),
+        Mistake(_FirstMetricIsBest,
+                N_("best starts at inf in min mode (-inf in max mode), not at the first metric: a first metric of "
+                "NaN is then no improvement, while taken as best it makes every later value look worse.")),
         Mistake(_BestIsRunningMin,
                 N_("best changes only when the metric is an improvement (beyond the threshold); a slightly lower "
                 "value that is not an improvement leaves best where it was.")),

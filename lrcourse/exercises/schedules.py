@@ -179,6 +179,9 @@ linear_warmup = ScheduleExercise(
         lr * (start_factor + (end_factor - start_factor) * min(step, warmup_steps) / warmup_steps).
     """),
     mistakes=[
+        Mistake(_warmup_mistake(lambda t, w: min(t, w - 1) / (w - 1)),
+                N_("Your warmup divides by warmup_steps - 1, so it reaches the end factor a step early: LinearLR "
+                "moves by (end_factor - start_factor) / warmup_steps a step and gets there at step warmup_steps.")),
         Mistake(_warmup_mistake(lambda t, w: t / w),
                 N_("Your LR keeps changing after warmup_steps; it should stay at end_factor * lr: "
                 "use min(step, warmup_steps).")),

@@ -81,7 +81,7 @@ def _kfold_indices(n, k, seed=0):
     return [(np.concatenate(parts[:i] + parts[i + 1:]), parts[i]) for i in range(k)]
 
 
-def _kfold_variant(size_of=None, overlap=False, shuffle=True, train_all=False):
+def _kfold_variant(size_of=None, overlap=False, shuffle=True, train_all=False, by_position=False):
     def kfold(n, k, seed=0):
         order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
         if size_of is not None:
@@ -95,7 +95,7 @@ def _kfold_variant(size_of=None, overlap=False, shuffle=True, train_all=False):
             parts = np.array_split(order, k)
         folds = []
         for i in range(k):
-            train = order if train_all else np.setdiff1d(order, parts[i])
+            train = order if train_all else np.delete(order, parts[i]) if by_position else np.setdiff1d(order, parts[i])
             folds.append((train, parts[i]))
         return folds
     return kfold
@@ -135,6 +135,10 @@ kfold_indices = FoldsExercise(
         Mistake(_kfold_variant(overlap=True),
                 N_("Each part starts i * (n // k) but is ceil(n / k) long, so neighbouring parts share indices. "
                 "Let np.array_split cut the parts.")),
+        Mistake(_kfold_variant(by_position=True),
+                N_("np.delete(perm, part) removes the entries at those *positions* of perm, not those values, so a "
+                "fold trains on some of its own validation indices. Remove by value, np.setdiff1d(perm, part), or "
+                "join the other parts.")),
         Mistake(_kfold_variant(size_of=lambda n, k: [n // k] * k),
                 N_("Parts of n // k indices drop the last n % k samples: spread the remainder over the parts "
                 "(np.array_split does it).")),
