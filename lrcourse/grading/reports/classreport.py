@@ -16,16 +16,13 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from ...i18n import N_, gettext_ as _, using
+from ...i18n import gettext_ as _, using
 from ..results import GradeResult
+from .feedback import STATUS_TEXT  # how each status reads, as on the feedback pages
 
 __all__ = ["render", "summary"]
 
 _STATUSES = ("passed", "failed", "not attempted", "carried forward", "timed out", "kernel died", "voided")
-#: How each status reads (the feedback pages' words).
-_STATUS_TEXT = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
-                "carried forward": N_("carried forward"), "timed out": N_("timed out"), "kernel died": N_("kernel died"),
-                "voided": N_("voided")}
 _COLORS = {"passed": "#2e9e4f", "failed": "#d64541", "not attempted": "#e0a526", "carried forward": "#8fbf8f",
            "timed out": "#7b5ea7", "kernel died": "#555555", "voided": "#999999"}
 #: The columns of the table of checks.
@@ -93,7 +90,7 @@ def _shares(name: str, checks: dict) -> str:
     for status in _STATUSES:
         values = [checks[g]["statuses"].get(status, 0) / checks[g]["n"] for g in ids]
         if any(values):
-            ax.barh(ids, values, left=left, color=_COLORS[status], label=_(_STATUS_TEXT[status]))
+            ax.barh(ids, values, left=left, color=_COLORS[status], label=_(STATUS_TEXT[status]))
             left = [a + b for a, b in zip(left, values, strict=True)]
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -152,7 +149,7 @@ def _render(results: list[GradeResult], run: dict, slowest: int, lang: str) -> s
                 for text, count in check["mistakes"].most_common(3)) or \
                 f'<span class="muted">{e(_("none matched"))}</span>'
             rows.append(f"<tr><td>{e(gid)}</td>{counts}<td>{mistakes}</td></tr>")
-        head = "".join(f"<th>{e(_(_STATUS_TEXT[s]))}</th>" for s in _SHOWN)
+        head = "".join(f"<th>{e(_(STATUS_TEXT[s]))}</th>" for s in _SHOWN)
         parts.append(f"<h3>{e(_('Checks and the most common known mistakes'))}</h3><table><tr><th>{e(_('check'))}</th>"
                      f"{head}<th>{e(_('most common known mistakes'))}</th></tr>{''.join(rows)}</table>")
         carried = sum(check["statuses"].get("carried forward", 0) for check in nb["checks"].values())

@@ -106,7 +106,7 @@ def _status_class(status: str) -> str:
 
 
 #: How each check status reads on a feedback page.
-_STATUS = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
+STATUS_TEXT = {"passed": N_("passed"), "failed": N_("failed"), "not attempted": N_("not attempted"),
            "timed out": N_("timed out"), "kernel died": N_("kernel died"), "voided": N_("voided"),
            "carried forward": N_("carried forward")}
 
@@ -141,7 +141,7 @@ def _render(result: GradeResult, lang: str) -> str:
     rows = []
     for c in result.checks:
         rows.append(f'<tr><td>{html.escape(c.grade_id)}</td><td class="pts">{c.points:g} / {c.max_points:g}</td>'
-                    f'<td class="{_status_class(c.status)}">{html.escape(_(_STATUS.get(c.status, c.status)))}</td>'
+                    f'<td class="{_status_class(c.status)}">{html.escape(_(STATUS_TEXT.get(c.status, c.status)))}</td>'
                     f'<td>{html.escape(_message(c))}</td></tr>')
     notes = []
     if result.error:
@@ -170,7 +170,7 @@ def _render(result: GradeResult, lang: str) -> str:
         parts.append(f'<div class="cell"><pre>{html.escape(cell.get("source", ""))}</pre>{outputs}')
         check = by_id.get(gid) if gid else None
         if check is not None:
-            head = f"{check.grade_id}: {check.points:g} / {check.max_points:g}, {_(_STATUS.get(check.status, check.status))}"
+            head = f"{check.grade_id}: {check.points:g} / {check.max_points:g}, {_(STATUS_TEXT.get(check.status, check.status))}"
             body = f"<br>{html.escape(_message(check))}" if check.message or check.carried_from else ""
             parts.append(f'<div class="check {_status_class(check.status)}"><b>{html.escape(head)}</b>{body}</div>')
         parts.append("</div>")
