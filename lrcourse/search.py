@@ -676,7 +676,9 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float], method: str = "val
       there may already be unstable; ÷10 is a rule of thumb, not a law.
     - ``"valley"``: fastai's default since 2.5 (from ESRI's arcgis.learn):
       the longest *valley* (longest decreasing subsequence of the loss) and
-      the point about 2/3 of the way down it. Fails when the curve has no
+      the point about halfway down it: for a valley of ``L`` points that
+      starts just after index ``s``, index ``s + int(L/3) + int(L/6)``, as
+      fastai computes it (a third of the way plus half a third). Fails when the curve has no
       single valley (two descents, noise), and costs O(n²) in the points.
     """
     if method not in SUGGESTIONS:

@@ -465,6 +465,32 @@ def test_suggestions_equal_fastais_rules_on_random_curves():
         assert search.suggest_lr(lrs, losses, "minimum") == lrs[losses.argmin()] / 10
 
 
+def test_the_valley_rule_is_described_as_the_code_computes_it():
+    """The docstring and notebook 05 (both editions) say "about halfway" and give fastai's index; the code agrees."""
+    from pathlib import Path
+
+    import nbformat
+
+    for length in range(6, 200):   # a valley of `length` points from index 5, then a rise
+        losses = np.concatenate([[3.0] * 5, np.linspace(2.0, 0.1, length), np.linspace(0.2, 5.0, 10)])
+        losses[:5] = [3.5, 3.4, 3.3, 3.2, 3.1]   # part of the descent: the valley starts at index 0
+        lrs = np.geomspace(1e-5, 10.0, len(losses))
+        index = int(np.argmin(np.abs(lrs - search.suggest_lr(lrs, losses, "valley"))))
+        count = length + 5               # fastai's L: the valley's points; its s is one before the first
+        start = -1
+        assert index == start + int(count / 3) + int(count / 3 / 2)
+        position = (index - start) / count
+        assert 0.3 <= position <= 0.5 and (count < 30 or abs(position - 0.5) < 0.05)   # halfway, never 2/3
+    doc = search.suggest_lr.__doc__
+    assert "about halfway down it" in doc and "s + int(L/3) + int(L/6)" in doc and "2/3" not in doc
+    root = Path(__file__).resolve().parents[1]
+    for edition, words in (("solutions", "about halfway down"), ("solutions/vi", "khoảng nửa đường xuống")):
+        nb = nbformat.read(root / edition / "05_lr_search.ipynb", as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown" and '**"valley"**' in c.source)
+        assert words in text and "\\lfloor L/3 \\rfloor + \\lfloor L/6 \\rfloor" in text, edition
+        assert "two thirds" not in text and "hai phần ba" not in text, edition
+
+
 def test_suggest_lr_skips_the_ends_and_stops_at_the_first_nan():
     lrs = np.geomspace(1e-4, 1.0, 20)
     losses = np.linspace(2.0, 0.1, 20)
