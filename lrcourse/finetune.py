@@ -110,11 +110,27 @@ def _prefixes(model: Any, prefixes: Sequence[str] | None) -> list:
     return [p for n, p in model.named_parameters() if any(n == q or n.startswith(q + ".") for q in prefixes)]
 
 
-def freeze(model: Any, prefixes: Sequence[str] | None = None) -> Any:
+def _batchnorm_parameters(model: Any) -> set:
+    import torch
+
+    return {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for p in m.parameters(recurse=False)}
+
+
+def freeze(model: Any, prefixes: Sequence[str] | None = None, train_bn: bool = False) -> Any:
     """Stop gradients for the parameters under ``prefixes`` (e.g. ``["stem", "layer1"]`` by top-level
-    name: ``"conv1"``, ``"layer1"``...); all of them when ``None``. Returns ``model``."""
+    name: ``"conv1"``, ``"layer1"``...); all of them when ``None``. Returns ``model``.
+
+    ``train_bn=True`` leaves the BatchNorm layers' own parameters (their scale and shift) trainable, as
+    fastai's ``freeze`` does by default (``Learner(train_bn=True)``). Freezing never stops a BatchNorm
+    layer from updating its running statistics in train mode: that is :func:`fit`'s ``batchnorm``.
+    """
+    if not isinstance(train_bn, bool):
+        raise ValueError(f"train_bn must be True or False, got {train_bn!r}")
+    keep = _batchnorm_parameters(model) if train_bn else set()
     for p in _prefixes(model, prefixes):
-        p.requires_grad_(False)
+        if id(p) not in keep:
+            p.requires_grad_(False)
     return model
 
 
@@ -203,7 +219,7 @@ def evaluate(model: Any, X: Any, y: Any, batch_size: int = 512, device: Any = No
 
 def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = None, batch_size: int = 64,
         device: Any = None, amp: Any = "auto", channels_last: bool | None = None, progress: bool = False,
-        seed: int = 0, label: str = "", val_every: int = 1) -> FitHistory:
+        seed: int = 0, label: str = "", val_every: int = 1, batchnorm: str = "train") -> FitHistory:
     """Train ``model`` on ``split.X_train`` for ``epochs``, validating on ``split.X_val`` every ``val_every``
     epochs and after the last.
 
@@ -215,6 +231,14 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
     ``amp="auto"`` uses bf16 autocast on CUDA GPUs that support it and fp16
     with a gradient scaler on the others; ``None`` turns it off. It does
     nothing on a CPU. ``channels_last`` defaults to ``True`` on CUDA.
+
+    ``batchnorm`` is what the BatchNorm layers do while training. ``"train"``
+    (torch's ``model.train()``): each normalizes with the batch's statistics
+    and overwrites its running statistics with them, *frozen or not*
+    (``requires_grad`` stops the gradient, not the statistics). ``"eval"``:
+    each stays in inference mode, normalizing with its stored statistics and
+    leaving them unchanged, while its scale and shift still train unless
+    frozen, as the Keras fine-tuning guide advises for pretrained models.
     """
     import torch
     from torch.nn import functional as F
@@ -223,6 +247,8 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
     epochs = integer("epochs", epochs, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
     val_every = integer("val_every", val_every, minimum=1)
+    if batchnorm not in ("train", "eval"):
+        raise ValueError(f"batchnorm must be 'train' or 'eval', got {batchnorm!r}")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     device = torch.device(device) if device is not None else select_device()
@@ -247,6 +273,10 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
         epoch_iter = tqdm(epoch_iter, desc=label or "fit", leave=False)
     for epoch in epoch_iter:
         model.train()
+        if batchnorm == "eval":
+            for module in model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()

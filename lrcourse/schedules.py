@@ -65,6 +65,7 @@ __all__ = [
     "cosine_restarts",
     "cyclic",
     "one_cycle",
+    "one_cycle_momentum",
     "wsd",
     "join",
     "evaluate",
@@ -372,6 +373,48 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000, step_size_do
                   step_size_down=step_size_down, mode=mode, gamma=gamma)
 
 
+def _one_cycle_curve(factory: str, total_steps: int, pct_start: float, anneal: str,
+                     values: Sequence[tuple[float, float]]) -> Schedule:
+    """The piecewise curve of torch's ``OneCycleLR``: two or three phases, each from its start value to its end.
+
+    The same phase boundaries and float arithmetic as torch, so the LRs (and the momenta) agree to the last bit.
+    """
+    warmup_end = float(pct_start * total_steps) - 1
+    if warmup_end == 0:
+        raise ValueError(
+            f"pct_start * total_steps must not be 1 (a warm-up of zero length; torch divides by zero), "
+            f"got pct_start={pct_start!r}, total_steps={total_steps}")
+    if len(values) == 3:
+        ends = [warmup_end, float(2 * pct_start * total_steps) - 2, total_steps - 1]
+    else:
+        ends = [warmup_end, total_steps - 1]
+    phases = [(end, start_value, end_value) for end, (start_value, end_value) in zip(ends, values)]
+
+    def anneal_cos(start: float, end: float, pct: float) -> float:
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    def anneal_linear(start: float, end: float, pct: float) -> float:
+        return (end - start) * pct + start
+
+    interpolate = anneal_cos if anneal == "cos" else anneal_linear
+
+    def schedule(step: int) -> float:
+        step = _step(step)
+        if step > total_steps:
+            raise ValueError(f"step must be <= total_steps ({total_steps}) for {factory}, got {step}")
+        start_step = 0.0
+        for i, (end_step, start_value, end_value) in enumerate(phases):
+            if step <= end_step or i == len(phases) - 1:
+                if end_step == start_step:
+                    raise ValueError(f"step must be < total_steps ({total_steps}) for {factory} with "
+                                     f"pct_start=1, got {step}")
+                return interpolate(start_value, end_value, (step - start_step) / (end_step - start_step))
+            start_step = end_step
+        raise AssertionError("unreachable: the last phase always matches")
+
+    return schedule
+
+
 def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
               final_div_factor: float = 1e4, anneal: str = "cos", three_phase: bool = False) -> Schedule:
     """The 1cycle policy (Smith & Topin 2018; torch ``OneCycleLR``).
@@ -403,47 +446,59 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, div_facto
         raise ValueError(f"three_phase must be True or False, got {three_phase!r}")
     if three_phase and pct_start > 0.5:
         raise ValueError(f"pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}")
-    warmup_end = float(pct_start * total_steps) - 1
-    if warmup_end == 0:
-        raise ValueError(
-            f"pct_start * total_steps must not be 1 (a warm-up of zero length; torch divides by zero), "
-            f"got pct_start={pct_start!r}, total_steps={total_steps}")
-
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
-    # Phases as in torch's OneCycleLR: (last step of the phase, start LR, end LR).
     if three_phase:
-        phases = [(warmup_end, initial_lr, max_lr),
-                  (float(2 * pct_start * total_steps) - 2, max_lr, initial_lr),
-                  (total_steps - 1, initial_lr, min_lr)]
+        values = [(initial_lr, max_lr), (max_lr, initial_lr), (initial_lr, min_lr)]
     else:
-        phases = [(warmup_end, initial_lr, max_lr), (total_steps - 1, max_lr, min_lr)]
-
-    def anneal_cos(start: float, end: float, pct: float) -> float:
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-
-    def anneal_linear(start: float, end: float, pct: float) -> float:
-        return (end - start) * pct + start
-
-    interpolate = anneal_cos if anneal == "cos" else anneal_linear
-
-    def schedule(step: int) -> float:
-        step = _step(step)
-        if step > total_steps:
-            raise ValueError(f"step must be <= total_steps ({total_steps}) for one_cycle, got {step}")
-        start_step = 0.0
-        for i, (end_step, start_lr, end_lr) in enumerate(phases):
-            if step <= end_step or i == len(phases) - 1:
-                if end_step == start_step:
-                    raise ValueError(f"step must be < total_steps ({total_steps}) for one_cycle with "
-                                     f"pct_start=1, got {step}")
-                return interpolate(start_lr, end_lr, (step - start_step) / (end_step - start_step))
-            start_step = end_step
-        raise AssertionError("unreachable: the last phase always matches")
+        values = [(initial_lr, max_lr), (max_lr, min_lr)]
+    schedule = _one_cycle_curve("one_cycle", total_steps, pct_start, anneal, values)
 
     return _named(schedule, "one_cycle", max_lr=max_lr, total_steps=total_steps, pct_start=pct_start,
                   div_factor=div_factor, final_div_factor=final_div_factor, anneal=anneal,
                   three_phase=three_phase)
+
+
+def one_cycle_momentum(total_steps: int, base_momentum: float = 0.85, max_momentum: float = 0.95,
+                       pct_start: float = 0.3, anneal: str = "cos", three_phase: bool = False) -> Schedule:
+    """The momentum cycle of the 1cycle policy: the LR's mirror image (Smith 2018; torch ``OneCycleLR``).
+
+    Smith's *A disciplined approach to neural network hyper-parameters* (2018)
+    lowers the momentum while the LR warms up and raises it again while the LR
+    anneals: from ``max_momentum`` down to ``base_momentum`` over the first
+    ``pct_start`` of the steps, then back up to ``max_momentum``. With
+    ``three_phase=True`` it comes back up over the second phase and stays at
+    ``max_momentum`` over the third. This is what torch's ``OneCycleLR`` does
+    to SGD's ``momentum`` (Adam's ``beta1``) by default (``cycle_momentum=True``,
+    the same defaults 0.85 and 0.95); pair it with :func:`one_cycle` with the
+    same ``total_steps``, ``pct_start``, ``anneal`` and ``three_phase``, e.g.
+    through ``training.train(..., momentum=one_cycle_momentum(total))``.
+
+    >>> m = one_cycle_momentum(total_steps=100)
+    >>> m(0), round(m(29), 8), round(m(99), 8)
+    (0.95, 0.85, 0.95)
+    """
+    total_steps = integer("total_steps", total_steps, minimum=1)
+    base_momentum = non_negative("base_momentum", base_momentum)
+    max_momentum = non_negative("max_momentum", max_momentum)
+    if base_momentum > max_momentum:
+        raise ValueError(f"base_momentum must be <= max_momentum ({max_momentum!r}), got {base_momentum!r}")
+    if max_momentum >= 1:
+        raise ValueError(f"max_momentum must be < 1, got {max_momentum!r}")
+    pct_start = _unit_interval("pct_start", pct_start)
+    if anneal not in ANNEAL_STRATEGIES:
+        raise ValueError(f"anneal must be one of {', '.join(map(repr, ANNEAL_STRATEGIES))}, got {anneal!r}")
+    if not isinstance(three_phase, bool):
+        raise ValueError(f"three_phase must be True or False, got {three_phase!r}")
+    if three_phase and pct_start > 0.5:
+        raise ValueError(f"pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}")
+    if three_phase:
+        values = [(max_momentum, base_momentum), (base_momentum, max_momentum), (max_momentum, max_momentum)]
+    else:
+        values = [(max_momentum, base_momentum), (base_momentum, max_momentum)]
+    schedule = _one_cycle_curve("one_cycle_momentum", total_steps, pct_start, anneal, values)
+    return _named(schedule, "one_cycle_momentum", total_steps=total_steps, base_momentum=base_momentum,
+                  max_momentum=max_momentum, pct_start=pct_start, anneal=anneal, three_phase=three_phase)
 
 
 def wsd(lr: float, warmup_steps: int, stable_steps: int, decay_steps: int, min_lr: float = 0.0,

@@ -136,7 +136,7 @@ MONITORS = ("val_loss", "val_accuracy", "val_r2", "epoch_loss")
 
 
 def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 64,
-          per: str = "step", optimizer: Callable[..., Any] | None = None, momentum: float = 0.9,
+          per: str = "step", optimizer: Callable[..., Any] | None = None, momentum: Any = 0.9,
           weight_decay: float = 0.0, seed: int = 0, label: str = "", progress: bool = False,
           monitor: str = "val_loss", early_stopping: Any = None) -> History:
     """Train ``model`` on ``split`` (a :class:`lrcourse.data.Split`) with LRs from ``schedule``.
@@ -146,8 +146,11 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
     every epoch (its step counts epochs). The loop calls ``optimizer.step()``
     then ``scheduler.step()``, the order torch documents. ``optimizer`` is a
     factory ``params, lr -> torch optimizer``; the default is SGD with
-    ``momentum`` and ``weight_decay``. Batches are shuffled with a generator
-    seeded by ``seed``. ``progress=True`` shows a tqdm bar over the epochs.
+    ``momentum`` and ``weight_decay``. ``momentum`` may also be a schedule
+    ``step -> momentum`` (e.g. :func:`lrcourse.schedules.one_cycle_momentum`),
+    stepped with the LR's (``per``), as torch's ``OneCycleLR`` cycles SGD's
+    momentum. Batches are shuffled with a generator seeded by ``seed``.
+    ``progress=True`` shows a tqdm bar over the epochs.
 
     ``schedule`` may instead be a plateau rule of :mod:`lrcourse.plateau`
     (fresh, not stepped yet): it starts at its ``lr`` and, after every epoch,
@@ -175,7 +178,10 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
     if monitor not in allowed:
         raise ValueError(f"monitor must be one of {', '.join(map(repr, allowed))} for a {task} split, "
                          f"got {monitor!r}")
-    momentum = non_negative("momentum", momentum)
+    momentum_schedule = momentum if callable(momentum) else None
+    if momentum_schedule is not None and optimizer is not None:
+        raise ValueError("momentum: a momentum schedule drives the default SGD; pass optimizer=None with it")
+    momentum = non_negative("momentum", momentum_schedule(0) if momentum_schedule else momentum)
     weight_decay = non_negative("weight_decay", weight_decay)
     seed = integer("seed", seed, minimum=0)
 
@@ -187,6 +193,15 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
     else:
         opt = optimizer(model.parameters(), lr=lr0)
     scheduler = to_torch(schedule, opt) if plateau is None else None
+    momentum_step = 0
+
+    def next_momentum() -> None:
+        nonlocal momentum_step
+        momentum_step += 1
+        if momentum_schedule is not None:
+            value = non_negative("momentum", momentum_schedule(momentum_step))
+            for group in opt.param_groups:
+                group["momentum"] = value
     generator = torch.Generator().manual_seed(seed)
     default_label = getattr(schedule, "__name__", None) or type(schedule).__name__
     history = History(label=label or default_label, steps_per_epoch=-(-n // batch_size))
@@ -208,9 +223,13 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
             opt.step()
             if per == "step" and scheduler is not None:
                 scheduler.step()
+            if per == "step":
+                next_momentum()
             losses.append(loss.item())
         if per == "epoch" and scheduler is not None:
             scheduler.step()
+        if per == "epoch":
+            next_momentum()
         history.train_loss.extend(losses)
         history.epoch_loss.append(float(np.mean(losses)))
         val_loss, val_score = evaluate_model(model, split.X_val, split.y_val, task)

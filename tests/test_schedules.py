@@ -447,3 +447,88 @@ def test_wsd_floors_every_shape_at_min_lr_where_pytorch_optimizer_jumps():
             np.testing.assert_allclose(ours, theirs, **TOL)
         else:
             assert theirs[34] < 0.03 and not np.allclose(ours[15:35], theirs[15:35])
+
+
+# --------------------------------------------------------------------------- the 1cycle momentum
+def _torch_one_cycle_momenta(num_steps, **params):
+    """SGD's momentum at each step under torch's OneCycleLR with cycle_momentum=True (its default)."""
+    p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, **params)
+    momenta = []
+    for _ in range(num_steps):
+        momenta.append(opt.param_groups[0]["momentum"])
+        p.grad = torch.ones_like(p)
+        opt.step()
+        sched.step()
+    return momenta
+
+
+def test_one_cycle_momentum_matches_torch_over_random_configs():
+    rng = random.Random(3)
+    for _ in range(60):
+        total = rng.randint(4, 400)
+        three_phase = rng.random() < 0.4
+        pct = rng.choice([0.25, 0.3, 0.5, rng.uniform(0.05, 0.5 if three_phase else 0.95)])
+        if float(pct * total) - 1 == 0 or (three_phase and float(2 * pct * total) - 2 <= float(pct * total) - 1):
+            continue
+        base = rng.uniform(0.5, 0.9)
+        params = dict(total_steps=total, pct_start=pct, anneal_strategy=rng.choice(["cos", "linear"]),
+                      three_phase=three_phase, base_momentum=base, max_momentum=rng.uniform(base, 0.99))
+        ours = S.one_cycle_momentum(total, base_momentum=params["base_momentum"], max_momentum=params["max_momentum"],
+                                    pct_start=pct, anneal=params["anneal_strategy"], three_phase=three_phase)
+        theirs = _torch_one_cycle_momenta(total, **params)
+        assert [ours(t) for t in range(total)] == pytest.approx(theirs, rel=1e-12, abs=1e-12), params
+
+
+def test_one_cycle_momentum_mirrors_the_lr():
+    lr, momentum = S.one_cycle(1.0, 200), S.one_cycle_momentum(200)
+    peak = int(np.argmax(S.evaluate(lr, 200)))
+    assert momentum(0) == 0.95 and momentum(peak) == pytest.approx(0.85) and momentum(199) == pytest.approx(0.95)
+    lrs, momenta = S.evaluate(lr, 200), S.evaluate(momentum, 200)
+    assert np.all(np.sign(np.diff(lrs)) == -np.sign(np.diff(momenta)))   # one rises exactly when the other falls
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(total_steps=0), "total_steps must be"),
+    (dict(total_steps=10, base_momentum=0.96), "base_momentum must be <= max_momentum"),
+    (dict(total_steps=10, max_momentum=1.0), "max_momentum must be < 1"),
+    (dict(total_steps=10, base_momentum=-0.1), "base_momentum must be"),
+    (dict(total_steps=10, anneal="step"), "anneal must be one of"),
+    (dict(total_steps=10, three_phase=True, pct_start=0.6), "pct_start must be <= 0.5"),
+])
+def test_one_cycle_momentum_names_a_bad_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        S.one_cycle_momentum(**kwargs)
+
+
+def test_training_with_a_momentum_cycle_equals_torchs_one_cycle_lr():
+    """training.train(momentum=one_cycle_momentum(...)) is torch's OneCycleLR with cycle_momentum=True, bit for bit."""
+    from lrcourse import data, training
+
+    split = data.digits(val_fraction=0.25, seed=0)
+    epochs, batch = 2, 64
+    total = epochs * math.ceil(len(split.y_train) / batch)
+    ours = training.mlp(split.num_features, split.num_classes, hidden=16, seed=1)
+    theirs = training.mlp(split.num_features, split.num_classes, hidden=16, seed=1)
+    history = training.train(ours, split, S.one_cycle(0.2, total), epochs=epochs, batch_size=batch,
+                             momentum=S.one_cycle_momentum(total), seed=2)
+    X = torch.as_tensor(split.X_train, dtype=torch.float64)
+    y = torch.as_tensor(split.y_train)
+    opt = torch.optim.SGD(theirs.parameters(), lr=0.2, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, total_steps=total)   # cycle_momentum=True
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=generator)
+        for start in range(0, len(y), batch):
+            rows = order[start:start + batch]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(theirs(X[rows]), y[rows]).backward()
+            opt.step()
+            sched.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        assert torch.equal(a, b)
+    assert len(history.lrs) == total
+    with pytest.raises(ValueError, match="momentum: a momentum schedule drives the default SGD"):
+        training.train(ours, split, S.constant(0.1), epochs=1, momentum=S.one_cycle_momentum(total),
+                       optimizer=lambda params, lr: torch.optim.Adam(params, lr=lr))

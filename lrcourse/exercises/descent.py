@@ -220,7 +220,13 @@ gradient_descent = Exercise(
         Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 0.0], [0.0, 4.0]]), lr=1.0, num_steps=6, max_norm=20.0),
              note=N_("a 2x2 point whose norm doubles: 5, 10, then exactly max_norm=20, then 40")),
         Case(dict(grad=_RUN_AWAY, x0=np.array([[0.0, 3.0], [4.0, 0.0]]), lr=1.0, num_steps=6, max_norm=36.0),
-             note=N_("the norm is np.linalg.norm(x), here 40 > 36 while the largest entry is 32")),
+             note=N_("the norm is np.linalg.norm(x), here 40 > 36, while the largest entry and the largest singular "
+                     "value are 32")),
+        Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 1.0], [0.0, 2.0]]), lr=1.0, num_steps=6, max_norm=28.0),
+             note=N_("a full-rank 2x2 point: after 3 steps np.linalg.norm(x) is 29.9 > 28, its largest singular value "
+                     "26.1")),
+        Case(dict(grad=_RUN_AWAY, x0=np.array([[3.0, 1.0], [0.0, 2.0]]), lr=1.0, num_steps=6, max_norm=25.0),
+             note=N_("the same point: after 3 steps np.linalg.norm(x) is 29.9 > 25, its largest entry 24")),
         Case(dict(grad=_RUN_AWAY, x0=_arr(3.0, 4.0), lr=0.5, num_steps=3, max_norm=1e6),
              note=N_("a vector; not diverged within num_steps")),
         Case(dict(grad=_NAN_PAST_2, x0=_arr(0.5), lr=1.0, num_steps=6, max_norm=1e6),
@@ -248,6 +254,10 @@ gradient_descent = Exercise(
                 N_("It looks like the loop never checks for divergence (non-finite or norm > max_norm).")),
         Mistake(_gd_without_x0, N_("Did you leave x0 out of points? points[0] must be the start.")),
         Mistake(_gd_one_step_short, N_("Off by one: take num_steps steps, giving num_steps + 1 points.")),
+        Mistake(_gd_norm_variant(lambda x: np.linalg.norm(x, 2)),
+                N_("np.linalg.norm(x, 2) of a 2-D iterate is its largest singular value (the spectral norm), not its "
+                "Euclidean length: measure it with np.linalg.norm(x), no ord, which takes all the entries. The largest "
+                "singular value is smaller, so your run goes on past max_norm.")),
         Mistake(_gd_norm_variant(lambda x: np.max(np.abs(x))),
                 N_("Measure the iterate with np.linalg.norm(x), the Euclidean length; the largest entry is smaller, "
                 "so your run goes on past max_norm.")),

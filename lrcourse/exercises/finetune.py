@@ -752,12 +752,20 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
                            "model").zero_grad  # type: ignore[method-assign]
     modes: list = []
     hook = model.register_forward_pre_hook(lambda m, args: modes.append(m.training))
+    # Whether backward() added to gradients still there from an earlier batch: a tensor hook runs before the new
+    # gradient is accumulated into p.grad, so it sees what is left. However the loop resets them (zero_grad on the
+    # optimizer or the model, set_to_none or not, p.grad = None by hand), a reset leaves nothing.
+    stale: list = []
+    grad_hooks = [p.register_hook(lambda g, p=p: stale.append(p.grad is not None and bool(p.grad.any())))
+                  for p in params if p.requires_grad]
     weight = next(iter(model.parameters()))
     before = weight.detach().clone()
     try:
         losses = fn(model, spy_opt, spy_sched, batches, case.epochs)
     finally:
         hook.remove()
+        for grad_hook in grad_hooks:
+            grad_hook.remove()
     updates = [info for label, info in events if label == "optimizer"]
     kinds = [label for label, _unused in events]
     seen = {"steps": len(updates), "scheduler steps": kinds.count("scheduler"),
@@ -765,7 +773,7 @@ def _observe_loop(fn: Callable, case: Case) -> dict:
                                                          or kinds.index("scheduler") < kinds.index("optimizer")),
             "update lrs": np.array([lr for lr, _unused in updates], dtype=np.float64),
             "blind updates": sum(blind for _unused, blind in updates),
-            "zero_grads": kinds.count("zero_grad") >= len(updates),
+            "zero_grads": not any(stale),
             "train mode": bool(modes) and all(modes),
             "losses": len(losses) if isinstance(losses, (list, tuple, np.ndarray)) else None,
             "tensor losses": isinstance(losses, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in losses),
@@ -808,7 +816,8 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
                           "the forward pass (zero_grad(), then loss, backward, step)").format(
             count=seen["blind updates"], steps=seen["steps"]))
     if not seen["zero_grads"]:
-        problems.append(_("the gradients were never reset, so they pile up from batch to batch"))
+        problems.append(_("backward() added to gradients left over from an earlier batch, so they pile up from batch "
+                          "to batch: reset them before each backward() (optimizer.zero_grad())"))
     if not seen["train mode"]:
         problems.append(_("the model ran in eval mode while training: call model.train() before the batches (batch "
                           "norm and dropout act otherwise in eval mode, and a model may be handed over in it)"))

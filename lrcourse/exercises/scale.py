@@ -80,6 +80,10 @@ scaled_lr = Exercise(
         Mistake(lambda base_lr, base_batch, batch, rule: base_lr * (batch / base_batch if rule == "linear"
                                                                     else batch / base_batch / 2),
                 N_("The square-root rule multiplies by sqrt(batch / base_batch), not by half the factor.")),
+        Mistake(lambda base_lr, base_batch, batch, rule: (base_lr * batch / base_batch if rule == "linear"
+                                                          else base_lr * math.sqrt(batch) / base_batch),
+                N_("The square root must cover the whole ratio: base_lr * sqrt(batch / base_batch), not "
+                   "base_lr * sqrt(batch) / base_batch.")),
     ],
 )
 
@@ -513,6 +517,8 @@ mup_lr = Exercise(
     cases=[
         Case(dict(base_lr=1e-2, base_width=64, width=256, layer="hidden")),
         Case(dict(base_lr=1e-2, base_width=64, width=256, layer="input")),
+        Case(dict(base_lr=1e-2, base_width=64, width=160, layer="hidden"), note=N_("a width that is not a multiple "
+                                                                                  "of base_width: a ratio of 2.5")),
         Case(dict(base_lr=3e-3, base_width=128, width=32, layer="hidden"), note=N_("a narrower model")),
         Case(dict(base_lr=3e-3, base_width=128, width=512, layer="output")),
         Case(dict(base_lr=2e-3, base_width=16, width=16, layer="hidden"), note=N_("the base width itself")),
@@ -544,6 +550,15 @@ mup_lr = Exercise(
                 N_("The output layer keeps base_lr in the form of muP this exercise uses (the mup package's: the "
                    "output layer's result is multiplied by base_width / width instead). Only the "
                    "hidden-to-hidden matrices get base_lr * base_width / width.")),
+        Mistake(lambda base_lr, base_width, width, layer: base_lr / (width // base_width) if layer == "hidden"
+                else base_lr,
+                N_("Did you use integer division (width // base_width)? It rounds the width ratio down: 2 for a "
+                   "ratio of 2.5, and 0 for a narrower model, which then divides by zero. Use "
+                   "base_lr * base_width / width.")),
+        Mistake(lambda base_lr, base_width, width, layer: base_lr * (base_width // width) if layer == "hidden"
+                else base_lr,
+                N_("Did you use integer division (base_width // width)? It is 0 for any model wider than the "
+                   "base one. Use base_lr * base_width / width.")),
     ],
 )
 
