@@ -140,3 +140,50 @@ def test_fit_rejects_bad_arguments(source):
         finetune.fit(model, source, "sgd", epochs=1)
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         finetune.fit(model, source, optimizer, epochs=0)
+
+
+def _stats(model):
+    return {n: v.clone() for n, v in model.state_dict().items() if "running_" in n}
+
+
+def test_a_frozen_body_still_moves_its_batchnorm_statistics_in_train_mode_and_keeps_them_in_eval_mode():
+    target = data.digits_target(shots=5, seed=0)
+    for batchnorm in ("train", "eval"):
+        model = finetune.unfreeze(finetune.freeze(finetune.replace_head(models.pretrained_small_resnet(), 5)), ["fc"])
+        stats, conv = _stats(model), model.layer1[0].conv1.weight.clone()
+        optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.05, momentum=0.9)
+        modes = []   # (the model's mode, bn1's mode) at every forward pass of training, validation aside
+        hook = model.bn1.register_forward_pre_hook(lambda m, args: modes.append((model.training, m.training)))
+        finetune.fit(model, target, optimizer, epochs=2, batch_size=16, device="cpu", batchnorm=batchnorm)
+        hook.remove()
+        training = [mode for mode in modes if mode[0]]
+        assert len(training) == 4 and all(bn == (batchnorm == "train") for _, bn in training)   # 2 epochs x 2 batches
+        assert torch.equal(model.layer1[0].conv1.weight, conv)           # requires_grad=False: the weights stay
+        moved = [n for n, v in _stats(model).items() if not torch.equal(v, stats[n])]
+        if batchnorm == "train":   # ... but every BatchNorm layer of the body followed the target's batches
+            assert {n.rsplit(".", 1)[0] for n in moved} >= {"bn1", "layer1.0.bn1", "layer3.0.bn2"}
+        else:
+            assert moved == []
+
+
+def test_eval_mode_batchnorm_still_trains_its_scale_and_shift_and_train_bn_keeps_them_trainable():
+    target = data.digits_target(shots=5, seed=0)
+    model = finetune.freeze(finetune.replace_head(models.pretrained_small_resnet(), 5), train_bn=True)
+    finetune.unfreeze(model, ["fc"])
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    bn_names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert trainable == {f"{m}.{w}" for m in bn_names for w in ("weight", "bias")} | {"fc.weight", "fc.bias"}
+    gamma, stats = model.bn1.weight.clone(), _stats(model)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    finetune.fit(model, target, optimizer, epochs=1, batch_size=16, device="cpu", batchnorm="eval")
+    assert not torch.equal(model.bn1.weight, gamma) and all(torch.equal(v, stats[n]) for n, v in _stats(model).items())
+    assert finetune.freeze(models.small_resnet(num_classes=5)).bn1.weight.requires_grad is False   # the default
+
+
+def test_batchnorm_and_train_bn_name_a_bad_value():
+    model = models.small_resnet(num_classes=5)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="batchnorm must be 'train' or 'eval', got 'frozen'"):
+        finetune.fit(model, data.digits_target(shots=5, seed=0), optimizer, epochs=1, device="cpu", batchnorm="frozen")
+    with pytest.raises(ValueError, match="train_bn must be True or False, got 'yes'"):
+        finetune.freeze(model, train_bn="yes")
