@@ -193,21 +193,16 @@ def _write_outputs(args: argparse.Namespace, results: list, releases: dict, run:
 
 def _merge(args: argparse.Namespace, fail) -> int:
     """``lrcourse grade --merge part1.json part2.json ...``: the shards' JSON joined into one set of outputs."""
-    import json
-
     from .grading import results as graded
     from .grading.scoring.submission import load_releases, release_ids
 
     if args.submissions:
         return fail("--merge joins JSON files: give no submissions with it")
-    parts = []
     for name in args.merge:
-        try:
-            parts.append((name, json.loads(Path(name).read_text(encoding="utf-8"))))
-        except (OSError, ValueError) as err:
-            return fail(f"--merge: cannot read {name} ({err})")
+        if not Path(name).is_file():
+            return fail(f"--merge: cannot read {name} (no such file)")
     try:
-        results, run = graded.merge(parts)
+        results, run = graded.merge_files(args.merge)   # a submission at a time, no notebook in memory
         releases = load_releases(args.release_dir)
     except (graded.MergeError, FileNotFoundError) as err:
         return fail(str(err))
@@ -219,13 +214,11 @@ def _merge(args: argparse.Namespace, fail) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    import json
-
     from .grading.reports import classreport
-    from .grading.results import from_document
+    from .grading.results import read_document
 
     try:
-        results, run = from_document(json.loads(Path(args.json).read_text(encoding="utf-8")), args.json)
+        results, run = read_document(args.json)   # a submission at a time; the graded notebooks stay on disk
     except (OSError, ValueError) as err:
         print(f"lrcourse report: error: cannot read {args.json} ({err})", file=sys.stderr)
         return 2

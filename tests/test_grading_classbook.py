@@ -117,7 +117,7 @@ def test_three_shards_merged_equal_one_run(graded_class, tmp_path, capsys, monke
     from lrcourse.grading.batch import pool
 
     g = graded_class
-    results, _ = R.from_document(json.loads(g.json.read_text()))
+    results, _ = R.read_document(g.json)   # its graded notebooks are files beside it
     graded = {str(r.path): r for r in results}
     asked = []
 
@@ -215,7 +215,7 @@ def test_the_class_report_counts_statuses_and_known_mistakes(graded_class, capsy
     from lrcourse.grading.reports import classreport
 
     g = graded_class
-    results, run = R.from_document(json.loads(g.json.read_text()))
+    results, run = R.read_document(g.json)
     numbers = classreport.summary(results)["tiny.ipynb"]
     assert sorted(numbers["scores"]) == [0.0] * 9 + [1.0] * 2  # alice and hank
     gd = numbers["checks"]["gd_step_test"]

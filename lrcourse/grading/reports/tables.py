@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 from ...i18n import gettext_ as _
 from .. import messages
-from ..results import GradeResult, to_document
+from ..results import GradeResult, write_document
 from ..scoring.submission import test_cells
 
 __all__ = ["columns", "table", "write_csv", "write_json"]
@@ -104,7 +103,8 @@ def write_json(results: list[GradeResult], path: str | Path, run: dict | None = 
 
     ``run`` says how the run was made (what was in force: :meth:`lrcourse.grading.sandbox.confine.Plan.describe`,
     the seed of the hidden cases, the released notebooks, the shard); it is written as the file's ``run``.
-    ``notebooks``: also keep each graded notebook, from which feedback can be made again later.
+    ``notebooks``: also keep each graded notebook, from which feedback can be made again later: as a file in
+    ``<name>.notebooks/`` beside the JSON, named in it by path and SHA-256
+    (:func:`lrcourse.grading.results.write_document`), so that the JSON stays small (a few KB a submission).
     """
-    document = to_document(results, run or {}, notebooks=notebooks)
-    Path(path).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_document(path, results, run or {}, notebooks=notebooks)
