@@ -23,9 +23,9 @@ _LAYOUT = """() => {
 
 def test_a_feedback_page_shows_its_formulas_as_mathml(browser, tmp_path, screenshots):
     pytest.importorskip("latex2mathml")
-    nb = nbformat.read(ROOT / "solutions" / "02_lr_schedules.ipynb", as_version=4)
-    page_path = tmp_path / "alice__02_lr_schedules.html"
-    page_path.write_text(feedback.render(GradeResult(path=Path("alice.ipynb"), release="02_lr_schedules.ipynb",
+    nb = nbformat.read(ROOT / "solutions" / "01_gradient_descent.ipynb", as_version=4)
+    page_path = tmp_path / "alice__01_gradient_descent.html"
+    page_path.write_text(feedback.render(GradeResult(path=Path("alice.ipynb"), release="01_gradient_descent.ipynb",
                                                      notebook=nb)), encoding="utf-8")
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     try:
