@@ -160,20 +160,54 @@ def _uses(text: str, term: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(term)}", text, flags=re.I) is not None
 
 
+def _glossed(text: str, viet: str, english: str) -> bool:
+    """Whether some use of ``viet`` in ``text`` is followed, within a few words, by its gloss in parentheses: the
+    English term, or (for a term the course keeps in English) a Vietnamese explanation."""
+    for use in re.finditer(rf"(?<![\w-]){re.escape(viet)}", text, flags=re.I):
+        after = text[use.end():use.end() + 80]
+        gloss = re.match(r"[^.,;:()\n]{0,25}?\(([^)]*)\)", after)   # "lịch trình tốc độ học (...)"
+        if not gloss:
+            continue
+        inside = gloss.group(1).lower().replace("-", " ")
+        if viet.lower() == english.lower():
+            if VIETNAMESE_LETTERS & set(inside):
+                return True
+        elif english.lower().replace("-", " ") in inside:
+            return True
+    return False
+
+
+def _named_as_a_term(text: str, term: str) -> bool:
+    """Every use of an avoided ``term`` is a mention of the word itself (in italics or quotes), not a use."""
+    for use in re.finditer(rf"(?<![\w-]){re.escape(term)}", text, flags=re.I):
+        before, after = text[max(0, use.start() - 1):use.start()], text[use.end():use.end() + 1]
+        if not (before in ("*", "_", '"', "“") and after in ("*", "_", '"', "”")):
+            return False
+    return True
+
+
 def glossary_problems(en, vi) -> list[str]:
+    """The glossary's rules: wherever the English uses a term, the Vietnamese uses the table's term, glossed once
+    where it reads naturally (the English in parentheses; for a term kept in English, a Vietnamese gloss), never
+    an avoided one (unless it is named as a word, in italics or quotes), and no stacked or nested parentheses."""
     problems = []
     en_text = "\n".join(c.source for c in en.cells if c.cell_type == "markdown")
     vi_text, vi_body = "\n".join(c.source for c in vi.cells if c.cell_type == "markdown"), _body(vi)
     for english, viet, avoided in glossary():
         if _uses(en_text, english) and not _uses(vi_text, viet):
             problems.append(f"the English uses {english!r}; the Vietnamese lacks {viet!r}")
-        problems += [f"uses {a!r}; the glossary's term is {viet!r}" for a in avoided if _uses(vi_text, a)]
-        first = re.search(rf"(?<![\w-]){re.escape(viet)}", vi_body, flags=re.I)
-        if first:
-            after = vi_body[first.end():first.end() + 60]
-            explained = re.match(r"[^.,;:()\n]{0,25}?\(([^)]*)\)", after)  # "lịch trình tốc độ học (...)"
-            if not explained or english.lower().replace("-", " ") not in explained.group(1).lower().replace("-", " "):
-                problems.append(f"the first use of {viet!r} is not followed by ({english}): ...{viet}{after[:30]}")
+        problems += [f"uses {a!r}; the glossary's term is {viet!r}" for a in avoided
+                     if _uses(vi_text, a) and not _named_as_a_term(vi_text, a)]
+        if _uses(vi_body, viet) and not _glossed(vi_body, viet, english):
+            problems.append(f"{viet!r} is never glossed ({english}) in this notebook")
+    for cell in vi.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for para in _prose(cell.source):
+            for stacked in re.finditer(r"\([^()]*\)[ ]*\([^()]*\)", para):
+                problems.append(f"{cell.get('id')}: stacked parentheses: {stacked.group(0)[:60]}")
+            for nested in re.finditer(r"\([^()]*\([^()]*\)[^()]*\)", para):
+                problems.append(f"{cell.get('id')}: nested parentheses: {nested.group(0)[:60]}")
     return problems
 
 
@@ -199,6 +233,16 @@ def test_the_glossary_check_catches_a_wrong_term_and_a_missing_english():
     assert any("tỷ lệ học" in p for p in glossary_problems(en, wrong))
     assert any("động lượng" in p for p in glossary_problems(en, bare))
     assert glossary_problems(en, good) == []
+    later = nbformat.v4.new_notebook(cells=[md("Tốc độ học và động lượng. Về sau: động lượng (momentum) và tốc độ "
+                                               "học (learning rate).")])
+    assert glossary_problems(en, later) == []                        # glossed once, where it reads naturally
+    named = nbformat.v4.new_notebook(cells=[md("Tốc độ học (learning rate), có sách gọi là *tỷ lệ học*; động "
+                                               "lượng (momentum).")])
+    assert glossary_problems(en, named) == []                        # the avoided word, named as a word
+    stacked = nbformat.v4.new_notebook(cells=[md("Hạ gradient (gradient descent) (ngẫu nhiên), tốc độ học "
+                                                 "(learning rate (LR)) và động lượng (momentum).")])
+    problems = glossary_problems(en, stacked)
+    assert any("stacked parentheses" in p for p in problems) and any("nested parentheses" in p for p in problems)
 
 
 # ----------------------------------------------------------------------------------------- released, installed
