@@ -56,7 +56,7 @@ def test_every_solution_notebook_has_an_exercise_module():
 
 
 #: lrcourse modules any notebook may use without the syllabus naming them: the course's own machinery.
-_MACHINERY = {"plotting", "widgets", "claims", "exercises"}
+_MACHINERY = {"plotting", "widgets", "claims", "exercises", "i18n"}
 
 
 @pytest.mark.parametrize("folder", [SOLUTIONS, SOLUTIONS / "vi", NOTEBOOKS, NOTEBOOKS / "vi"],
