@@ -373,6 +373,18 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000, step_size_do
                   step_size_down=step_size_down, mode=mode, gamma=gamma)
 
 
+def _one_cycle_shape(pct_start: Any, anneal: Any, three_phase: Any) -> float:
+    """Check the arguments one_cycle and one_cycle_momentum share; return ``pct_start`` as a float."""
+    pct_start = _unit_interval("pct_start", pct_start)
+    if anneal not in ANNEAL_STRATEGIES:
+        raise ValueError(f"anneal must be one of {', '.join(map(repr, ANNEAL_STRATEGIES))}, got {anneal!r}")
+    if not isinstance(three_phase, bool):
+        raise ValueError(f"three_phase must be True or False, got {three_phase!r}")
+    if three_phase and pct_start > 0.5:
+        raise ValueError(f"pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}")
+    return pct_start
+
+
 def _one_cycle_curve(factory: str, total_steps: int, pct_start: float, anneal: str,
                      values: Sequence[tuple[float, float]]) -> Schedule:
     """The piecewise curve of torch's ``OneCycleLR``: two or three phases, each from its start value to its end.
@@ -437,15 +449,9 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, div_facto
     """
     max_lr = positive("max_lr", max_lr)
     total_steps = integer("total_steps", total_steps, minimum=1)
-    pct_start = _unit_interval("pct_start", pct_start)
+    pct_start = _one_cycle_shape(pct_start, anneal, three_phase)
     div_factor = positive("div_factor", div_factor)
     final_div_factor = positive("final_div_factor", final_div_factor)
-    if anneal not in ANNEAL_STRATEGIES:
-        raise ValueError(f"anneal must be one of {', '.join(map(repr, ANNEAL_STRATEGIES))}, got {anneal!r}")
-    if not isinstance(three_phase, bool):
-        raise ValueError(f"three_phase must be True or False, got {three_phase!r}")
-    if three_phase and pct_start > 0.5:
-        raise ValueError(f"pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}")
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     if three_phase:
@@ -485,13 +491,7 @@ def one_cycle_momentum(total_steps: int, base_momentum: float = 0.85, max_moment
         raise ValueError(f"base_momentum must be <= max_momentum ({max_momentum!r}), got {base_momentum!r}")
     if max_momentum >= 1:
         raise ValueError(f"max_momentum must be < 1, got {max_momentum!r}")
-    pct_start = _unit_interval("pct_start", pct_start)
-    if anneal not in ANNEAL_STRATEGIES:
-        raise ValueError(f"anneal must be one of {', '.join(map(repr, ANNEAL_STRATEGIES))}, got {anneal!r}")
-    if not isinstance(three_phase, bool):
-        raise ValueError(f"three_phase must be True or False, got {three_phase!r}")
-    if three_phase and pct_start > 0.5:
-        raise ValueError(f"pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}")
+    pct_start = _one_cycle_shape(pct_start, anneal, three_phase)
     if three_phase:
         values = [(max_momentum, base_momentum), (base_momentum, max_momentum), (max_momentum, max_momentum)]
     else:

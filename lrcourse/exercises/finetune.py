@@ -839,7 +839,7 @@ def _loop_problems(seen: dict, expected: dict) -> list[str]:
 
 def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=False, no_scheduler=False,
                   reset_through_model=False, backward=True, scheduler_first=False, zero_after_backward=False,
-                  set_mode=True, item=True):
+                  set_mode=True, item=True, reset_by_hand=False, reset_once_per_epoch=False):
     def loop(model, optimizer, scheduler, batches, epochs):
         from torch.nn import functional as F
 
@@ -847,9 +847,14 @@ def _loop_variant(per_epoch=False, no_zero=False, eval_mode=False, epoch_losses=
         for _ in range(epochs):
             if set_mode:
                 model.eval() if eval_mode else model.train()
+            if reset_once_per_epoch:
+                optimizer.zero_grad()
             epoch = []
             for inputs, targets in batches:
-                if not no_zero and not zero_after_backward:
+                if reset_by_hand:
+                    for param in model.parameters():
+                        param.grad = None
+                elif not no_zero and not zero_after_backward and not reset_once_per_epoch:
                     (model if reset_through_model else optimizer).zero_grad()
                 loss = F.cross_entropy(model(inputs), targets)
                 if backward:
