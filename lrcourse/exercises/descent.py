@@ -371,6 +371,8 @@ optimal_lr = Exercise(
                 N_("(sqrt(kappa) - 1)/(sqrt(kappa) + 1) is heavy-ball momentum's rate (notebook 03); plain GD's is (kappa - 1)/(kappa + 1).")),
         Mistake(lambda H: ((_eig(H)[0] - _eig(H)[1]) / (_eig(H)[0] + _eig(H)[1]), 2.0 / sum(_eig(H))),
                 N_("Did you swap the two? Return (lr, rate).")),
+        Mistake(lambda H: (2.0 / _eig(H)[0] + _eig(H)[1], (_eig(H)[0] - _eig(H)[1]) / (_eig(H)[0] + _eig(H)[1])),
+                N_("Mind the parentheses: 2 / L + mu is (2 / L) + mu; the best step is 2 / (L + mu).")),
         Mistake(lambda H: (2.0 / (H[0, 0] + H[-1, -1]), abs(H[0, 0] - H[-1, -1]) / (H[0, 0] + H[-1, -1])),
                 N_("Use the eigenvalues of H (np.linalg.eigvalsh), not its diagonal entries.")),
         Mistake(lambda H: (2.0 / (np.max(np.diag(H)) + np.min(np.diag(H))),

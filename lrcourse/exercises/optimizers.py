@@ -236,7 +236,7 @@ def _adam_step(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
 
 
 def _adam_variant(correct1=True, correct2=True, eps_inside=False, eps_before_correction=False, shift=0,
-                  return_hats=False):
+                  return_hats=False, root_before_correction=False):
     def fn(params, grad, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8):
         beta1, beta2 = betas
         m = beta1 * m + (1 - beta1) * grad
@@ -247,6 +247,8 @@ def _adam_variant(correct1=True, correct2=True, eps_inside=False, eps_before_cor
             denom = np.sqrt(v_hat + eps)
         elif eps_before_correction:
             denom = (np.sqrt(v) + eps) / math.sqrt(1 - beta2 ** t)
+        elif root_before_correction:  # sqrt(v) / (1 - beta2**t): the correction outside the root
+            denom = np.sqrt(v) / (1 - beta2 ** (t + shift)) + eps
         else:
             denom = np.sqrt(v_hat) + eps
         new = params - lr * m_hat / denom
@@ -296,6 +298,9 @@ adam_step = StepExercise(
         Mistake(_adam_variant(eps_before_correction=True),
                 N_("Add eps after the bias correction, to sqrt(v_hat), as torch does (the paper's eps-hat "
                 "variant adds it to sqrt(v) before correcting).")),
+        Mistake(_adam_variant(root_before_correction=True),
+                N_("The square root covers the corrected v: sqrt(v / (1 - beta2**t)). sqrt(v) / (1 - beta2**t) "
+                "divides by the correction itself, not by its square root.")),
         Mistake(_adam_variant(shift=-1), N_("t is 1 on the first step: use beta**t, not beta**(t - 1).")),
         Mistake(_adam_variant(shift=1), N_("t is already the number of this step: use beta**t, not beta**(t + 1).")),
         Mistake(_adam_variant(return_hats=True),

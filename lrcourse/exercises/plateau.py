@@ -485,6 +485,10 @@ first_cut_epoch = TableExercise(
                 N_("Pass mode on to your PlateauScheduler: with its default, min, a rising accuracy counts as "
                 "getting worse.")),
         Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
+                _first_cut_epoch(metrics, patience, mode, threshold, "rel"),
+                N_("Pass threshold_mode on to your PlateauScheduler too: with its default, rel, an absolute threshold "
+                "is read as a fraction of best.")),
+        Mistake(lambda metrics, patience, mode="min", threshold=1e-4, threshold_mode="rel":
                 _first_cut_epoch(metrics, patience, "min", threshold, "rel"),
                 N_("Pass mode and threshold_mode on to your PlateauScheduler: with their defaults (min, rel) a "
                 "rising accuracy counts as getting worse, and an absolute threshold is read as a relative one.")),

@@ -288,6 +288,11 @@ cyclic = ScheduleExercise(
         lr = base_lr + (max_lr - base_lr) * max(0, 1 - x).
     """),
     mistakes=[
+        Mistake(lambda base_lr, max_lr, step_size: _triangle(
+                    base_lr, max_lr, step_size,
+                    lambda t, s: max(0.0, 1 - abs(t / s - 2 * math.floor(1 + t / s) + 1))),
+                N_("A cycle lasts 2 * step_size steps (up, then down): cycle = floor(1 + t / (2 * step_size)); "
+                "floor(1 + t / step_size) starts a new cycle halfway.")),
         Mistake(lambda base_lr, max_lr, step_size: _triangle(base_lr, max_lr, step_size,
                                                              lambda t, s: _smith(t, s / 2)),
                 N_("Your cycle is step_size steps long; step_size is the length of *half* a cycle "

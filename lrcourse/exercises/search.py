@@ -291,6 +291,10 @@ log_uniform = SamplerExercise(
                 "logarithm uniformly.")),
         Mistake(lambda low, high, size, rng: rng.uniform(np.log(low), np.log(high), size),
                 N_("You returned the logarithms of the samples; apply np.exp.")),
+        Mistake(lambda low, high, size, rng: rng.lognormal(np.log(low), np.log(high), size),
+                N_("rng.lognormal draws from a log-normal distribution (its logarithm is normal, its arguments a mean "
+                "and a spread), not a log-uniform one: draw u = rng.uniform(np.log(low), np.log(high), size) and "
+                "return np.exp(u).")),
         Mistake(lambda low, high, size, rng: np.exp(rng.uniform(low, high, size)),
                 N_("The uniform draw must be between log(low) and log(high), not between low and high.")),
         Mistake(lambda low, high, size, rng: np.exp(rng.uniform(np.log10(low), np.log10(high), size)),
