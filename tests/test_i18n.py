@@ -69,7 +69,7 @@ def test_the_compiled_catalog_is_what_the_package_loads():
     assert (i18n.LOCALE_DIR / "vi" / "LC_MESSAGES" / "lrcourse.mo").is_file()
     table = i18n.translations("vi")
     assert table["Did you add the gradient instead of subtracting it?"] == \
-        "Có phải bạn đã cộng gradient thay vì trừ đi?"
+        "Bạn có cộng gradient thay vì trừ đi không?"
 
 
 # ----------------------------------------------------------------------------------------- marking
@@ -195,7 +195,7 @@ def test_every_known_mistake_is_explained_in_vietnamese(module, vi):
 def test_pass_lines_hints_and_not_attempted_messages_are_in_vietnamese(module, vi, capsys):
     for ex in _exercises(module):
         ex.check(ex.reference)
-        assert f"✓ {ex.name}: đúng cả {len(ex.cases)} trường hợp ({ex.points}/{ex.points} điểm)" in capsys.readouterr().out
+        assert f"✓ {ex.name}: đạt tất cả {len(ex.cases)} trường hợp ({ex.points}/{ex.points} điểm)" in capsys.readouterr().out
         ex.hint()
         hint = capsys.readouterr().out
         assert hint.startswith(f"Gợi ý cho {ex.name}: ") and i18n.translations("vi")[i18n.key(ex.hint_text)] in hint

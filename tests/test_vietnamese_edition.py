@@ -312,7 +312,7 @@ def test_each_submission_is_graded_against_its_own_edition_with_feedback_in_its_
     assert (an.release, binh.release) == ("vi/01_gradient_descent.ipynb", "01_gradient_descent.ipynb")
     gd_an, gd_binh = an.checks[0], binh.checks[0]
     assert (gd_an.status, gd_binh.status) == ("failed", "not attempted")
-    assert "Có phải bạn đã cộng gradient thay vì trừ đi?" in gd_an.message
+    assert "Bạn có cộng gradient thay vì trừ đi không?" in gd_an.message
     assert gd_an.mistake == "Did you add the gradient instead of subtracting it?"  # one tally for the class
     assert "chưa được làm" in an.checks[1].message and "is not attempted yet" in gd_binh.message
 
@@ -327,7 +327,7 @@ def test_the_feedback_page_of_a_vietnamese_submission_is_in_vietnamese(tmp_path)
         r.checks = [CheckResult("gd_step_test", 0.0, 1.0, "failed", message), CheckResult("lr_regime_test", 0.0, 2.0,
                                                                                           "not attempted", "")]
         return r
-    vi = feedback.render(result("vi/01_gradient_descent.ipynb", "Có phải bạn đã cộng gradient thay vì trừ đi?"))
+    vi = feedback.render(result("vi/01_gradient_descent.ipynb", "Bạn có cộng gradient thay vì trừ đi không?"))
     assert '<html lang="vi">' in vi and "<th>trạng thái</th>" in vi and "chưa làm" in vi and "điểm <b>" in vi
     assert "not attempted" not in vi and "<th>status</th>" not in vi
     en = feedback.render(result("01_gradient_descent.ipynb", "Did you add the gradient instead of subtracting it?"))
