@@ -110,11 +110,10 @@ def _prefixes(model: Any, prefixes: Sequence[str] | None) -> list:
     return [p for n, p in model.named_parameters() if any(n == q or n.startswith(q + ".") for q in prefixes)]
 
 
-def _batchnorm_parameters(model: Any) -> set:
+def _batchnorm_layers(model: Any) -> list:
     import torch
 
-    return {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-            for p in m.parameters(recurse=False)}
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 
 
 def freeze(model: Any, prefixes: Sequence[str] | None = None, train_bn: bool = False) -> Any:
@@ -127,7 +126,7 @@ def freeze(model: Any, prefixes: Sequence[str] | None = None, train_bn: bool = F
     """
     if not isinstance(train_bn, bool):
         raise ValueError(f"train_bn must be True or False, got {train_bn!r}")
-    keep = _batchnorm_parameters(model) if train_bn else set()
+    keep = {id(p) for m in _batchnorm_layers(model) for p in m.parameters(recurse=False)} if train_bn else set()
     for p in _prefixes(model, prefixes):
         if id(p) not in keep:
             p.requires_grad_(False)
@@ -274,9 +273,8 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
     for epoch in epoch_iter:
         model.train()
         if batchnorm == "eval":
-            for module in model.modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                    module.eval()
+            for module in _batchnorm_layers(model):
+                module.eval()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         start = time.perf_counter()

@@ -196,10 +196,8 @@ def iter_document(path: str | Path) -> tuple[dict, Iterator[GradeResult]]:
             header.pop("submissions", None)
             return header, results()
     document = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or "submissions" not in document or "run" not in document:
-        raise MergeError(f"{path} is not the JSON of `lrcourse grade --json` (no 'run' and 'submissions')")
-    items = document.pop("submissions")
-    return document, (_result(item, base) for item in items)
+    results, _run = from_document(document, str(path), base)
+    return {k: v for k, v in document.items() if k != "submissions"}, iter(results)
 
 
 def read_document(path: str | Path) -> tuple[list[GradeResult], dict]:
