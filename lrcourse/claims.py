@@ -17,20 +17,25 @@ import ast
 import inspect
 import linecache
 import os
+import re
+
+from . import i18n
+from .i18n import N_, gettext_ as _
 
 __all__ = ["claim", "strict", "kernel_env", "thread_env", "not_shown", "ENV_VAR", "REFERENCE", "REFERENCE_THREADS",
-           "NOTE_PREFIX"]
+           "NOTE_PREFIX", "note_prefixes"]
 
 #: The environment variable that makes a false claim an error.
 ENV_VAR = "LRCOURSE_STRICT_CLAIMS"
-#: How the note of a false claim begins; the claim follows, up to a closing quotation mark.
-NOTE_PREFIX = "Note: the text claims \u201c"
+#: How the note of a false claim begins; the claim follows, up to a closing quotation mark. The note is printed in
+#: the course's language: :func:`note_prefixes` gives how it begins in each.
+NOTE_PREFIX = N_("Note: the text claims \u201c")
 #: Torch (OpenMP, MKL, OpenBLAS) threads of the course's reference runs: the stored outputs and the text's figures.
 #: One thread: how many cores a machine has then changes nothing (the thread count changes rounding, and training
 #: magnifies it), and the test suite can run two notebooks side by side on two cores.
 REFERENCE_THREADS = 1
 #: Where the text's figures come from, as the note tells the learner.
-REFERENCE = "the course's reference runs (PyTorch 2.13 on an x86-64 CPU, one thread)"
+REFERENCE = N_("the course's reference runs (PyTorch 2.13 on an x86-64 CPU, one thread)")
 
 
 def strict() -> bool:
@@ -42,7 +47,7 @@ def thread_env(threads: int) -> dict:
     """The environment variables that give torch, NumPy's BLAS and OpenMP ``threads`` threads in a process that
     starts with them (they are read when the libraries load)."""
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+        raise ValueError(_('threads must be a whole number >= 1, got {threads!r}').format(threads=threads))
     return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
@@ -57,9 +62,17 @@ def kernel_env(strict: bool, threads: int | None = None) -> dict:
     return env
 
 
+def note_prefixes() -> tuple[str, ...]:
+    """How the note of a false claim begins in each of the course's languages (English first)."""
+    return tuple(dict.fromkeys([NOTE_PREFIX] + [i18n.translations(language).get(NOTE_PREFIX, NOTE_PREFIX)
+                                                for language in i18n.LANGUAGES if language != "en"]))
+
+
 def not_shown(text: str) -> list[str]:
-    """The claims that the notes in ``text`` (a run's printed output) say were not shown, in order."""
-    return [part.split("\u201d", 1)[0] for part in text.split(NOTE_PREFIX)[1:]]
+    """The claims that the notes in ``text`` (a run's printed output, in any of the course's languages) say were
+    not shown, in order."""
+    found = re.split("|".join(map(re.escape, note_prefixes())), text)[1:]
+    return [part.split("\u201d", 1)[0] for part in found]
 
 
 def _caller_source(frame) -> str:
@@ -83,15 +96,15 @@ def claim(condition: object, message: str | None = None) -> None:
     nothing.
     """
     if message is not None and not isinstance(message, str):
-        raise TypeError(f"message must be a str saying what the text claims, got {type(message).__name__}")
+        raise TypeError(_('message must be a str saying what the text claims, got {type}').format(type=type(message).__name__))
     if condition:
         return
     frame = inspect.currentframe()
-    what = message or _caller_source(frame.f_back if frame is not None else None) or "a claim of the text"
+    what = message or _caller_source(frame.f_back if frame is not None else None) or _("a claim of the text")
     if strict():
         raise AssertionError(what)
-    print(f"{NOTE_PREFIX}{what}\u201d, and this run does not show it. The text's claims hold in "
-          f"{REFERENCE} and under other seeds, thread counts and CPU kernels (the course checks them with "
-          f"benchmarks/robustness.py), so the likeliest reason is a change to the code above. Otherwise "
-          f"rounding on this machine, which training magnifies, has moved a close comparison; your own "
-          f"outputs above are the ones to read.")
+    print(_(NOTE_PREFIX) + what + _(
+        "\u201d, and this run does not show it. The text's claims hold in {reference} and under other seeds, "
+        "thread counts and CPU kernels (the course checks them with benchmarks/robustness.py), so the likeliest "
+        "reason is a change to the code above. Otherwise rounding on this machine, which training magnifies, has "
+        "moved a close comparison; your own outputs above are the ones to read.").format(reference=_(REFERENCE)))

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .i18n import LANGUAGES
+from .i18n import gettext_ as _
 
 __all__ = ["main"]
 
@@ -47,7 +48,7 @@ def _lacking(editions) -> None:
     """Name the course's notebooks (:mod:`lrcourse.syllabus`) that a folder holding some of them lacks."""
     from . import syllabus
 
-    for source, _, _ in editions:
+    for source, _lang, _name in editions:
         names = [p.name for p in source.glob("*.ipynb")]
         lacking = syllabus.missing(names)
         if names and len(lacking) < len(syllabus.NOTEBOOKS):
@@ -238,7 +239,7 @@ def _limits(args: argparse.Namespace):
         if value.strip().lower() in ("none", "off"):
             return None
         if not value.strip().isdigit() or int(value) < 1:
-            raise ValueError(f"{name} must be a whole number >= 1 or 'none', got {value!r}")
+            raise ValueError(_("{name} must be a whole number >= 1 or 'none', got {value!r}").format(name=name, value=value))
         return int(value)
 
     return confine.Limits(memory=size(args.memory, "--memory"), max_procs=count(args.max_procs, "--max-procs"),

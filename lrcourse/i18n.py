@@ -67,7 +67,8 @@ def set_language(language: str) -> None:
     >>> set_language("en")
     """
     if not isinstance(language, str) or language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(map(repr, LANGUAGES))}, got {language!r}")
+        raise ValueError(gettext_("language must be one of {choices}, got {language!r}").format(
+            choices=", ".join(map(repr, LANGUAGES)), language=language))
     _state["catalog"] = _catalog(language)
     _state["language"] = language
 
@@ -108,7 +109,7 @@ def grouped(value: float, decimals: int = 0) -> str:
     """
     decimals = int(decimals)
     if decimals < 0:
-        raise ValueError(f"decimals must be >= 0, got {decimals}")
+        raise ValueError(gettext_("decimals must be >= 0, got {decimals}").format(decimals=decimals))
     text = f"{value:,.{decimals}f}"
     return text.replace(",", "\u202f") if get_language() == "vi" else text
 

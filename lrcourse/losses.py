@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _validation as check
+from .i18n import gettext_ as _
 
 __all__ = [
     "Loss",
@@ -51,7 +52,7 @@ class Loss:
             x = x.reshape(1)
         if x.shape[-1:] != (self.dim,):
             raise ValueError(
-                f"x must have {self.dim} coordinate(s) on its last axis, got shape {x.shape}"
+                _('x must have {dim} coordinate(s) on its last axis, got shape {shape}').format(dim=self.dim, shape=x.shape)
             )
         return x
 
@@ -74,15 +75,15 @@ class Quadratic(Loss):
     def __init__(self, H: Sequence[Sequence[float]] | np.ndarray, center=None, name: str | None = None):
         H = check.finite_array("H", H, ndim=2)
         if H.shape[0] != H.shape[1] or H.shape[0] == 0:
-            raise ValueError(f"H must be a non-empty square matrix, got shape {H.shape}")
+            raise ValueError(_('H must be a non-empty square matrix, got shape {shape}').format(shape=H.shape))
         if not np.allclose(H, H.T, rtol=1e-12, atol=1e-12):
-            raise ValueError("H must be symmetric")
+            raise ValueError(_('H must be symmetric'))
         self.H = H
         self.dim = H.shape[0]
         self.eigenvalues = np.linalg.eigvalsh(H)  # ascending
         if self.eigenvalues[0] < -1e-12 * max(1.0, abs(self.eigenvalues[-1])):
             raise ValueError(
-                f"H must be positive semi-definite, got smallest eigenvalue {self.eigenvalues[0]:.4g}"
+                _('H must be positive semi-definite, got smallest eigenvalue {eigenvalues:.4g}').format(eigenvalues=self.eigenvalues[0])
             )
         if center is None:
             self.center = np.zeros(self.dim)
@@ -143,7 +144,7 @@ def ill_conditioned(kappa: float, mu: float = 1.0, angle: float = 0.0) -> Quadra
     """
     kappa = check.as_float("kappa", kappa)
     if kappa < 1:
-        raise ValueError(f"kappa must be >= 1, got {kappa!r}")
+        raise ValueError(_('kappa must be >= 1, got {kappa!r}').format(kappa=kappa))
     mu = check.positive("mu", mu)
     angle = check.as_float("angle", angle)
     c, s = math.cos(angle), math.sin(angle)
@@ -221,8 +222,7 @@ class TwoBasins(Loss):
         minima = self._minima()
         if len(minima) != 2:
             raise ValueError(
-                "these parameters do not make a trap: the loss has "
-                f"{len(minima)} local minimum/minima; make depth larger or width smaller"
+                _('these parameters do not make a trap: the loss has {n_minima} local minimum/minima; make depth larger or width smaller').format(n_minima=len(minima))
             )
         values = [float(self.value([m])) for m in minima]
         order = np.argsort(values)
@@ -266,7 +266,7 @@ class TwoBasins(Loss):
         minima = []
         for i in np.nonzero((g[:-1] < 0) & (g[1:] >= 0))[0]:
             a, b = grid[i], grid[i + 1]
-            for _ in range(200):
+            for _halving in range(200):
                 m = 0.5 * (a + b)
                 if m in (a, b):
                     break

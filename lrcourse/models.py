@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from ._seeding import seeded
 from ._validation import integer
+from .i18n import gettext_ as _
 
 __all__ = ["BasicBlock", "ResNet", "small_resnet", "resnet18", "IMAGENET_URL", "fetch_checkpoint",  # noqa: F822 (lazy)
            "state_digest", "pretrained_small_resnet", "PRETRAINED"]
@@ -89,10 +90,9 @@ def _make_resnet_class(block_cls):
                      widths: Sequence[int] = (64, 128, 256, 512), stem: str = "imagenet"):
             super().__init__()
             if stem not in ("imagenet", "small"):
-                raise ValueError(f"stem must be 'imagenet' or 'small', got {stem!r}")
+                raise ValueError(_("stem must be 'imagenet' or 'small', got {stem!r}").format(stem=stem))
             if len(layers) != len(widths) or not layers:
-                raise ValueError(f"layers and widths must have the same, non-zero length, got {layers!r} "
-                                 f"and {widths!r}")
+                raise ValueError(_('layers and widths must have the same, non-zero length, got {layers!r} and {widths!r}').format(layers=layers, widths=widths))
             layers = [integer("layers", n, minimum=1) for n in layers]
             widths = [integer("widths", w, minimum=1) for w in widths]
             num_classes = integer("num_classes", num_classes, minimum=1)
@@ -178,7 +178,7 @@ def resnet18(num_classes: int = 1000, weights: str | None = None, progress: bool
     its fresh (seeded) initialisation: the usual start of a fine-tuning run.
     """
     if weights not in (None, "imagenet"):
-        raise ValueError(f"weights must be None or 'imagenet', got {weights!r}")
+        raise ValueError(_("weights must be None or 'imagenet', got {weights!r}").format(weights=weights))
     model = seeded(seed, lambda: __getattr__("ResNet")((2, 2, 2, 2), num_classes))
     if weights == "imagenet":
         state = fetch_checkpoint(IMAGENET_URL, model_dir=model_dir, progress=progress)
@@ -187,7 +187,7 @@ def resnet18(num_classes: int = 1000, weights: str | None = None, progress: bool
         missing, unexpected = model.load_state_dict(state, strict=False)
         expected_missing = [] if num_classes == 1000 else ["fc.bias", "fc.weight"]
         if sorted(missing) != expected_missing or unexpected:
-            raise ValueError(f"the checkpoint does not fit ResNet-18: missing {missing}, unexpected {unexpected}")
+            raise ValueError(_('the checkpoint does not fit ResNet-18: missing {missing}, unexpected {unexpected}').format(missing=missing, unexpected=unexpected))
     return model
 
 
@@ -213,7 +213,7 @@ def fetch_checkpoint(url: str, model_dir: str | Path | None = None, progress: bo
     name = Path(urlparse(url).path).name
     match = _HASH.search(name)
     if match is None:
-        raise ValueError(f"url must name a file like 'name-<sha256 prefix>.pth', got {url!r}")
+        raise ValueError(_("url must name a file like 'name-<sha256 prefix>.pth', got {url!r}").format(url=url))
     prefix = match.group(1)
     folder = Path(model_dir) if model_dir is not None else Path(torch.hub.get_dir()) / "checkpoints"
     path = folder / name
@@ -223,13 +223,11 @@ def fetch_checkpoint(url: str, model_dir: str | Path | None = None, progress: bo
             torch.hub.download_url_to_file(url, str(path), hash_prefix=prefix, progress=progress)
         except Exception as err:
             raise RuntimeError(
-                f"could not download {url} ({type(err).__name__}: {err}). Offline? Copy the file to {path} "
-                f"from a machine that has it (it is torch.hub's cache, shared with torchvision)."
+                _("could not download {url} ({type}: {err}). Offline? Copy the file to {path} from a machine that has it (it is torch.hub's cache, shared with torchvision).").format(url=url, type=type(err).__name__, err=err, path=path)
             ) from err
     digest = _sha256(path)
     if not digest.startswith(prefix):
-        raise RuntimeError(f"{path} is damaged or not the published file: its SHA-256 starts {digest[:len(prefix)]}, "
-                           f"expected {prefix}. Delete it to download it again.")
+        raise RuntimeError(_('{path} is damaged or not the published file: its SHA-256 starts {digest}, expected {prefix}. Delete it to download it again.').format(path=path, digest=digest[:len(prefix)], prefix=prefix))
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -245,7 +243,7 @@ def state_digest(state: dict) -> str:
     for name in sorted(state):
         tensor = state[name]
         if not torch.is_tensor(tensor):
-            raise ValueError(f"state[{name!r}] is not a tensor: a state_dict holds only tensors")
+            raise ValueError(_('state[{name!r}] is not a tensor: a state_dict holds only tensors').format(name=name))
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -269,14 +267,13 @@ def pretrained_small_resnet(num_classes: int = 5, seed: int = 0, source: str = "
     import torch
 
     if source not in PRETRAINED:
-        raise ValueError(f"source must be one of {', '.join(map(repr, PRETRAINED))}, got {source!r}")
-    name, digest, _ = PRETRAINED[source]
+        raise ValueError(_('source must be one of {choices}, got {source!r}').format(choices=', '.join(map(repr, PRETRAINED)), source=source))
+    name, digest, _about = PRETRAINED[source]
     path = Path(__file__).resolve().parent / "weights" / name
     state = torch.load(path, map_location="cpu", weights_only=True)
     found = state_digest(state)
     if found != digest:
-        raise RuntimeError(f"{path} is damaged or not the shipped checkpoint: its digest is {found[:12]}..., "
-                           f"expected {digest[:12]}...; reinstall lrcourse")
+        raise RuntimeError(_('{path} is damaged or not the shipped checkpoint: its digest is {found}..., expected {digest}...; reinstall lrcourse').format(path=path, found=found[:12], digest=digest[:12]))
     model = small_resnet(num_classes=num_classes, seed=seed)
     if num_classes != 5:
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}

@@ -41,6 +41,7 @@ import numbers
 from typing import Any, Iterable
 
 from . import _validation as check
+from .i18n import gettext_ as _
 
 __all__ = ["is_improvement", "ReduceLROnPlateau", "KerasReduceLROnPlateau", "EarlyStopping", "first_cut_epoch"]
 
@@ -50,19 +51,20 @@ THRESHOLD_MODES = ("rel", "abs")
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        listed = " or ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be {listed}, got {value!r}")
+        first, second = choices  # each choice here is between two modes
+        raise ValueError(_("{name} must be {first!r} or {second!r}, got {value!r}").format(
+            name=name, first=first, second=second, value=value))
     return value
 
 
 def _metric(value: Any) -> float:
     """A metric as a float: a number, a NumPy scalar or a one-element tensor (NaN and inf allowed)."""
     if isinstance(value, (bool, str, bytes)) or value is None:
-        raise ValueError(f"metric must be a number, got {value!r}")
+        raise ValueError(_('metric must be a number, got {value!r}').format(value=value))
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"metric must be a number (or a one-element tensor), got {value!r}") from None
+        raise ValueError(_('metric must be a number (or a one-element tensor), got {value!r}').format(value=value)) from None
 
 
 def is_improvement(current: float, best: float, mode: str = "min", threshold_mode: str = "rel",
@@ -113,11 +115,10 @@ def _check_optimizer(optimizer: Any) -> Any:
     groups = getattr(optimizer, "param_groups", None)
     if groups is not None:
         if len(groups) != 1:
-            raise ValueError(f"optimizer must have one parameter group, got {len(groups)} "
-                             f"(use torch.optim.lr_scheduler.ReduceLROnPlateau for several)")
+            raise ValueError(_('optimizer must have one parameter group, got {n_groups} (use torch.optim.lr_scheduler.ReduceLROnPlateau for several)').format(n_groups=len(groups)))
         return optimizer
     if not isinstance(getattr(optimizer, "lr", None), numbers.Real):
-        raise ValueError(f"optimizer must be an lrcourse.optimizers or torch.optim optimizer, got {optimizer!r}")
+        raise ValueError(_('optimizer must be an lrcourse.optimizers or torch.optim optimizer, got {optimizer!r}').format(optimizer=optimizer))
     return optimizer
 
 
@@ -130,7 +131,7 @@ class _PlateauBase:
         self.mode = _choice("mode", mode, MODES)
         self.factor = check.as_float("factor", factor)
         if not 0 <= self.factor < 1:
-            raise ValueError(f"factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}")
+            raise ValueError(_('factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}').format(factor=factor))
         self.patience = check.integer("patience", patience, minimum=0)
         self.cooldown = check.integer("cooldown", cooldown, minimum=0)
         self.min_lr = check.non_negative("min_lr", min_lr)
@@ -141,7 +142,7 @@ class _PlateauBase:
     def _init_lr(self, lr: float | None, optimizer: Any) -> None:
         if optimizer is None:
             if lr is None:
-                raise ValueError("lr must be given when there is no optimizer to read it from")
+                raise ValueError(_('lr must be given when there is no optimizer to read it from'))
             self._lr = check.positive("lr", lr)
         else:
             _check_optimizer(optimizer)
@@ -352,7 +353,7 @@ class EarlyStopping:
     def restore(self, model: Any) -> int:
         """Load the best weights seen into ``model``; return the epoch they are from."""
         if self.best_state is None:
-            raise ValueError("no weights to restore: pass model= to step() (and have at least one improvement)")
+            raise ValueError(_('no weights to restore: pass model= to step() (and have at least one improvement)'))
         model.load_state_dict(copy.deepcopy(self.best_state))
         return self.best_epoch
 

@@ -28,6 +28,10 @@ import numpy as np
 
 from ._seeding import seeded
 from ._validation import integer, non_negative
+from .i18n import N_, gettext_ as _
+
+#: a split's task as the error messages name it
+TASKS = {"classification": N_("classification"), "regression": N_("regression")}
 
 __all__ = ["History", "mlp", "train", "train_side_by_side", "evaluate_model"]
 
@@ -167,20 +171,19 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
     epochs = integer("epochs", epochs, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
     if per not in ("step", "epoch"):
-        raise ValueError(f"per must be 'step' or 'epoch', got {per!r}")
+        raise ValueError(_("per must be 'step' or 'epoch', got {per!r}").format(per=per))
     plateau = None if callable(schedule) else schedule
     if plateau is not None and not (hasattr(plateau, "step") and hasattr(plateau, "lr")):
-        raise ValueError(f"schedule must be a function step -> lr or a plateau rule, got {schedule!r}")
+        raise ValueError(_('schedule must be a function step -> lr or a plateau rule, got {schedule!r}').format(schedule=schedule))
     if plateau is not None and plateau.last_epoch:
-        raise ValueError("schedule: the plateau rule has been stepped already; pass a fresh one")
+        raise ValueError(_('schedule: the plateau rule has been stepped already; pass a fresh one'))
     task = getattr(split, "task", "classification")
     allowed = [m for m in MONITORS if m != ("val_accuracy" if task == "regression" else "val_r2")]
     if monitor not in allowed:
-        raise ValueError(f"monitor must be one of {', '.join(map(repr, allowed))} for a {task} split, "
-                         f"got {monitor!r}")
+        raise ValueError(_('monitor must be one of {choices} for a {task} split, got {monitor!r}').format(choices=', '.join(map(repr, allowed)), task=_(TASKS.get(task, task)), monitor=monitor))
     momentum_schedule = momentum if callable(momentum) else None
     if momentum_schedule is not None and optimizer is not None:
-        raise ValueError("momentum: a momentum schedule drives the default SGD; pass optimizer=None with it")
+        raise ValueError(_('momentum: a momentum schedule drives the default SGD; pass optimizer=None with it'))
     momentum = non_negative("momentum", momentum_schedule(0) if momentum_schedule else momentum)
     weight_decay = non_negative("weight_decay", weight_decay)
     seed = integer("seed", seed, minimum=0)
@@ -268,9 +271,9 @@ def train_side_by_side(models: Sequence[Any], split: Any, optimizer: Any, epochs
 
     models = list(models)
     if not models or not all(isinstance(m, torch.nn.Module) for m in models):
-        raise ValueError(f"models must be a non-empty list of torch modules, got {models!r}")
+        raise ValueError(_('models must be a non-empty list of torch modules, got {models!r}').format(models=models))
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(f"optimizer must be a torch optimizer over the models' parameters, got {optimizer!r}")
+        raise ValueError(_("optimizer must be a torch optimizer over the models' parameters, got {optimizer!r}").format(optimizer=optimizer))
     epochs = integer("epochs", epochs, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
     seed = integer("seed", seed, minimum=0)
@@ -278,15 +281,14 @@ def train_side_by_side(models: Sequence[Any], split: Any, optimizer: Any, epochs
     for i, model in enumerate(models):
         missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in in_optimizer]
         if missing:
-            raise ValueError(f"optimizer: models[{i}]'s parameters {', '.join(missing)} are in none of its "
-                             f"param groups, so they would not train")
+            raise ValueError(_("optimizer: models[{i}]'s parameters {missing} are in none of its param groups, so they would not train").format(i=i, missing=', '.join(missing)))
     task = getattr(split, "task", "classification")
     X, y = _training_tensors(split, task)
     n = len(y)
     generator = torch.Generator().manual_seed(seed)
     for model in models:
         model.train()
-    for _ in range(epochs):
+    for _epoch in range(epochs):
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
             batch = order[start:start + batch_size]

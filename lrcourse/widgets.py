@@ -163,25 +163,27 @@ class ScheduleExplorer(_PNGFigure):
         "cyclic": ("lr", "step_size", "mode", "gamma"),
         "one_cycle": ("lr", "pct_start", "anneal", "three_phase"),
     }
+    #: the name each schedule gives the slider "step_size" (its label follows the schedule chosen)
+    STEP_SIZE_ARGUMENT = {"step_decay": "step_size", "cosine_restarts": "first_cycle", "cyclic": "step_size_up"}
 
     def __init__(self, kind: str = "warmup_cosine", lr: float = 0.1, total_steps: int = 300):
         import ipywidgets as w
         from matplotlib.figure import Figure
 
         if kind not in self.KINDS:
-            raise ValueError(f"kind must be one of {', '.join(map(repr, self.KINDS))}, got {kind!r}")
+            raise ValueError(_('kind must be one of {choices}, got {kind!r}').format(choices=', '.join(map(repr, self.KINDS)), kind=kind))
         style = {"description_width": "90px"}
         self.kind = w.Dropdown(options=list(self.KINDS), value=kind, description=_("schedule"), style=style)
         self.controls = {
-            "lr": w.FloatLogSlider(value=lr, base=10, min=-4, max=0, step=0.05, description="lr (peak)",
+            "lr": w.FloatLogSlider(value=lr, base=10, min=-4, max=0, step=0.05, description=_("lr (peak)"),
                                    readout_format=".3g", style=style),
             "total_steps": w.IntSlider(value=total_steps, min=20, max=1000, step=10, description="total_steps",
                                        style=style),
-            "step_size": w.IntSlider(value=60, min=1, max=500, description="step / cycle", style=style),
+            "step_size": w.IntSlider(value=60, min=1, max=500, description="step_size", style=style),
             "gamma": w.FloatSlider(value=0.5, min=0.5, max=1.0, step=0.005, description="gamma",
                                    readout_format=".3f", style=style),
             "power": w.FloatSlider(value=2.0, min=0.25, max=4.0, step=0.25, description="power", style=style),
-            "min_lr": w.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.05, description="min_lr / lr",
+            "min_lr": w.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.05, description=_("min_lr / lr"),
                                     style=style),
             "warmup_steps": w.IntSlider(value=30, min=1, max=300, description="warmup_steps", style=style),
             "start_factor": w.FloatSlider(value=1 / 3, min=0.01, max=1.0, step=0.01, description="start_factor",
@@ -243,6 +245,8 @@ class ScheduleExplorer(_PNGFigure):
         used = {"total_steps", *self.KINDS[self.kind.value]}
         for name, control in self.controls.items():
             control.layout.display = None if name in used else "none"
+        # one slider, the argument each schedule calls it by
+        self.controls["step_size"].description = self.STEP_SIZE_ARGUMENT.get(self.kind.value, "step_size")
         self.schedule = self.build()
         total = int(self.controls["total_steps"].value)
         self.values = schedules.evaluate(self.schedule, total)
@@ -283,7 +287,7 @@ class OptimizerExplorer(_PNGFigure):
         from matplotlib.figure import Figure
 
         if name not in ROSENBROCK_SETUPS:
-            raise ValueError(f"name must be one of {sorted(ROSENBROCK_SETUPS)}, got {name!r}")
+            raise ValueError(_('name must be one of {names}, got {name!r}').format(names=sorted(ROSENBROCK_SETUPS), name=name))
         self.loss = losses.Rosenbrock()
         self.x0 = np.asarray(x0, dtype=float)
         self.num_steps = num_steps
@@ -348,7 +352,7 @@ class PlateauExplorer(_PNGFigure):
 
         self.metrics = [float(m) for m in metrics]
         if not self.metrics:
-            raise ValueError("metrics must hold at least one value")
+            raise ValueError(_('metrics must hold at least one value'))
         self.lr = lr
         self.mode, self.threshold_mode, self.metric_label = mode, threshold_mode, metric_label
         plateau.ReduceLROnPlateau(lr, mode=mode, patience=patience, factor=factor, threshold=threshold,
@@ -411,7 +415,7 @@ class HorizonExplorer(_PNGFigure):
         self.lr = float(lr)
         self.max_steps = int(max_steps)
         if self.max_steps < 20:
-            raise ValueError(f"max_steps must be >= 20, got {max_steps!r}")
+            raise ValueError(_('max_steps must be >= 20, got {max_steps!r}').format(max_steps=max_steps))
         schedules.wsd(self.lr, 0, 1, 1, decay=decay)  # validates lr and decay up front
         style = {"description_width": "110px"}
         self.horizon_slider = w.IntSlider(value=horizon or self.max_steps // 2, min=10, max=self.max_steps,

@@ -52,6 +52,25 @@ def test_not_shown_reads_the_claims_back_from_a_runs_output(monkeypatch, capsys)
     assert claims.not_shown("no notes here\n") == []
 
 
+def test_a_vietnamese_notebooks_note_is_in_vietnamese_and_is_read_back(monkeypatch, capsys):
+    from lrcourse import i18n
+
+    monkeypatch.delenv(claims.ENV_VAR)
+    with i18n.using("vi"):
+        claim(False, "tốc độ học tốt nhất là 0.03")
+        claim(2 + 2 == 5)
+    out = capsys.readouterr().out
+    prefix = i18n.translations("vi")[claims.NOTE_PREFIX]
+    assert out.startswith(prefix + "tốc độ học tốt nhất là 0.03\u201d") and prefix != claims.NOTE_PREFIX
+    assert "Note" not in out and "the text" not in out and "benchmarks/robustness.py" in out
+    assert i18n.translations("vi")[claims.REFERENCE] in out
+    assert claims.note_prefixes() == (claims.NOTE_PREFIX, prefix)
+    # one reader for both languages: the benchmarks and the browser test read either edition's notes
+    claim(False, "the best LR is 0.03")
+    assert claims.not_shown(out + capsys.readouterr().out) == ["tốc độ học tốt nhất là 0.03", "2 + 2 == 5",
+                                                               "the best LR is 0.03"]
+
+
 def test_a_note_without_a_message_quotes_the_claims_code(monkeypatch, capsys):
     monkeypatch.delenv(claims.ENV_VAR)
     claim(len("abc") == 4)

@@ -138,17 +138,79 @@ def test_the_marking_check_finds_an_english_f_string_and_a_bare_message(tmp_path
     assert [line.split(":")[1] for line in unmarked_messages(path)] == ["2", "3"]
 
 
-def test_no_function_that_translates_rebinds_the_underscore():
-    """``for _ in ...`` inside a function that calls ``_()`` would turn every message there into a crash."""
+def _own_scope(fn: ast.AST):
+    """The nodes of ``fn``'s own scope: not those of a nested function, lambda or comprehension (their names are
+    their own)."""
+    todo = list(ast.iter_child_nodes(fn))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp,
+                                 ast.DictComp, ast.GeneratorExp, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def rebinding_functions(source: str) -> list[int]:
+    """The lines of the functions in ``source`` that call ``_()`` and also bind ``_`` in their own scope."""
     bad = []
-    for path in (ROOT / "lrcourse").rglob("*.py"):
-        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(fn, (ast.FunctionDef, ast.Lambda)):
-                nodes = list(ast.walk(fn))
-                if any(isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store) for n in nodes) and \
-                        any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_" for n in nodes):
-                    bad.append(f"{path.name}:{fn.lineno}")
+    for fn in ast.walk(ast.parse(source)):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            own = list(_own_scope(fn))
+            binds = any(isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store) for n in own)
+            calls = any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_" for n in ast.walk(fn))
+            if binds and calls:
+                bad.append(fn.lineno)
+    return bad
+
+
+def test_no_function_that_translates_rebinds_the_underscore():
+    """``for _ in ...`` inside a function that calls ``_()`` would turn every message there into a crash
+    (UnboundLocalError, or an int called); a comprehension's ``_`` is its own and harmless."""
+    bad = [f"{path.name}:{line}" for path in (ROOT / "lrcourse").rglob("*.py")
+           for line in rebinding_functions(path.read_text(encoding="utf-8"))]
     assert bad == []
+
+
+def test_the_rebinding_check_sees_a_loop_and_a_tuple_but_not_a_comprehension():
+    source = ("def a(n):\n    for _ in range(n):\n        pass\n    raise ValueError(_('x'))\n"
+              "def b(f):\n    y, _ = f()\n    return _('y')\n"
+              "def c(ps):\n    s = [0 for _ in ps]\n    return _('z')\n")
+    assert rebinding_functions(source) == [1, 5]
+
+
+ERRORS = {"ValueError", "TypeError", "RuntimeError", "FileNotFoundError"}
+#: where an error is for an instructor or a maintainer, not a learner: the grader's command line and sandbox
+#: (an instructor's terminal), the course's launcher, and the i18n module itself (its catalog may be missing)
+UNTRANSLATED_ERRORS = ("grading/", "start.py", "i18n.py")
+
+
+def untranslated_errors(path: Path) -> list[str]:
+    """``raise ValueError("...")`` (or TypeError, RuntimeError, FileNotFoundError) whose message is not ``_()``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and getattr(node.exc.func, "id", "") in ERRORS:
+            arg = node.exc.args[0] if node.exc.args else None
+            if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format":
+                arg = arg.func.value
+            if not (isinstance(arg, ast.Call) and getattr(arg.func, "id", "") in catalogs.MARKERS):
+                found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_every_argument_error_of_the_library_is_marked_for_translation():
+    paths = [p for p in (ROOT / "lrcourse").rglob("*.py")
+             if not any(part in p.relative_to(ROOT / "lrcourse").as_posix() for part in UNTRANSLATED_ERRORS)]
+    assert len(paths) > 30
+    assert [f for p in paths for f in untranslated_errors(p)] == []
+
+
+def test_the_error_check_finds_an_f_string_and_a_bare_message(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text('def f(x):\n    raise ValueError(f"x must be > 0, got {x}")\n'
+                    'def g(x):\n    raise TypeError("x must be a number")\n'
+                    'def h(x):\n    raise ValueError(_("x must be > 0, got {x}").format(x=x))\n'
+                    'def k(x):\n    raise ValueError(_("x must be a number"))\n')
+    assert untranslated_errors(path) == ["m.py:2", "m.py:4"]
 
 
 # ----------------------------------------------------------------------------------------- choosing
@@ -261,3 +323,58 @@ def test_a_notebooks_language_comes_from_its_metadata_else_from_its_code():
     nb.metadata["lrcourse"] = {"language": "en"}
     assert i18n.notebook_language(nb) == "en"  # the release's metadata wins
     assert i18n.notebook_language(nbformat.v4.new_notebook(cells=[code("x = 1")])) == "en"
+
+
+# ----------------------------------------------------------------------------------------- argument errors
+
+def _bad_calls():
+    """One wrong call of each public family of the library, with the argument its error must name."""
+    from lrcourse import (claims, data, descent, finetune, losses, models, optimizers, plateau, plotting, scale,
+                          schedules, search, stacked, training, widgets)
+
+    return {
+        "descent": (lambda: descent.run(losses.quadratic_1d(1.0), 1.0, lr=-0.1), "lr"),
+        "descent.lr_regime": (lambda: descent.lr_regime(a=0.0, lr=0.1), "a"),
+        "losses": (lambda: losses.ill_conditioned(kappa=0.5), "kappa"),
+        "schedules": (lambda: schedules.cosine(lr=0.1, total_steps=10, min_lr=0.5), "min_lr"),
+        "schedules.one_cycle": (lambda: schedules.one_cycle(0.1, 100, anneal="cubic"), "anneal"),
+        "optimizers": (lambda: optimizers.Adam(lr=1e-3, betas=(1.5, 0.999)), "betas"),
+        "optimizers.SGD": (lambda: optimizers.SGD(lr=0.1, nesterov=True), "nesterov"),
+        "plateau": (lambda: plateau.ReduceLROnPlateau(lr=0.1, factor=1.5), "factor"),
+        "plateau.EarlyStopping": (lambda: plateau.EarlyStopping(patience=3, mode="up"), "mode"),
+        "search": (lambda: search.kfold(10, k=20), "k"),
+        "search.suggest_lr": (lambda: search.suggest_lr([1e-3, 1e-2], [1.0, 0.5], method="cliff"), "method"),
+        "search.log_uniform": (lambda: search.log_uniform(1.0, 0.1), "high"),
+        "training": (lambda: training.mlp(num_features=0, num_classes=10), "num_features"),
+        "training.train": (lambda: training.train(training.mlp(64, 10), data.digits(), lambda t: 0.1, 1, per="batch"),
+                           "per"),
+        "finetune": (lambda: finetune.select_device(prefer="tpu"), "prefer"),
+        "finetune.freeze": (lambda: finetune.freeze(models.small_resnet(), train_bn="yes"), "train_bn"),
+        "models": (lambda: models.pretrained_small_resnet(source="imagenet21k"), "source"),
+        "data": (lambda: data.digits(val_fraction=1.5), "val_fraction"),
+        "scale": (lambda: scale.linear_scaling(0.1, base_batch=32, batch=0), "batch"),
+        "scale.width_mlp": (lambda: scale.width_mlp(64, 10, width=64, parametrization="ntk"), "parametrization"),
+        "stacked": (lambda: stacked.StackedOptimizer([], [0.1], rule="adamax"), "rule"),
+        "widgets": (lambda: widgets.HorizonExplorer(max_steps=5), "max_steps"),
+        "plotting": (lambda: plotting.plot_schedule(lambda t: 0.1, num_steps=-1), "num_steps"),
+        "claims": (lambda: claims.claim(True, message=3), "message"),
+        "i18n.grouped": (lambda: i18n.grouped(1.5, decimals=-1), "decimals"),
+    }
+
+
+@pytest.mark.parametrize("family", list(_bad_calls()))
+def test_a_wrong_argument_is_explained_in_vietnamese(family):
+    """After ``set_language("vi")`` a wrong argument raises its error in Vietnamese, naming the argument as the
+    learner types it; in English it is the message the tests elsewhere match."""
+    call, argument = _bad_calls()[family]
+    with pytest.raises((ValueError, TypeError)) as english:
+        call()
+    with i18n.using("vi"), pytest.raises((ValueError, TypeError)) as vietnamese:
+        call()
+    en, vi_text = str(english.value), str(vietnamese.value)
+    assert type(english.value) is type(vietnamese.value)
+    assert argument in en and argument in vi_text, (en, vi_text)
+    assert vi_text != en
+    assert re.search(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", vi_text), vi_text
+    # not English with a Vietnamese word in it: no run of four English words survives
+    assert not re.search(r"\b(?:must|got|expected|should|the|a|an)\b(?:\s+[a-z]+){3}", vi_text), vi_text

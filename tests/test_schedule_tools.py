@@ -46,6 +46,28 @@ def test_moving_a_slider_redraws_with_the_new_value():
     assert explorer.ax.get_yscale() == "log"
 
 
+def test_the_shared_slider_is_labelled_with_each_schedules_own_argument():
+    explorer = ScheduleExplorer("step_decay")
+    labels = {}
+    for kind in ("step_decay", "cosine_restarts", "cyclic"):
+        explorer.kind.value = kind
+        labels[kind] = explorer.controls["step_size"].description
+    assert labels == {"step_decay": "step_size", "cosine_restarts": "first_cycle", "cyclic": "step_size_up"}
+    import inspect
+
+    from lrcourse import schedules
+    assert all(arg in inspect.signature(getattr(schedules, kind)).parameters for kind, arg in labels.items())
+
+
+def test_the_explorers_labels_are_in_the_course_language():
+    from lrcourse import i18n
+    with i18n.using("vi"):
+        explorer = ScheduleExplorer("cosine")
+    labels = {name: control.description for name, control in explorer.controls.items()}
+    assert labels["lr"] == "lr (đỉnh)" and "tỷ số" in labels["min_lr"], labels
+    assert explorer.kind.description == "lịch trình" and explorer.logy.description != "log scale"
+
+
 def test_warmup_longer_than_the_run_is_clipped_not_an_error():
     explorer = ScheduleExplorer("warmup_cosine", total_steps=100)
     explorer.controls["warmup_steps"].value = 300

@@ -30,7 +30,7 @@ def _arr(*rows) -> np.ndarray:
 # --------------------------------------------------------------------------- scaled_lr
 def _scaled_lr_reference(base_lr, base_batch, batch, rule):
     if rule not in RULES:
-        raise ValueError(f"rule must be 'linear' or 'sqrt', got {rule!r}")  # i18n: library validation, as elsewhere
+        raise ValueError(_("rule must be 'linear' or 'sqrt', got {rule!r}").format(rule=rule))
     ratio = batch / base_batch
     return base_lr * (ratio if rule == "linear" else math.sqrt(ratio))
 
@@ -506,7 +506,7 @@ sf_update = Exercise(
 # --------------------------------------------------------------------------- mup_lr
 def _mup_reference(base_lr, base_width, width, layer):
     if layer not in LAYERS:
-        raise ValueError(f"layer must be one of 'input', 'hidden', 'output', got {layer!r}")  # i18n: validation
+        raise ValueError(_("layer must be one of 'input', 'hidden', 'output', got {layer!r}").format(layer=layer))
     return base_lr * base_width / width if layer == "hidden" else base_lr
 
 
