@@ -142,7 +142,7 @@ def plot_contour(loss, trajectories: Iterable = (), ax=None, xlim=(-1.5, 1.5), y
     ax.contour(xs, ys, np.maximum(z, lv[0] * 0.5), levels=lv, colors="0.6", linewidths=0.7)
     minimizer = getattr(loss, "minimizer", None)
     if minimizer is not None:
-        ax.plot(*minimizer, "*", color="k", ms=11, label="minimum", zorder=5)
+        ax.plot(*minimizer, "*", color="k", ms=11, label=_("minimum"), zorder=5)
     for i, traj in enumerate(trajectories):
         p = traj.points
         ax.plot(p[:, 0], p[:, 1], "o-", color=_color(i), ms=2.5, lw=1, label=_label(traj))
@@ -322,12 +322,12 @@ def plot_search(results, ax=None, name: str = "lr", label: str | None = None, co
                 label=_("best: {name}={value}").format(name=name, value=f"{best.params[name]:.3g}"))
     if not ok.all():
         top = float(np.max(means[ok] + stds[ok])) * 1.15 if ok.any() else 1.0
-        ax.plot(x[~ok], np.full((~ok).sum(), top), "x", color=COLORS[3], ms=8, mew=2, label="diverged")
+        ax.plot(x[~ok], np.full((~ok).sum(), top), "x", color=COLORS[3], ms=8, mew=2, label=_("diverged"))
     ax.set_xscale("log")
     if logy:
         _log_y(ax)
     what = _("validation score") if results.mode == "max" else _("validation loss")
-    ax.set(xlabel=name, ylabel=what + (" (mean ± std over folds)" if len(best.scores) > 1 else ""),
+    ax.set(xlabel=name, ylabel=what + (_(" (mean ± std over folds)") if len(best.scores) > 1 else ""),
            title=title or results.method.capitalize())
     ax.legend()
     return ax

@@ -256,8 +256,9 @@ class ScheduleExplorer(_PNGFigure):
                                title=_("{schedule}: LR against step").format(schedule=self.schedule.__name__))
         self.line = self.ax.get_lines()[0]
         call = self.schedule.__qualname__
-        self.code.value = (f"<code>schedules.{call}</code><br>LR at step 0: {self.values[0]:.3g} &nbsp; | "
-                           f"&nbsp; max: {self.values.max():.3g} &nbsp; | &nbsp; last step: {self.values[-1]:.3g}")
+        self.code.value = f"<code>schedules.{call}</code><br>" + _(
+            "LR at step 0: {first} &nbsp; | &nbsp; max: {peak} &nbsp; | &nbsp; last step: {last}").format(
+            first=f"{self.values[0]:.3g}", peak=f"{self.values.max():.3g}", last=f"{self.values[-1]:.3g}")
         self.redraws += 1
         self._show()
 
