@@ -237,21 +237,25 @@ class SearchResults:
         names = list(self.trials[0].params) if self.trials else []
         num_folds = max((len(t.scores) for t in self.trials), default=0)
         cv = num_folds > 1
+        # a column is as wide as its header in the course's language ("trung bình" for "mean"), at least as the numbers
+        mean, std, score, wall = _("mean"), _("std"), _("score"), _("wall")
+        fold_names = [_("fold {number}").format(number=i + 1) for i in range(num_folds)] if folds and cv else []
+        w_mean, w_std = max(9, len(mean if cv else score)), max(8, len(std))
+        w_fold, w_wall = max([8] + [len(f) for f in fold_names]), max(8, len(wall))
         head = [f"{'#':>3}"] + [f"{n:>12}" for n in names] + (
-            [f"{_('mean'):>9}", f"{_('std'):>8}"] if cv else [f"{_('score'):>9}"])
-        if folds and cv:
-            head += [f"{_('fold {number}').format(number=i + 1):>8}" for i in range(num_folds)]
+            [f"{mean:>{w_mean}}", f"{std:>{w_std}}"] if cv else [f"{score:>{w_mean}}"])
+        head += [f"{f:>{w_fold}}" for f in fold_names]
         if timings:
-            head.append(f"{_('wall'):>8}")
+            head.append(f"{wall:>{w_wall}}")
         best = self.best if self.trials else None
         lines = [" ".join(head)]
         for t in trials:
             row = [f"{t.number:3d}"] + [f"{_cell(t.params[n]):>12}" for n in names]
-            row += [f"{t.mean:9.4g}", f"{t.std:8.2g}"] if cv else [f"{t.mean:9.4g}"]
-            if folds and cv:
-                row += [f"{s:8.4g}" for s in t.scores]
+            row += [f"{t.mean:{w_mean}.4g}", f"{t.std:{w_std}.2g}"] if cv else [f"{t.mean:{w_mean}.4g}"]
+            if fold_names:
+                row += [f"{s:{w_fold}.4g}" for s in t.scores]
             if timings:
-                row.append(f"{t.seconds:6.2f} s")
+                row.append(f"{t.seconds:{w_wall - 2}.2f} s")
             lines.append(" ".join(row) + ("  " + _("<- best") if t is best and not timings else ""))
         return "\n".join(lines)
 

@@ -164,6 +164,18 @@ def test_results_print_as_a_table():
     assert single.table().splitlines()[0].split() == ["#", "lr", "score", "wall"]
 
 
+def test_the_tables_columns_are_as_wide_as_their_headers_in_either_language():
+    from lrcourse import i18n
+
+    folds = search.kfold(9, k=3)
+    results = search.grid_search(lambda lr, train_idx, val_idx: _quadratic(lr), [0.01, 0.03], folds=folds)
+    for language in ("en", "vi"):
+        with i18n.using(language):
+            lines = results.table().splitlines()
+        assert len({len(line) for line in lines}) == 1, lines  # every column right-aligned under its header
+    assert "trung bình" in lines[0] and "độ lệch chuẩn" in lines[0] and "thời gian" in lines[0]
+
+
 def test_searches_show_a_progress_bar_on_request_and_overflow_quietly(capfd):
     huge = search.grid_search(lambda lr: 1e308, [0.1, 1.0], folds=None)
     assert huge.best.mean == 1e308

@@ -138,6 +138,31 @@ def test_the_prose_check_flags_an_english_paragraph_and_not_math_or_names():
     assert [p.split(": ", 1)[1] for p in english_paragraphs(nb)] == ["The step is too large here."]
 
 
+#: Abbreviations the tables once used for want of a column's width; a learner cannot read them (the review named
+#: them): a table spells its headers out, on two lines where a column is narrow.
+ABBREVIATIONS = re.compile(r"(?<![\w.])(?:KĐ|HL|MM|TS|TB|ĐLC|đlc|đcx|k\.tra|k\.đ|h\.l\.trước|TĐH|t\.số|c\.xác|TK BN)(?![\w])")
+
+
+def abbreviations(nb) -> list[str]:
+    """Where a Vietnamese notebook's code (its printed headers are string literals) or outputs abbreviate."""
+    found = []
+    for cell in nb.cells:
+        texts = [cell.source] + [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        found += [f"{cell.get('id')}: {m.group(0)}" for text in texts for m in ABBREVIATIONS.finditer(text)]
+    return found
+
+
+@pytest.mark.parametrize("path", VI, ids=[p.name for p in VI])
+def test_the_tables_spell_their_headers_out(path):
+    assert abbreviations(_read(path)) == []
+
+
+def test_the_abbreviation_check_finds_a_header_and_not_a_word_that_contains_one():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "print(f\"{'mất mát HL':>10s} {'± đlc':>6}\")\nprint('TBX HLV: tốc độ học, kiểm tra')")])
+    assert [f.split(": ", 1)[1] for f in abbreviations(nb)] == ["HL", "đlc"]
+
+
 # ----------------------------------------------------------------------------------------- the glossary
 
 def glossary() -> list[tuple[str, str, list[str]]]:
