@@ -66,7 +66,7 @@ def test_the_explorers_labels_are_in_the_course_language():
     labels = {name: control.description for name, control in explorer.controls.items()}
     assert labels["lr"] == "lr (đỉnh)" and "tỷ số" in labels["min_lr"], labels
     assert explorer.kind.description == "lịch trình" and explorer.logy.description != "log scale"
-    assert "tốc độ học ở bước 0" in explorer.code.value and "LR at step" not in explorer.code.value
+    assert "Tốc độ học ở bước 0" in explorer.code.value and "LR at step" not in explorer.code.value
 
 
 def test_warmup_longer_than_the_run_is_clipped_not_an_error():
