@@ -248,10 +248,19 @@ def _limits(args: argparse.Namespace):
 
 
 def _start(args: argparse.Namespace) -> int:
+    from . import i18n
+
+    # what it prints, in the edition's language (a learner of the Vietnamese edition meets these first)
+    with i18n.using(args.lang if args.lang in i18n.LANGUAGES else "en"):
+        return _start_in_language(args)
+
+
+def _start_in_language(args: argparse.Namespace) -> int:
     from . import start as st
 
     if args.port is not None and not 0 < args.port < 65536:
-        print(f"lrcourse start: error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
+        print("lrcourse start: " + _("error: --port must be between 1 and 65535, got {port}").format(port=args.port),
+              file=sys.stderr)
         return 2
     try:
         st.require_jupyterlab()
@@ -259,24 +268,28 @@ def _start(args: argparse.Namespace) -> int:
             args.folder = st.default_folder(args.lang)
         done = st.prepare(args.folder, update=args.update, language=args.lang)
     except st.StartError as err:
-        print(f"lrcourse start: error: {err}", file=sys.stderr)
+        print("lrcourse start: " + _("error: {message}").format(message=err), file=sys.stderr)
         return 2
     folder = Path(args.folder).expanduser()
     copied = [c.name for c in done if c.status == "copied"]
     if copied:
-        print(f"copied {len(copied)} notebook{'s' if len(copied) > 1 else ''} into {folder}: {', '.join(copied)}")
+        text = _("copied {count} notebooks into {folder}: {names}") if len(copied) > 1 else \
+            _("copied {count} notebook into {folder}: {names}")
+        print(text.format(count=len(copied), folder=folder, names=", ".join(copied)))
     kept = [c.name for c in done if c.status == "kept"]
     if kept:
-        print(f"kept your {len(kept)} notebook{'s' if len(kept) > 1 else ''} in {folder} (never overwritten)")
+        text = _("kept your {count} notebooks in {folder} (never overwritten)") if len(kept) > 1 else \
+            _("kept your {count} notebook in {folder} (never overwritten)")
+        print(text.format(count=len(kept), folder=folder))
     for c in done:
         if c.status == "outdated":
-            print(f"{c.name}: the course has a newer version ({c.detail}); your copy is kept as it is. "
-                  f"To carry your answers into the new version, run: lrcourse start --update {folder} "
-                  f"(your current file is kept beside it as a dated backup)")
+            print(_("{name}: the course has a newer version ({detail}); your copy is kept as it is. To carry your "
+                    "answers into the new version, run: lrcourse start --update {folder} (your current file is kept "
+                    "beside it as a dated backup)").format(name=c.name, detail=c.detail, folder=folder))
         elif c.status == "updated":
-            print(f"updated {c.name}: {c.detail}")
+            print(_("updated {name}: {detail}").format(name=c.name, detail=c.detail))
     cmd = st.lab_command(folder, no_browser=args.no_browser, port=args.port, lab_args=tuple(args.lab_arg))
-    print(f"starting JupyterLab in {folder.resolve()} (Ctrl-C stops it)", flush=True)
+    print(_("starting JupyterLab in {folder} (Ctrl-C stops it)").format(folder=folder.resolve()), flush=True)
     return st.run_lab(cmd)
 
 

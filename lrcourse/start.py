@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from . import i18n, syllabus
+from .i18n import gettext_ as _
 
 __all__ = ["course_folder", "course_notebooks", "default_folder", "prepare", "carry_answers", "lab_command", "StartError",
            "DEFAULT_FOLDER"]
@@ -42,8 +43,7 @@ def course_folder() -> Path:
     for folder in (here / "course", here.parent / "notebooks"):  # a wheel; a source checkout (editable)
         if any(folder.glob("*.ipynb")):
             return folder
-    raise StartError(f"the course's notebooks are not installed (looked in {here / 'course'} and "
-                     f"{here.parent / 'notebooks'}); reinstall lrcourse")
+    raise StartError(_("the course's notebooks are not installed (looked in {here} and {parent}); reinstall lrcourse").format(here=here / 'course', parent=here.parent / 'notebooks'))
 
 
 def course_notebooks(language: str = "en") -> list[Path]:
@@ -51,13 +51,12 @@ def course_notebooks(language: str = "en") -> list[Path]:
     from .i18n import LANGUAGES
 
     if language not in LANGUAGES:
-        raise StartError(f"--lang must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        raise StartError(_('--lang must be one of {choices}, got {language!r}').format(choices=', '.join(LANGUAGES), language=language))
     folder = course_folder() if language == "en" else course_folder() / language
     found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
     lacking = syllabus.missing(found)
     if not found or lacking:
-        raise StartError(f"the {language!r} edition's notebooks are not all installed (looked in {folder}; missing: "
-                         f"{', '.join(lacking)}); reinstall lrcourse")
+        raise StartError(_("the {language!r} edition's notebooks are not all installed (looked in {folder}; missing: {lacking}); reinstall lrcourse").format(language=language, folder=folder, lacking=', '.join(lacking)))
     return found
 
 
@@ -122,15 +121,13 @@ class Copied:
 
 def _check_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
-        raise StartError(f"FOLDER {folder} is a file, not a folder: pass a folder for the notebooks "
-                         f"(it is created if missing)")
+        raise StartError(_('FOLDER {folder} is a file, not a folder: pass a folder for the notebooks (it is created if missing)').format(folder=folder))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise StartError(f"cannot create FOLDER {folder}: {err.strerror or err}") from err
+        raise StartError(_('cannot create FOLDER {folder}: {reason}').format(folder=folder, reason=err.strerror or err)) from err
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise StartError(f"FOLDER {folder} is not writable: choose a folder of your own, "
-                         f"e.g. lrcourse start ~/{DEFAULT_FOLDER}")
+        raise StartError(_('FOLDER {folder} is not writable: choose a folder of your own, e.g. lrcourse start ~/{default}').format(folder=folder, default=DEFAULT_FOLDER))
 
 
 def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _dt.date | None = None,
@@ -153,14 +150,15 @@ def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _d
             continue
         if not update:
             theirs = _language(target)
-            detail = (f"yours is the {theirs!r} edition, not the {language!r} one" if theirs != language
-                      else f"yours is {old_stamp or 'older'}, the course's {new_stamp}")
+            detail = (_("yours is the {theirs!r} edition, not the {language!r} one").format(theirs=theirs, language=language)
+                      if theirs != language else
+                      _("yours is {old}, the course's {new}").format(old=old_stamp or _("older"), new=new_stamp))
             done.append(Copied(source.name, "outdated", detail))
             continue
         try:
             old = nbformat.read(target, as_version=4)
         except Exception as err:
-            raise StartError(f"cannot read your {target} to carry its answers over ({err}); it is unchanged") from err
+            raise StartError(_('cannot read your {target} to carry its answers over ({err}); it is unchanged').format(target=target, err=err)) from err
         new, carried = carry_answers(old, nbformat.read(source, as_version=4))
         backup = _backup_path(target, today)
         shutil.copyfile(target, backup)
@@ -168,7 +166,8 @@ def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _d
 
         target.write_bytes(notebook_bytes(new))
         done.append(Copied(source.name, "updated",
-                           f"your answers to {len(carried)} exercises carried over; your old file is {backup.name}"))
+                           _("your answers to {count} exercises carried over; your old file is {backup}").format(
+                               count=len(carried), backup=backup.name)))
     return done
 
 
@@ -187,8 +186,7 @@ def lab_command(folder: str | Path, no_browser: bool = False, port: int | None =
 
 def require_jupyterlab() -> None:
     if importlib.util.find_spec("jupyterlab") is None:
-        raise StartError("JupyterLab is not installed in this Python environment "
-                         f"({sys.executable}): pip install jupyterlab")
+        raise StartError(_('JupyterLab is not installed in this Python environment ({executable}): pip install jupyterlab').format(executable=sys.executable))
 
 
 def run_lab(cmd: list[str]) -> int:

@@ -178,14 +178,16 @@ def test_the_rebinding_check_sees_a_loop_and_a_tuple_but_not_a_comprehension():
     assert rebinding_functions(source) == [1, 5]
 
 
-ERRORS = {"ValueError", "TypeError", "RuntimeError", "FileNotFoundError"}
+ERRORS = {"ValueError", "TypeError", "RuntimeError", "FileNotFoundError", "StartError"}
 #: where an error is for an instructor or a maintainer, not a learner: the grader's command line and sandbox
-#: (an instructor's terminal), the course's launcher, and the i18n module itself (its catalog may be missing)
-UNTRANSLATED_ERRORS = ("grading/", "start.py", "i18n.py")
+#: (an instructor's terminal) and the i18n module itself (its catalog may be missing); ``lrcourse start``'s are a
+#: learner's, in the language of ``--lang``
+UNTRANSLATED_ERRORS = ("grading/", "i18n.py")
 
 
 def untranslated_errors(path: Path) -> list[str]:
-    """``raise ValueError("...")`` (or TypeError, RuntimeError, FileNotFoundError) whose message is not ``_()``."""
+    """``raise ValueError("...")`` (or TypeError, RuntimeError, FileNotFoundError, StartError) whose message is
+    not ``_()``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and getattr(node.exc.func, "id", "") in ERRORS:

@@ -184,3 +184,32 @@ def test_missing_jupyterlab_is_an_error_before_anything_is_copied(tmp_path, laun
 def test_a_bad_port_is_an_error(tmp_path, launched, capsys):
     assert cli.main(["start", str(tmp_path), "--port", "70000"]) == 2
     assert "--port must be between 1 and 65535" in capsys.readouterr().err
+
+
+def test_lang_vi_speaks_vietnamese_in_the_terminal_too(tmp_path, launched, capsys):
+    """A learner of the Vietnamese edition meets ``lrcourse start``'s lines first: they are in Vietnamese, errors
+    included; the language in force afterwards is the one before."""
+    from lrcourse import i18n
+
+    folder = tmp_path / "khoa-hoc"
+    assert cli.main(["start", str(folder), "--lang", "vi", "--no-browser"]) == 0
+    out = capsys.readouterr().out
+    assert f"đã chép {len(NAMES)} notebook vào {folder}" in out and "đang khởi chạy JupyterLab" in out
+    assert "copied" not in out and "starting" not in out
+    assert cli.main(["start", str(folder), "--lang", "vi", "--no-browser"]) == 0
+    assert f"giữ nguyên {len(NAMES)} notebook của bạn trong {folder}" in capsys.readouterr().out
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    assert cli.main(["start", str(path), "--lang", "vi"]) == 2
+    err = capsys.readouterr().err
+    assert f"lrcourse start: lỗi: FOLDER {path} là một tệp, không phải thư mục" in err and "is a file" not in err
+    assert cli.main(["start", str(tmp_path), "--lang", "vi", "--port", "70000"]) == 2
+    assert "--port phải nằm trong khoảng 1 tới 65535" in capsys.readouterr().err
+    assert i18n.get_language() == "en"
+    # an English copy in a Vietnamese folder: the line that says so is Vietnamese, the editions named as typed
+    en_copy = tmp_path / "mixed"
+    assert cli.main(["start", str(en_copy), "--no-browser"]) == 0
+    capsys.readouterr()
+    assert cli.main(["start", str(en_copy), "--lang", "vi", "--no-browser"]) == 0
+    out = capsys.readouterr().out
+    assert "khóa học có phiên bản mới hơn (bản của bạn là bản 'en', không phải bản 'vi')" in out, out
