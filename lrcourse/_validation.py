@@ -17,10 +17,10 @@ from .i18n import gettext_ as _
 def as_float(name: str, value: Any) -> float:
     """Return ``value`` as a finite Python float or raise ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(_('{name} must be a real number, got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be a real number, got {value!r}").format(name=name, value=value))
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(_('{name} must be finite, got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be finite, got {value!r}").format(name=name, value=value))
     return value
 
 
@@ -28,7 +28,7 @@ def positive(name: str, value: Any) -> float:
     """Return ``value`` as a float, requiring ``value > 0``."""
     value = as_float(name, value)
     if value <= 0:
-        raise ValueError(_('{name} must be > 0, got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be > 0, got {value!r}").format(name=name, value=value))
     return value
 
 
@@ -36,17 +36,18 @@ def non_negative(name: str, value: Any) -> float:
     """Return ``value`` as a float, requiring ``value >= 0``."""
     value = as_float(name, value)
     if value < 0:
-        raise ValueError(_('{name} must be >= 0, got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be >= 0, got {value!r}").format(name=name, value=value))
     return value
 
 
 def integer(name: str, value: Any, minimum: int | None = None) -> int:
     """Return ``value`` as an int, requiring ``value >= minimum`` if given."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(_('{name} must be an integer, got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be an integer, got {value!r}").format(name=name, value=value))
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(_('{name} must be >= {minimum}, got {value!r}').format(name=name, minimum=minimum, value=value))
+        raise ValueError(_("{name} must be >= {minimum}, got {value!r}").format(
+            name=name, minimum=minimum, value=value))
     return value
 
 
@@ -55,11 +56,13 @@ def finite_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(_('{name} must be an array of numbers, got {value!r}').format(name=name, value=value)) from None
+        raise ValueError(_("{name} must be an array of numbers, got {value!r}").format(
+            name=name, value=value)) from None
     if ndim is not None and arr.ndim != ndim:
-        raise ValueError(_('{name} must be {ndim}-dimensional, got shape {shape}').format(name=name, ndim=ndim, shape=arr.shape))
+        raise ValueError(_("{name} must be {ndim}-dimensional, got shape {shape}").format(
+            name=name, ndim=ndim, shape=arr.shape))
     if not np.all(np.isfinite(arr)):
-        raise ValueError(_('{name} must contain only finite numbers, got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must contain only finite numbers, got {value!r}").format(name=name, value=value))
     return arr
 
 
@@ -69,5 +72,6 @@ def point(name: str, value: Any, dim: int) -> np.ndarray:
     if arr.ndim == 0 and dim == 1:
         arr = arr.reshape(1)
     if arr.shape != (dim,):
-        raise ValueError(_('{name} must have shape ({dim},) to match the loss, got shape {shape}').format(name=name, dim=dim, shape=arr.shape))
+        raise ValueError(_("{name} must have shape ({dim},) to match the loss, got shape {shape}").format(
+            name=name, dim=dim, shape=arr.shape))
     return arr

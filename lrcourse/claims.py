@@ -47,7 +47,7 @@ def thread_env(threads: int) -> dict:
     """The environment variables that give torch, NumPy's BLAS and OpenMP ``threads`` threads in a process that
     starts with them (they are read when the libraries load)."""
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(_('threads must be a whole number >= 1, got {threads!r}').format(threads=threads))
+        raise ValueError(_("threads must be a whole number >= 1, got {threads!r}").format(threads=threads))
     return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
@@ -96,7 +96,8 @@ def claim(condition: object, message: str | None = None) -> None:
     nothing.
     """
     if message is not None and not isinstance(message, str):
-        raise TypeError(_('message must be a str saying what the text claims, got {type}').format(type=type(message).__name__))
+        raise TypeError(_("message must be a str saying what the text claims, got {type}").format(
+            type=type(message).__name__))
     if condition:
         return
     frame = inspect.currentframe()

@@ -239,7 +239,8 @@ def _limits(args: argparse.Namespace):
         if value.strip().lower() in ("none", "off"):
             return None
         if not value.strip().isdigit() or int(value) < 1:
-            raise ValueError(_("{name} must be a whole number >= 1 or 'none', got {value!r}").format(name=name, value=value))
+            raise ValueError(_("{name} must be a whole number >= 1 or 'none', got {value!r}").format(
+                name=name, value=value))
         return int(value)
 
     return confine.Limits(memory=size(args.memory, "--memory"), max_procs=count(args.max_procs, "--max-procs"),

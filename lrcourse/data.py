@@ -50,7 +50,7 @@ class Split:
     @property
     def num_classes(self) -> int:
         if self.task == "regression":
-            raise ValueError(_('{name!r} is a regression split: it has no classes').format(name=self.name))
+            raise ValueError(_("{name!r} is a regression split: it has no classes").format(name=self.name))
         return int(max(self.y_train.max(), self.y_val.max()) + 1)
 
     def __repr__(self) -> str:
@@ -95,7 +95,7 @@ def _split(X, y, val_fraction, seed, stratify: bool):
 
     val_fraction = as_float("val_fraction", val_fraction)
     if not 0 < val_fraction < 1:
-        raise ValueError(_('val_fraction must be in (0, 1), got {val_fraction!r}').format(val_fraction=val_fraction))
+        raise ValueError(_("val_fraction must be in (0, 1), got {val_fraction!r}").format(val_fraction=val_fraction))
     seed = integer("seed", seed, minimum=0)
     X_train, X_val, y_train, y_val = train_test_split(
         X.astype(np.float64), y, test_size=val_fraction, random_state=seed, stratify=y if stratify else None)
@@ -175,7 +175,7 @@ def distort(images: np.ndarray, seed: int = 0, size: int = 16, rotation: float =
 
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if x.ndim != 4 or x.shape[1] != 1:
-        raise ValueError(_('images must have shape (N, 1, height, width), got {shape}').format(shape=tuple(x.shape)))
+        raise ValueError(_("images must have shape (N, 1, height, width), got {shape}").format(shape=tuple(x.shape)))
     size = integer("size", size, minimum=1)
     g = torch.Generator().manual_seed(integer("seed", seed, minimum=0))
     n = x.shape[0]
@@ -246,7 +246,9 @@ def digits_target(shots: int = 10, val_shots: int = 10, seed: int = 0) -> ImageS
     for c in range(5):
         idx = rng.permutation(np.flatnonzero(labels == c))
         if len(idx) <= shots + val_shots:
-            raise ValueError(_('shots + val_shots must leave test images: class {c} has {n_idx} images, got shots={shots}, val_shots={val_shots}').format(c=c + 5, n_idx=len(idx), shots=shots, val_shots=val_shots))
+            raise ValueError(_("shots + val_shots must leave test images: class {c} has {n_idx} images, got "
+                               "shots={shots}, val_shots={val_shots}").format(
+                c=c + 5, n_idx=len(idx), shots=shots, val_shots=val_shots))
         parts["train"].append(idx[:shots])
         parts["val"].append(idx[shots:shots + val_shots])
         parts["test"].append(idx[shots + val_shots:])
@@ -297,7 +299,8 @@ def _restricted_unpickler():
 def _read_batch(archive, name: str) -> tuple[np.ndarray, np.ndarray]:
     member = archive.extractfile(f"cifar-10-batches-py/{name}")
     if member is None:
-        raise ValueError(_("the archive has no cifar-10-batches-py/{name}: is it CIFAR-10's python version?").format(name=name))
+        raise ValueError(_("the archive has no cifar-10-batches-py/{name}: is it CIFAR-10's python version?").format(
+            name=name))
     batch = _restricted_unpickler()(member, encoding="bytes").load()
     images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)  # rows are R, G, B planes
     return images, np.asarray(batch[b"labels"], dtype=np.int64)
@@ -326,7 +329,9 @@ def cifar10(root: str | None = None, download: bool = False, val_size: int = 500
     path = folder / "cifar-10-python.tar.gz"
     if not path.exists():
         if not download:
-            raise FileNotFoundError(_('{path} is missing: pass download=True on a machine with internet access, or copy the archive from {url} there').format(path=path, url=url))
+            raise FileNotFoundError(_("{path} is missing: pass download=True on a machine with internet access, or "
+                                      "copy the archive from {url} there").format(
+                path=path, url=url))
         import urllib.request
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -335,21 +340,27 @@ def cifar10(root: str | None = None, download: bool = False, val_size: int = 500
             urllib.request.urlretrieve(url, partial)
         except Exception as err:
             partial.unlink(missing_ok=True)
-            raise RuntimeError(_('could not download {url} ({type}: {err})').format(url=url, type=type(err).__name__, err=err)) from err
+            raise RuntimeError(_("could not download {url} ({type}: {err})").format(
+                url=url, type=type(err).__name__, err=err)) from err
         if _md5(partial) != md5:
             partial.unlink()
-            raise RuntimeError(_('the download from {url} does not have the published MD5 {md5}; nothing was kept').format(url=url, md5=md5))
+            raise RuntimeError(_("the download from {url} does not have the published MD5 {md5}; nothing "
+                                 "was kept").format(
+                url=url, md5=md5))
         partial.rename(path)
     found = _md5(path)
     if found != md5:
-        raise RuntimeError(_("{path} has MD5 {found}, expected {md5}: the archive is damaged or not CIFAR-10's. Delete it and download it again.").format(path=path, found=found, md5=md5))
+        raise RuntimeError(_("{path} has MD5 {found}, expected {md5}: the archive is damaged or not CIFAR-10's. "
+                             "Delete it and download it again.").format(
+            path=path, found=found, md5=md5))
     with tarfile.open(path, "r:gz") as archive:
         parts = [_read_batch(archive, f"data_batch_{i}") for i in range(1, 6)]
         X_test_u8, y_test = _read_batch(archive, "test_batch")
     X_all = np.concatenate([p[0] for p in parts])
     y_all = np.concatenate([p[1] for p in parts])
     if val_size >= len(y_all):
-        raise ValueError(_('val_size must be smaller than the {n_y_all} training images, got {val_size}').format(n_y_all=len(y_all), val_size=val_size))
+        raise ValueError(_("val_size must be smaller than the {n_y_all} training images, got {val_size}").format(
+            n_y_all=len(y_all), val_size=val_size))
     order = rng.permutation(len(y_all))
     val, train = np.sort(order[:val_size]), np.sort(order[val_size:])
     pixels = X_all[train].astype(np.float32) / 255.0

@@ -119,12 +119,12 @@ def run(loss: Loss, x0, lr: LearningRate, num_steps: int = 100, *,
     True
     """
     if not isinstance(loss, Loss):
-        raise ValueError(_('loss must be an lrcourse.losses.Loss, got {type}').format(type=type(loss).__name__))
+        raise ValueError(_("loss must be an lrcourse.losses.Loss, got {type}").format(type=type(loss).__name__))
     x = check.point("x0", x0, loss.dim)
     schedule = _schedule(lr)
     num_steps = check.integer("num_steps", num_steps, minimum=0)
     if not (isinstance(max_norm, (int, float)) and max_norm > 0):  # math.inf turns the norm check off
-        raise ValueError(_('max_norm must be > 0 (math.inf to disable it), got {max_norm!r}').format(max_norm=max_norm))
+        raise ValueError(_("max_norm must be > 0 (math.inf to disable it), got {max_norm!r}").format(max_norm=max_norm))
 
     points, losses, lrs = [x], [float(loss.value(x))], []
     diverged = False
@@ -132,7 +132,8 @@ def run(loss: Loss, x0, lr: LearningRate, num_steps: int = 100, *,
         for t in range(num_steps):
             eta = schedule(t)
             if not (isinstance(eta, (int, float, np.floating)) and math.isfinite(eta) and eta > 0):
-                raise ValueError(_('lr schedule must return a number > 0, got {eta!r} at step {t}').format(eta=eta, t=t))
+                raise ValueError(_("lr schedule must return a number > 0, got {eta!r} at step {t}").format(
+                    eta=eta, t=t))
             x = x - eta * loss.grad(x) if update is None else update(x, loss.grad(x), float(eta))
             value = float(loss.value(x))
             lrs.append(float(eta))
@@ -171,12 +172,12 @@ def _eigenvalues(H) -> np.ndarray:
     if H.ndim == 0:
         H = H.reshape(1, 1)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
-        raise ValueError(_('H must be a square matrix, got shape {shape}').format(shape=H.shape))
+        raise ValueError(_("H must be a square matrix, got shape {shape}").format(shape=H.shape))
     if not np.allclose(H, H.T):
-        raise ValueError(_('H must be symmetric'))
+        raise ValueError(_("H must be symmetric"))
     eig = np.linalg.eigvalsh(H)
     if eig[0] <= 0:
-        raise ValueError(_('H must be positive definite, got smallest eigenvalue {eig:.4g}').format(eig=eig[0]))
+        raise ValueError(_("H must be positive definite, got smallest eigenvalue {eig:.4g}").format(eig=eig[0]))
     return eig
 
 
@@ -249,7 +250,7 @@ def find_max_stable_lr(loss: Loss, x0, lo: float, hi: float, *, num_steps: int =
     lo = check.positive("lo", lo)
     hi = check.positive("hi", hi)
     if not lo < hi:
-        raise ValueError(_('lo must be < hi, got lo={lo!r}, hi={hi!r}').format(lo=lo, hi=hi))
+        raise ValueError(_("lo must be < hi, got lo={lo!r}, hi={hi!r}").format(lo=lo, hi=hi))
     rtol = check.positive("rtol", rtol)
 
     def stable(lr: float) -> bool:
@@ -257,9 +258,9 @@ def find_max_stable_lr(loss: Loss, x0, lo: float, hi: float, *, num_steps: int =
         return (not traj.diverged) and traj.losses[-1] < traj.losses[0]
 
     if not stable(lo):
-        raise ValueError(_('lo must be a stable learning rate, but lr={lo:g} does not converge').format(lo=lo))
+        raise ValueError(_("lo must be a stable learning rate, but lr={lo:g} does not converge").format(lo=lo))
     if stable(hi):
-        raise ValueError(_('hi must be an unstable learning rate, but lr={hi:g} converges').format(hi=hi))
+        raise ValueError(_("hi must be an unstable learning rate, but lr={hi:g} converges").format(hi=hi))
     while hi - lo > rtol * hi:
         mid = 0.5 * (lo + hi)
         if stable(mid):
@@ -278,7 +279,8 @@ def measured_rate(traj: Trajectory, minimizer, first: int = 0, last: int | None 
     minimizer = check.finite_array("minimizer", minimizer)
     last = traj.num_steps if last is None else last
     if not 0 <= first < last <= traj.num_steps:
-        raise ValueError(_('need 0 <= first < last <= {num_steps}, got first={first}, last={last}').format(num_steps=traj.num_steps, first=first, last=last))
+        raise ValueError(_("need 0 <= first < last <= {num_steps}, got first={first}, last={last}").format(
+            num_steps=traj.num_steps, first=first, last=last))
     d0 = np.linalg.norm(traj.points[first] - minimizer)
     d1 = np.linalg.norm(traj.points[last] - minimizer)
     return float((d1 / d0) ** (1.0 / (last - first)))

@@ -45,7 +45,8 @@ def select_device(prefer: str | None = None) -> Any:
         available = {"cpu": True, "cuda": torch.cuda.is_available(),
                      "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
         if not available[prefer]:
-            raise ValueError(_('prefer={prefer!r}, but this machine has no {upper} device').format(prefer=prefer, upper=prefer.upper()))
+            raise ValueError(_("prefer={prefer!r}, but this machine has no {upper} device").format(
+                prefer=prefer, upper=prefer.upper()))
         return torch.device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -92,7 +93,7 @@ def discriminative_groups(model: Any, head_lr: float, factor: float = 0.5) -> li
     head_lr = positive("head_lr", head_lr)
     factor = positive("factor", factor)
     if factor > 1:
-        raise ValueError(_('factor must be in (0, 1], got {factor!r}').format(factor=factor))
+        raise ValueError(_("factor must be in (0, 1], got {factor!r}").format(factor=factor))
     groups = layer_groups(model)
     depth = len(groups) - 1
     return [{"params": params, "lr": head_lr * factor ** (depth - i), "name": name}
@@ -107,7 +108,8 @@ def _prefixes(model: Any, prefixes: Sequence[str] | None) -> list:
     names = {n.split(".", 1)[0] for n, _ in model.named_parameters()}
     unknown = [p for p in prefixes if p.split(".", 1)[0] not in names]
     if unknown:
-        raise ValueError(_("prefixes {unknown} name no parameters; the model's top-level names are {names}").format(unknown=unknown, names=sorted(names)))
+        raise ValueError(_("prefixes {unknown} name no parameters; the model's top-level names are {names}").format(
+            unknown=unknown, names=sorted(names)))
     return [p for n, p in model.named_parameters() if any(n == q or n.startswith(q + ".") for q in prefixes)]
 
 
@@ -126,7 +128,7 @@ def freeze(model: Any, prefixes: Sequence[str] | None = None, train_bn: bool = F
     layer from updating its running statistics in train mode: that is :func:`fit`'s ``batchnorm``.
     """
     if not isinstance(train_bn, bool):
-        raise ValueError(_('train_bn must be True or False, got {train_bn!r}').format(train_bn=train_bn))
+        raise ValueError(_("train_bn must be True or False, got {train_bn!r}").format(train_bn=train_bn))
     keep = {id(p) for m in _batchnorm_layers(model) for p in m.parameters(recurse=False)} if train_bn else set()
     for p in _prefixes(model, prefixes):
         if id(p) not in keep:
@@ -172,7 +174,8 @@ class FitHistory:
     def group_lrs(self, name: str) -> np.ndarray:
         """The LR of the group called ``name`` at every step."""
         if name not in self.group_names:
-            raise ValueError(_('name must be one of {group_names}, got {name!r}').format(group_names=self.group_names, name=name))
+            raise ValueError(_("name must be one of {group_names}, got {name!r}").format(
+                group_names=self.group_names, name=name))
         return np.array([step[self.group_names.index(name)] for step in self.lrs])
 
     def __repr__(self) -> str:
@@ -187,10 +190,12 @@ def _precision(amp: Any, device: Any) -> tuple[Any, bool]:
     import torch
 
     if amp not in AMP_MODES:
-        raise ValueError(_('amp must be one of {choices}, got {amp!r}').format(choices=', '.join(map(repr, AMP_MODES)), amp=amp))
+        raise ValueError(_("amp must be one of {choices}, got {amp!r}").format(
+            choices=', '.join(map(repr, AMP_MODES)), amp=amp))
     if device.type != "cuda" or amp is None:
         if amp in ("bf16", "fp16") and device.type != "cuda":
-            raise ValueError(_('amp={amp!r} needs a CUDA device; this run is on {type}').format(amp=amp, type=device.type))
+            raise ValueError(_("amp={amp!r} needs a CUDA device; this run is on {type}").format(
+                amp=amp, type=device.type))
         return None, False
     if amp == "auto":
         amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -250,7 +255,8 @@ def fit(model: Any, split: Any, optimizer: Any, epochs: int, scheduler: Any = No
     if batchnorm not in ("train", "eval"):
         raise ValueError(_("batchnorm must be 'train' or 'eval', got {batchnorm!r}").format(batchnorm=batchnorm))
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(_('optimizer must be a torch.optim.Optimizer, got {type}').format(type=type(optimizer).__name__))
+        raise ValueError(_("optimizer must be a torch.optim.Optimizer, got {type}").format(
+            type=type(optimizer).__name__))
     device = torch.device(device) if device is not None else select_device()
     autocast_dtype, use_scaler = _precision(amp, device)
     channels_last = device.type == "cuda" if channels_last is None else bool(channels_last)

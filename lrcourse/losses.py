@@ -51,9 +51,8 @@ class Loss:
         if x.ndim == 0 and self.dim == 1:
             x = x.reshape(1)
         if x.shape[-1:] != (self.dim,):
-            raise ValueError(
-                _('x must have {dim} coordinate(s) on its last axis, got shape {shape}').format(dim=self.dim, shape=x.shape)
-            )
+            raise ValueError(_("x must have {dim} coordinate(s) on its last axis, got shape {shape}").format(
+                dim=self.dim, shape=x.shape))
         return x
 
     def __repr__(self) -> str:
@@ -75,16 +74,15 @@ class Quadratic(Loss):
     def __init__(self, H: Sequence[Sequence[float]] | np.ndarray, center=None, name: str | None = None):
         H = check.finite_array("H", H, ndim=2)
         if H.shape[0] != H.shape[1] or H.shape[0] == 0:
-            raise ValueError(_('H must be a non-empty square matrix, got shape {shape}').format(shape=H.shape))
+            raise ValueError(_("H must be a non-empty square matrix, got shape {shape}").format(shape=H.shape))
         if not np.allclose(H, H.T, rtol=1e-12, atol=1e-12):
-            raise ValueError(_('H must be symmetric'))
+            raise ValueError(_("H must be symmetric"))
         self.H = H
         self.dim = H.shape[0]
         self.eigenvalues = np.linalg.eigvalsh(H)  # ascending
         if self.eigenvalues[0] < -1e-12 * max(1.0, abs(self.eigenvalues[-1])):
-            raise ValueError(
-                _('H must be positive semi-definite, got smallest eigenvalue {eigenvalues:.4g}').format(eigenvalues=self.eigenvalues[0])
-            )
+            raise ValueError(_("H must be positive semi-definite, got smallest eigenvalue {eigenvalues:.4g}").format(
+                eigenvalues=self.eigenvalues[0]))
         if center is None:
             self.center = np.zeros(self.dim)
         else:
@@ -144,7 +142,7 @@ def ill_conditioned(kappa: float, mu: float = 1.0, angle: float = 0.0) -> Quadra
     """
     kappa = check.as_float("kappa", kappa)
     if kappa < 1:
-        raise ValueError(_('kappa must be >= 1, got {kappa!r}').format(kappa=kappa))
+        raise ValueError(_("kappa must be >= 1, got {kappa!r}").format(kappa=kappa))
     mu = check.positive("mu", mu)
     angle = check.as_float("angle", angle)
     c, s = math.cos(angle), math.sin(angle)
@@ -221,9 +219,9 @@ class TwoBasins(Loss):
         self.name = "two basins"
         minima = self._minima()
         if len(minima) != 2:
-            raise ValueError(
-                _('these parameters do not make a trap: the loss has {n_minima} local minimum/minima; make depth larger or width smaller').format(n_minima=len(minima))
-            )
+            raise ValueError(_("these parameters do not make a trap: the loss has {n_minima} local minimum/minima; "
+                               "make depth larger or width smaller").format(
+                n_minima=len(minima)))
         values = [float(self.value([m])) for m in minima]
         order = np.argsort(values)
         self.global_min = float(minima[order[0]])

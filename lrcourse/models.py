@@ -92,7 +92,9 @@ def _make_resnet_class(block_cls):
             if stem not in ("imagenet", "small"):
                 raise ValueError(_("stem must be 'imagenet' or 'small', got {stem!r}").format(stem=stem))
             if len(layers) != len(widths) or not layers:
-                raise ValueError(_('layers and widths must have the same, non-zero length, got {layers!r} and {widths!r}').format(layers=layers, widths=widths))
+                raise ValueError(_("layers and widths must have the same, non-zero length, got {layers!r} and "
+                                   "{widths!r}").format(
+                    layers=layers, widths=widths))
             layers = [integer("layers", n, minimum=1) for n in layers]
             widths = [integer("widths", w, minimum=1) for w in widths]
             num_classes = integer("num_classes", num_classes, minimum=1)
@@ -187,7 +189,9 @@ def resnet18(num_classes: int = 1000, weights: str | None = None, progress: bool
         missing, unexpected = model.load_state_dict(state, strict=False)
         expected_missing = [] if num_classes == 1000 else ["fc.bias", "fc.weight"]
         if sorted(missing) != expected_missing or unexpected:
-            raise ValueError(_('the checkpoint does not fit ResNet-18: missing {missing}, unexpected {unexpected}').format(missing=missing, unexpected=unexpected))
+            raise ValueError(_("the checkpoint does not fit ResNet-18: missing {missing}, unexpected "
+                               "{unexpected}").format(
+                missing=missing, unexpected=unexpected))
     return model
 
 
@@ -222,12 +226,14 @@ def fetch_checkpoint(url: str, model_dir: str | Path | None = None, progress: bo
         try:
             torch.hub.download_url_to_file(url, str(path), hash_prefix=prefix, progress=progress)
         except Exception as err:
-            raise RuntimeError(
-                _("could not download {url} ({type}: {err}). Offline? Copy the file to {path} from a machine that has it (it is torch.hub's cache, shared with torchvision).").format(url=url, type=type(err).__name__, err=err, path=path)
-            ) from err
+            raise RuntimeError(_("could not download {url} ({type}: {err}). Offline? Copy the file to {path} from a "
+                                 "machine that has it (it is torch.hub's cache, shared with torchvision).").format(
+                url=url, type=type(err).__name__, err=err, path=path)) from err
     digest = _sha256(path)
     if not digest.startswith(prefix):
-        raise RuntimeError(_('{path} is damaged or not the published file: its SHA-256 starts {digest}, expected {prefix}. Delete it to download it again.').format(path=path, digest=digest[:len(prefix)], prefix=prefix))
+        raise RuntimeError(_("{path} is damaged or not the published file: its SHA-256 starts {digest}, expected "
+                             "{prefix}. Delete it to download it again.").format(
+            path=path, digest=digest[:len(prefix)], prefix=prefix))
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -243,7 +249,7 @@ def state_digest(state: dict) -> str:
     for name in sorted(state):
         tensor = state[name]
         if not torch.is_tensor(tensor):
-            raise ValueError(_('state[{name!r}] is not a tensor: a state_dict holds only tensors').format(name=name))
+            raise ValueError(_("state[{name!r}] is not a tensor: a state_dict holds only tensors").format(name=name))
         tensor = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -267,13 +273,16 @@ def pretrained_small_resnet(num_classes: int = 5, seed: int = 0, source: str = "
     import torch
 
     if source not in PRETRAINED:
-        raise ValueError(_('source must be one of {choices}, got {source!r}').format(choices=', '.join(map(repr, PRETRAINED)), source=source))
+        raise ValueError(_("source must be one of {choices}, got {source!r}").format(
+            choices=', '.join(map(repr, PRETRAINED)), source=source))
     name, digest, _about = PRETRAINED[source]
     path = Path(__file__).resolve().parent / "weights" / name
     state = torch.load(path, map_location="cpu", weights_only=True)
     found = state_digest(state)
     if found != digest:
-        raise RuntimeError(_('{path} is damaged or not the shipped checkpoint: its digest is {found}..., expected {digest}...; reinstall lrcourse').format(path=path, found=found[:12], digest=digest[:12]))
+        raise RuntimeError(_("{path} is damaged or not the shipped checkpoint: its digest is {found}..., expected "
+                             "{digest}...; reinstall lrcourse").format(
+            path=path, found=found[:12], digest=digest[:12]))
     model = small_resnet(num_classes=num_classes, seed=seed)
     if num_classes != 5:
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}

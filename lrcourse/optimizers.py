@@ -48,7 +48,7 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "run", "st
 def _beta(name: str, value: Any) -> float:
     value = check.as_float(name, value)
     if not 0 <= value < 1:
-        raise ValueError(_('{name} must be in [0, 1), got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be in [0, 1), got {value!r}").format(name=name, value=value))
     return value
 
 
@@ -56,7 +56,7 @@ def _betas(betas: Any) -> tuple[float, float]:
     try:
         beta1, beta2 = betas
     except (TypeError, ValueError):
-        raise ValueError(_('betas must be a pair (beta1, beta2), got {betas!r}').format(betas=betas)) from None
+        raise ValueError(_("betas must be a pair (beta1, beta2), got {betas!r}").format(betas=betas)) from None
     return _beta("betas[0]", beta1), _beta("betas[1]", beta2)
 
 
@@ -90,9 +90,12 @@ class Optimizer:
         p = check.finite_array("params", params)
         g = np.array(grad, dtype=np.float64)
         if g.shape != p.shape:
-            raise ValueError(_('grad must have the shape of params {shape}, got shape {shape2}').format(shape=p.shape, shape2=g.shape))
+            raise ValueError(_("grad must have the shape of params {shape}, got shape {shape2}").format(
+                shape=p.shape, shape2=g.shape))
         if self._shape is not None and p.shape != self._shape:
-            raise ValueError(_('params must keep the shape {shape} this optimizer has state for, got shape {shape2} (call reset() to start over)').format(shape=self._shape, shape2=p.shape))
+            raise ValueError(_("params must keep the shape {shape} this optimizer has state for, got shape {shape2} "
+                               "(call reset() to start over)").format(
+                shape=self._shape, shape2=p.shape))
         self._shape = p.shape
         self.steps += 1
         return self._update(p, g)
@@ -138,7 +141,9 @@ class SGD(Optimizer):
                            weight_decay=check.non_negative("weight_decay", weight_decay),
                            nesterov=bool(nesterov))
         if nesterov and (self._hyper["momentum"] <= 0 or self._hyper["dampening"] != 0):
-            raise ValueError(_('nesterov=True requires momentum > 0 and dampening = 0, got momentum={momentum!r}, dampening={dampening!r}').format(momentum=momentum, dampening=dampening))
+            raise ValueError(_("nesterov=True requires momentum > 0 and dampening = 0, got momentum={momentum!r}, "
+                               "dampening={dampening!r}").format(
+                momentum=momentum, dampening=dampening))
         super().__init__(lr)
 
     def _update(self, p, g):
@@ -315,7 +320,9 @@ class MultiTensorOptimizer(Optimizer):
         many = _tensor_list(params)
         if many:
             if not isinstance(grad, (list, tuple)) or len(grad) != len(params):
-                raise ValueError(_('grad must be a list of {n_params} arrays, one per array of params, got {type}').format(n_params=len(params), type=type(grad).__name__))
+                raise ValueError(_("grad must be a list of {n_params} arrays, one per array of params, got "
+                                   "{type}").format(
+                    n_params=len(params), type=type(grad).__name__))
             ps = [check.finite_array(f"params[{i}]", p) for i, p in enumerate(params)]
             gs = [np.array(g, dtype=np.float64) for g in grad]
         else:
@@ -324,11 +331,14 @@ class MultiTensorOptimizer(Optimizer):
         for i, (p, g) in enumerate(zip(ps, gs)):
             if g.shape != p.shape:
                 name = f"grad[{i}]" if many else "grad"
-                raise ValueError(_('{name} must have the shape of params {shape}, got shape {shape2}').format(name=name, shape=p.shape, shape2=g.shape))
+                raise ValueError(_("{name} must have the shape of params {shape}, got shape {shape2}").format(
+                    name=name, shape=p.shape, shape2=g.shape))
         shapes = tuple(p.shape for p in ps)
         if self._shape is not None and shapes != self._shape:
             want = self._shape if many else self._shape[0]
-            raise ValueError(_('params must keep the shape {want} this optimizer has state for, got shape {value} (call reset() to start over)').format(want=want, value=shapes if many else shapes[0]))
+            raise ValueError(_("params must keep the shape {want} this optimizer has state for, got shape {value} "
+                               "(call reset() to start over)").format(
+                want=want, value=shapes if many else shapes[0]))
         if self._shape is None:
             self.tensor_state = [{} for _ in ps]
         self._shape = shapes
@@ -361,7 +371,7 @@ class MultiTensorOptimizer(Optimizer):
 def _unit_closed(name: str, value: Any) -> float:
     value = check.as_float(name, value)
     if not 0 <= value <= 1:
-        raise ValueError(_('{name} must be in [0, 1], got {value!r}').format(name=name, value=value))
+        raise ValueError(_("{name} must be in [0, 1], got {value!r}").format(name=name, value=value))
     return value
 
 
@@ -562,7 +572,8 @@ class _ScheduleFree(MultiTensorOptimizer):
         many = _tensor_list(params)
         ps = [check.finite_array("params", p) for p in (params if many else [params])]
         if self._shape is not None and tuple(p.shape for p in ps) != self._shape:
-            raise ValueError(_('params must have the shape {value} this optimizer has state for').format(value=self._shape if many else self._shape[0]))
+            raise ValueError(_("params must have the shape {value} this optimizer has state for").format(
+                value=self._shape if many else self._shape[0]))
         beta = self._beta1
         xs = [y + (1 - 1 / beta) * (st["z"] - y) if "z" in st else y
               for y, st in zip(ps, self.tensor_state or [{} for _ in ps])]
@@ -588,7 +599,7 @@ class SGDScheduleFree(_ScheduleFree):
                  r: float = 0.0, weight_lr_power: float = 2.0):
         momentum = check.as_float("momentum", momentum)
         if not 0 < momentum < 1:
-            raise ValueError(_('momentum must be in (0, 1), got {momentum!r}').format(momentum=momentum))
+            raise ValueError(_("momentum must be in (0, 1), got {momentum!r}").format(momentum=momentum))
         self._hyper = dict(momentum=momentum)
         super().__init__(lr, weight_decay, warmup_steps, r, weight_lr_power)
 
@@ -619,7 +630,7 @@ class AdamWScheduleFree(_ScheduleFree):
                  weight_decay: float = 0.0, warmup_steps: int = 0, r: float = 0.0, weight_lr_power: float = 2.0):
         betas = _betas(betas)
         if betas[0] == 0:
-            raise ValueError(_('betas[0] must be in (0, 1), got {betas!r}').format(betas=betas[0]))
+            raise ValueError(_("betas[0] must be in (0, 1), got {betas!r}").format(betas=betas[0]))
         self._hyper = dict(betas=betas, eps=check.non_negative("eps", eps))
         super().__init__(lr, weight_decay, warmup_steps, r, weight_lr_power)
 
@@ -648,7 +659,8 @@ class _DistanceAdaptive(MultiTensorOptimizer):
     @staticmethod
     def _growth(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
-            raise ValueError(_("growth_rate must be a number >= 1 (float('inf') for no limit), got {value!r}").format(value=value))
+            raise ValueError(_("growth_rate must be a number >= 1 (float('inf') for no limit), got {value!r}").format(
+                value=value))
         return float(value)
 
     def reset(self) -> None:
@@ -823,7 +835,8 @@ def run(optimizer: Optimizer, loss, x0, num_steps: int = 100, lr: float | Callab
     True
     """
     if not isinstance(optimizer, Optimizer):
-        raise ValueError(_('optimizer must be an lrcourse.optimizers.Optimizer, got {type}').format(type=type(optimizer).__name__))
+        raise ValueError(_("optimizer must be an lrcourse.optimizers.Optimizer, got {type}").format(
+            type=type(optimizer).__name__))
     optimizer.reset()
 
     def update(x: np.ndarray, grad: np.ndarray, eta: float) -> np.ndarray:
@@ -844,7 +857,8 @@ def steps_to_reach(optimizer: Optimizer, loss, x0, tol: float, max_steps: int = 
     1
     """
     if not isinstance(optimizer, Optimizer):
-        raise ValueError(_('optimizer must be an lrcourse.optimizers.Optimizer, got {type}').format(type=type(optimizer).__name__))
+        raise ValueError(_("optimizer must be an lrcourse.optimizers.Optimizer, got {type}").format(
+            type=type(optimizer).__name__))
     tol = check.positive("tol", tol)
     max_steps = check.integer("max_steps", max_steps, minimum=0)
     optimizer.reset()

@@ -60,11 +60,12 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 def _metric(value: Any) -> float:
     """A metric as a float: a number, a NumPy scalar or a one-element tensor (NaN and inf allowed)."""
     if isinstance(value, (bool, str, bytes)) or value is None:
-        raise ValueError(_('metric must be a number, got {value!r}').format(value=value))
+        raise ValueError(_("metric must be a number, got {value!r}").format(value=value))
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(_('metric must be a number (or a one-element tensor), got {value!r}').format(value=value)) from None
+        raise ValueError(_("metric must be a number (or a one-element tensor), got {value!r}").format(
+            value=value)) from None
 
 
 def is_improvement(current: float, best: float, mode: str = "min", threshold_mode: str = "rel",
@@ -115,10 +116,14 @@ def _check_optimizer(optimizer: Any) -> Any:
     groups = getattr(optimizer, "param_groups", None)
     if groups is not None:
         if len(groups) != 1:
-            raise ValueError(_('optimizer must have one parameter group, got {n_groups} (use torch.optim.lr_scheduler.ReduceLROnPlateau for several)').format(n_groups=len(groups)))
+            raise ValueError(_("optimizer must have one parameter group, got {n_groups} (use "
+                               "torch.optim.lr_scheduler.ReduceLROnPlateau for several)").format(
+                n_groups=len(groups)))
         return optimizer
     if not isinstance(getattr(optimizer, "lr", None), numbers.Real):
-        raise ValueError(_('optimizer must be an lrcourse.optimizers or torch.optim optimizer, got {optimizer!r}').format(optimizer=optimizer))
+        raise ValueError(_("optimizer must be an lrcourse.optimizers or torch.optim optimizer, got "
+                           "{optimizer!r}").format(
+            optimizer=optimizer))
     return optimizer
 
 
@@ -131,7 +136,8 @@ class _PlateauBase:
         self.mode = _choice("mode", mode, MODES)
         self.factor = check.as_float("factor", factor)
         if not 0 <= self.factor < 1:
-            raise ValueError(_('factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}').format(factor=factor))
+            raise ValueError(_("factor must be in [0, 1) (each cut multiplies the LR by it), got {factor!r}").format(
+                factor=factor))
         self.patience = check.integer("patience", patience, minimum=0)
         self.cooldown = check.integer("cooldown", cooldown, minimum=0)
         self.min_lr = check.non_negative("min_lr", min_lr)
@@ -142,7 +148,7 @@ class _PlateauBase:
     def _init_lr(self, lr: float | None, optimizer: Any) -> None:
         if optimizer is None:
             if lr is None:
-                raise ValueError(_('lr must be given when there is no optimizer to read it from'))
+                raise ValueError(_("lr must be given when there is no optimizer to read it from"))
             self._lr = check.positive("lr", lr)
         else:
             _check_optimizer(optimizer)
@@ -353,7 +359,7 @@ class EarlyStopping:
     def restore(self, model: Any) -> int:
         """Load the best weights seen into ``model``; return the epoch they are from."""
         if self.best_state is None:
-            raise ValueError(_('no weights to restore: pass model= to step() (and have at least one improvement)'))
+            raise ValueError(_("no weights to restore: pass model= to step() (and have at least one improvement)"))
         model.load_state_dict(copy.deepcopy(self.best_state))
         return self.best_epoch
 

@@ -226,7 +226,8 @@ def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", log
     names = {"epoch_loss": N_("training loss (epoch mean)"), "val_loss": N_("validation loss"),
              "val_accuracy": N_("validation accuracy"), "val_r2": N_("validation R²")}
     if metric not in names:
-        raise ValueError(_('metric must be one of {choices}, got {metric!r}').format(choices=', '.join(map(repr, names)), metric=metric))
+        raise ValueError(_("metric must be one of {choices}, got {metric!r}").format(
+            choices=', '.join(map(repr, names)), metric=metric))
     ax = _ax(ax)
     for i, history in enumerate(histories):
         values = np.asarray(getattr(history, metric), dtype=float)

@@ -82,7 +82,9 @@ def per_example_grads(model: Any, X: Any, y: Any) -> np.ndarray:
     X = torch.as_tensor(X, dtype=next(iter(params.values())).dtype)
     y = torch.as_tensor(y, dtype=torch.int64)
     if X.ndim < 2 or X.shape[0] != y.shape[0]:
-        raise ValueError(_('X must be (examples, features) with one label in y per example, got shapes {shape} and {shape2}').format(shape=tuple(X.shape), shape2=tuple(y.shape)))
+        raise ValueError(_("X must be (examples, features) with one label in y per example, got shapes {shape} and "
+                           "{shape2}").format(
+            shape=tuple(X.shape), shape2=tuple(y.shape)))
 
     def loss(p: dict, x: Any, t: Any) -> Any:
         return F.cross_entropy(functional_call(model, p, (x.unsqueeze(0),)), t.unsqueeze(0))
@@ -109,7 +111,9 @@ def noise_scale(grads: Any) -> dict:
     """
     g = np.asarray(grads, dtype=np.float64)
     if g.ndim != 2 or g.shape[0] < 2:
-        raise ValueError(_('grads must be a 2-D array (examples, parameters) with two or more examples, got shape {shape}').format(shape=g.shape))
+        raise ValueError(_("grads must be a 2-D array (examples, parameters) with two or more examples, got shape "
+                           "{shape}").format(
+            shape=g.shape))
     mean = g.mean(axis=0)
     g2 = float(mean @ mean)
     trace = float(np.sum(g.var(axis=0, ddof=1)))
@@ -135,7 +139,8 @@ def noise_scale_from_batches(small_sq_norm: float, big_sq_norm: float, small_bat
     b_small = integer("small_batch", small_batch, minimum=1)
     b_big = integer("big_batch", big_batch, minimum=1)
     if b_big <= b_small:
-        raise ValueError(_('big_batch must be > small_batch ({b_small}), got {b_big}').format(b_small=b_small, b_big=b_big))
+        raise ValueError(_("big_batch must be > small_batch ({b_small}), got {b_big}").format(
+            b_small=b_small, b_big=b_big))
     g2 = (b_big * big - b_small * small) / (b_big - b_small)
     trace = (small - big) / (1 / b_small - 1 / b_big)
     return trace / g2
@@ -191,7 +196,8 @@ def width_mlp(num_features: int, num_classes: int, width: int, base_width: int |
     base_width = width if base_width is None else integer("base_width", base_width, minimum=1)
     depth = integer("depth", depth, minimum=1)
     if parametrization not in PARAMETRIZATIONS:
-        raise ValueError(_('parametrization must be one of {choices}, got {parametrization!r}').format(choices=', '.join(map(repr, PARAMETRIZATIONS)), parametrization=parametrization))
+        raise ValueError(_("parametrization must be one of {choices}, got {parametrization!r}").format(
+            choices=', '.join(map(repr, PARAMETRIZATIONS)), parametrization=parametrization))
     mult = width / base_width if parametrization == "mup" else 1.0
     Readout = _readout_class()
 
@@ -234,7 +240,7 @@ def adam_param_groups(model: Any, lr: float, weight_decay: float = 0.0) -> list[
     weight_decay = as_float("weight_decay", weight_decay)
     parametrization = getattr(model, "parametrization", None)
     if parametrization not in PARAMETRIZATIONS:
-        raise ValueError(_('model must be built by lrcourse.scale.width_mlp, got a model without a parametrization'))
+        raise ValueError(_("model must be built by lrcourse.scale.width_mlp, got a model without a parametrization"))
     if parametrization == "sp":
         return [{"params": list(model.parameters()), "lr": lr, "weight_decay": weight_decay}]
     mult = model.width_mult
@@ -296,14 +302,17 @@ def fit(model: Any, split: Any, optimizer: Any, steps: int, batch_size: int = 32
     from .optimizers import MultiTensorOptimizer, Optimizer
 
     if not isinstance(optimizer, Optimizer):
-        raise ValueError(_('optimizer must be an lrcourse.optimizers optimizer, got {type}').format(type=type(optimizer).__name__))
+        raise ValueError(_("optimizer must be an lrcourse.optimizers optimizer, got {type}").format(
+            type=type(optimizer).__name__))
     steps = integer("steps", steps, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
     eval_every = steps if eval_every is None else integer("eval_every", eval_every, minimum=1)
     if evaluate_at not in ("params", "average", "z"):
-        raise ValueError(_("evaluate_at must be 'params', 'average' or 'z', got {evaluate_at!r}").format(evaluate_at=evaluate_at))
+        raise ValueError(_("evaluate_at must be 'params', 'average' or 'z', got {evaluate_at!r}").format(
+            evaluate_at=evaluate_at))
     if evaluate_at != "params" and not hasattr(optimizer, "eval_params"):
-        raise ValueError(_('evaluate_at={evaluate_at!r} needs a schedule-free optimizer (one with eval_params)').format(evaluate_at=evaluate_at))
+        raise ValueError(_("evaluate_at={evaluate_at!r} needs a schedule-free optimizer (one with eval_params)").format(
+            evaluate_at=evaluate_at))
     optimizer.reset()
     tensors = list(model.parameters())
     shapes = [tuple(p.shape) for p in tensors]
@@ -404,7 +413,7 @@ def width_sweep(split: Any, width: int, lrs: Any, parametrization: str = "sp", b
 
     lrs = np.asarray(lrs, dtype=float)
     if lrs.ndim != 1 or lrs.size == 0:
-        raise ValueError(_('lrs must be a non-empty 1-D sequence of learning rates, got {lrs!r}').format(lrs=lrs))
+        raise ValueError(_("lrs must be a non-empty 1-D sequence of learning rates, got {lrs!r}").format(lrs=lrs))
     for lr in lrs:
         positive("lrs", lr)
     steps = integer("steps", steps, minimum=1)

@@ -87,7 +87,7 @@ ANNEAL_STRATEGIES = ("cos", "linear")
 def _step(step: Any) -> int:
     """Validate the argument of a schedule: a non-negative integer."""
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-        raise ValueError(_('step must be a non-negative integer, got {step!r}').format(step=step))
+        raise ValueError(_("step must be a non-negative integer, got {step!r}").format(step=step))
     return int(step)
 
 
@@ -105,14 +105,16 @@ def _unit_interval(name: str, value: Any, *, open_left: bool = False) -> float:
     low_ok = value > 0 if open_left else value >= 0
     if not (low_ok and value <= 1):
         interval = "(0, 1]" if open_left else "[0, 1]"
-        raise ValueError(_('{name} must be in {interval}, got {value!r}').format(name=name, interval=interval, value=value))
+        raise ValueError(_("{name} must be in {interval}, got {value!r}").format(
+            name=name, interval=interval, value=value))
     return value
 
 
 def _min_lr(min_lr: Any, lr: float, lr_name: str = "lr") -> float:
     min_lr = non_negative("min_lr", min_lr)
     if min_lr > lr:
-        raise ValueError(_('min_lr must be <= {lr_name} ({lr!r}), got {min_lr!r}').format(lr_name=lr_name, lr=lr, min_lr=min_lr))
+        raise ValueError(_("min_lr must be <= {lr_name} ({lr!r}), got {min_lr!r}").format(
+            lr_name=lr_name, lr=lr, min_lr=min_lr))
     return min_lr
 
 
@@ -166,7 +168,8 @@ def multistep(lr: float, milestones: Iterable[int], gamma: float = 0.1) -> Sched
     try:
         marks = sorted(integer("milestones", m, minimum=0) for m in milestones)
     except TypeError:
-        raise ValueError(_('milestones must be a list of integers, got {milestones!r}').format(milestones=milestones)) from None
+        raise ValueError(_("milestones must be a list of integers, got {milestones!r}").format(
+            milestones=milestones)) from None
     gamma = positive("gamma", gamma)
 
     def schedule(step: int) -> float:
@@ -280,7 +283,8 @@ def warmup_cosine(lr: float, warmup_steps: int, total_steps: int, start_factor: 
     warmup_steps = integer("warmup_steps", warmup_steps, minimum=0)
     total_steps = integer("total_steps", total_steps, minimum=1)
     if total_steps <= warmup_steps:
-        raise ValueError(_('total_steps must be > warmup_steps ({warmup_steps}), got {total_steps}').format(warmup_steps=warmup_steps, total_steps=total_steps))
+        raise ValueError(_("total_steps must be > warmup_steps ({warmup_steps}), got {total_steps}").format(
+            warmup_steps=warmup_steps, total_steps=total_steps))
     start_factor = _unit_interval("start_factor", start_factor, open_left=True)
     min_lr = _min_lr(min_lr, lr)
     decay = cosine(lr, total_steps - warmup_steps, min_lr)
@@ -341,15 +345,17 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000, step_size_do
     base_lr = non_negative("base_lr", base_lr)
     max_lr = positive("max_lr", max_lr)
     if max_lr <= base_lr:
-        raise ValueError(_('max_lr must be > base_lr ({base_lr!r}), got {max_lr!r}').format(base_lr=base_lr, max_lr=max_lr))
+        raise ValueError(_("max_lr must be > base_lr ({base_lr!r}), got {max_lr!r}").format(
+            base_lr=base_lr, max_lr=max_lr))
     step_size_up = integer("step_size_up", step_size_up, minimum=1)
     step_size_down = step_size_up if step_size_down is None else integer(
         "step_size_down", step_size_down, minimum=1)
     if mode not in CYCLIC_MODES:
-        raise ValueError(_('mode must be one of {choices}, got {mode!r}').format(choices=', '.join(map(repr, CYCLIC_MODES)), mode=mode))
+        raise ValueError(_("mode must be one of {choices}, got {mode!r}").format(
+            choices=', '.join(map(repr, CYCLIC_MODES)), mode=mode))
     gamma = positive("gamma", gamma)
     if gamma > 1:
-        raise ValueError(_('gamma must be <= 1, got {gamma!r}').format(gamma=gamma))
+        raise ValueError(_("gamma must be <= 1, got {gamma!r}").format(gamma=gamma))
     # The same float arithmetic as torch's CyclicLR, so the values agree to the last bits.
     total_size = float(step_size_up + step_size_down)
     step_ratio = step_size_up / total_size
@@ -378,11 +384,13 @@ def _one_cycle_shape(pct_start: Any, anneal: Any, three_phase: Any) -> float:
     """Check the arguments one_cycle and one_cycle_momentum share; return ``pct_start`` as a float."""
     pct_start = _unit_interval("pct_start", pct_start)
     if anneal not in ANNEAL_STRATEGIES:
-        raise ValueError(_('anneal must be one of {choices}, got {anneal!r}').format(choices=', '.join(map(repr, ANNEAL_STRATEGIES)), anneal=anneal))
+        raise ValueError(_("anneal must be one of {choices}, got {anneal!r}").format(
+            choices=', '.join(map(repr, ANNEAL_STRATEGIES)), anneal=anneal))
     if not isinstance(three_phase, bool):
-        raise ValueError(_('three_phase must be True or False, got {three_phase!r}').format(three_phase=three_phase))
+        raise ValueError(_("three_phase must be True or False, got {three_phase!r}").format(three_phase=three_phase))
     if three_phase and pct_start > 0.5:
-        raise ValueError(_('pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}').format(pct_start=pct_start))
+        raise ValueError(_("pct_start must be <= 0.5 when three_phase=True, got {pct_start!r}").format(
+            pct_start=pct_start))
     return pct_start
 
 
@@ -394,8 +402,9 @@ def _one_cycle_curve(factory: str, total_steps: int, pct_start: float, anneal: s
     """
     warmup_end = float(pct_start * total_steps) - 1
     if warmup_end == 0:
-        raise ValueError(
-            _('pct_start * total_steps must not be 1 (a warm-up of zero length; torch divides by zero), got pct_start={pct_start!r}, total_steps={total_steps}').format(pct_start=pct_start, total_steps=total_steps))
+        raise ValueError(_("pct_start * total_steps must not be 1 (a warm-up of zero length; torch divides by zero), "
+                           "got pct_start={pct_start!r}, total_steps={total_steps}").format(
+            pct_start=pct_start, total_steps=total_steps))
     if len(values) == 3:
         ends = [warmup_end, float(2 * pct_start * total_steps) - 2, total_steps - 1]
     else:
@@ -413,12 +422,15 @@ def _one_cycle_curve(factory: str, total_steps: int, pct_start: float, anneal: s
     def schedule(step: int) -> float:
         step = _step(step)
         if step > total_steps:
-            raise ValueError(_('step must be <= total_steps ({total_steps}) for {factory}, got {step}').format(total_steps=total_steps, factory=factory, step=step))
+            raise ValueError(_("step must be <= total_steps ({total_steps}) for {factory}, got {step}").format(
+                total_steps=total_steps, factory=factory, step=step))
         start_step = 0.0
         for i, (end_step, start_value, end_value) in enumerate(phases):
             if step <= end_step or i == len(phases) - 1:
                 if end_step == start_step:
-                    raise ValueError(_('step must be < total_steps ({total_steps}) for {factory} with pct_start=1, got {step}').format(total_steps=total_steps, factory=factory, step=step))
+                    raise ValueError(_("step must be < total_steps ({total_steps}) for {factory} with pct_start=1, "
+                                       "got {step}").format(
+                        total_steps=total_steps, factory=factory, step=step))
                 return interpolate(start_value, end_value, (step - start_step) / (end_step - start_step))
             start_step = end_step
         raise AssertionError("unreachable: the last phase always matches")
@@ -487,9 +499,10 @@ def one_cycle_momentum(total_steps: int, base_momentum: float = 0.85, max_moment
     base_momentum = non_negative("base_momentum", base_momentum)
     max_momentum = non_negative("max_momentum", max_momentum)
     if base_momentum > max_momentum:
-        raise ValueError(_('base_momentum must be <= max_momentum ({max_momentum!r}), got {base_momentum!r}').format(max_momentum=max_momentum, base_momentum=base_momentum))
+        raise ValueError(_("base_momentum must be <= max_momentum ({max_momentum!r}), got {base_momentum!r}").format(
+            max_momentum=max_momentum, base_momentum=base_momentum))
     if max_momentum >= 1:
-        raise ValueError(_('max_momentum must be < 1, got {max_momentum!r}').format(max_momentum=max_momentum))
+        raise ValueError(_("max_momentum must be < 1, got {max_momentum!r}").format(max_momentum=max_momentum))
     pct_start = _one_cycle_shape(pct_start, anneal, three_phase)
     if three_phase:
         values = [(max_momentum, base_momentum), (base_momentum, max_momentum), (max_momentum, max_momentum)]
@@ -534,7 +547,8 @@ def wsd(lr: float, warmup_steps: int, stable_steps: int, decay_steps: int, min_l
     decay_steps = integer("decay_steps", decay_steps, minimum=1)
     min_lr = _min_lr(min_lr, lr)
     if decay not in WSD_DECAYS:
-        raise ValueError(_('decay must be one of {choices}, got {decay!r}').format(choices=', '.join(map(repr, WSD_DECAYS)), decay=decay))
+        raise ValueError(_("decay must be one of {choices}, got {decay!r}").format(
+            choices=', '.join(map(repr, WSD_DECAYS)), decay=decay))
     shape = {"1-sqrt": lambda p: 1.0 - math.sqrt(p), "linear": lambda p: 1.0 - p,
              "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)), "1-square": lambda p: 1.0 - p * p}[decay]
     decay_start = warmup_steps + stable_steps
@@ -566,15 +580,18 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     """
     pieces = list(schedules)
     if not pieces or not all(callable(s) for s in pieces):
-        raise ValueError(_('schedules must be a non-empty list of functions step -> lr, got {schedules!r}').format(schedules=schedules))
+        raise ValueError(_("schedules must be a non-empty list of functions step -> lr, got {schedules!r}").format(
+            schedules=schedules))
     try:
         marks = [integer("boundaries", b, minimum=1) for b in boundaries]
     except TypeError:
-        raise ValueError(_('boundaries must be a list of integers, got {boundaries!r}').format(boundaries=boundaries)) from None
+        raise ValueError(_("boundaries must be a list of integers, got {boundaries!r}").format(
+            boundaries=boundaries)) from None
     if len(marks) != len(pieces) - 1:
-        raise ValueError(_('boundaries must have one entry fewer than schedules ({n_pieces}), got {n_marks}').format(n_pieces=len(pieces) - 1, n_marks=len(marks)))
+        raise ValueError(_("boundaries must have one entry fewer than schedules ({n_pieces}), got {n_marks}").format(
+            n_pieces=len(pieces) - 1, n_marks=len(marks)))
     if any(b <= a for a, b in zip(marks, marks[1:], strict=False)):
-        raise ValueError(_('boundaries must be strictly increasing, got {marks}').format(marks=marks))
+        raise ValueError(_("boundaries must be strictly increasing, got {marks}").format(marks=marks))
     starts = [0, *marks]
 
     def schedule(step: int) -> float:
@@ -596,7 +613,7 @@ def evaluate(schedule: Schedule, num_steps: int) -> np.ndarray:
     array([1.  , 1.  , 0.5 , 0.5 , 0.25])
     """
     if not callable(schedule):
-        raise ValueError(_('schedule must be a function step -> lr, got {schedule!r}').format(schedule=schedule))
+        raise ValueError(_("schedule must be a function step -> lr, got {schedule!r}").format(schedule=schedule))
     num_steps = integer("num_steps", num_steps, minimum=0)
     return np.array([schedule(t) for t in range(num_steps)], dtype=np.float64)
 
@@ -643,11 +660,14 @@ def to_torch(schedule: Schedule | Sequence[Schedule], optimizer: Any, last_epoch
     from torch.optim import Optimizer
 
     if not isinstance(optimizer, Optimizer):
-        raise ValueError(_('optimizer must be a torch.optim.Optimizer, got {type}').format(type=type(optimizer).__name__))
+        raise ValueError(_("optimizer must be a torch.optim.Optimizer, got {type}").format(
+            type=type(optimizer).__name__))
     groups = len(optimizer.param_groups)
     pieces = list(schedule) if isinstance(schedule, (list, tuple)) else [schedule] * groups
     if len(pieces) != groups or not all(callable(s) for s in pieces):
-        raise ValueError(_('schedule must be a function step -> lr or a list of {groups} such functions (one per param group), got {schedule!r}').format(groups=groups, schedule=schedule))
+        raise ValueError(_("schedule must be a function step -> lr or a list of {groups} such functions (one per "
+                           "param group), got {schedule!r}").format(
+            groups=groups, schedule=schedule))
     return _schedule_lr_class()(optimizer, pieces, last_epoch=last_epoch)
 
 
@@ -679,7 +699,8 @@ def torch_counterpart(name: str, optimizer: Any, **params: Any) -> Any:
     from torch.optim import lr_scheduler as S
 
     if name not in FACTORIES:
-        raise ValueError(_('name must be one of {choices}, got {name!r}').format(choices=', '.join(map(repr, FACTORIES)), name=name))
+        raise ValueError(_("name must be one of {choices}, got {name!r}").format(
+            choices=', '.join(map(repr, FACTORIES)), name=name))
     FACTORIES[name](**params)  # the same validation (and the same errors) as the factory
     p = _defaults(name, params)
     base = p.get("lr")

@@ -55,7 +55,7 @@ def log_grid(low: float, high: float, num: int) -> np.ndarray:
     """
     low, high = positive("low", low), positive("high", high)
     if not low < high:
-        raise ValueError(_('high must be > low, got low={low!r}, high={high!r}').format(low=low, high=high))
+        raise ValueError(_("high must be > low, got low={low!r}, high={high!r}").format(low=low, high=high))
     num = integer("num", num, minimum=2)
     return np.geomspace(low, high, num)
 
@@ -65,7 +65,7 @@ def _rng(rng: Any) -> np.random.Generator:
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0):
         return np.random.default_rng(rng)
-    raise ValueError(_('rng must be a numpy Generator, a seed >= 0 or None, got {rng!r}').format(rng=rng))
+    raise ValueError(_("rng must be a numpy Generator, a seed >= 0 or None, got {rng!r}").format(rng=rng))
 
 
 def log_uniform(low: float, high: float, size: int | tuple | None = None, rng: Any = None) -> Any:
@@ -77,7 +77,7 @@ def log_uniform(low: float, high: float, size: int | tuple | None = None, rng: A
     """
     low, high = positive("low", low), positive("high", high)
     if not low < high:
-        raise ValueError(_('high must be > low, got low={low!r}, high={high!r}').format(low=low, high=high))
+        raise ValueError(_("high must be > low, got low={low!r}, high={high!r}").format(low=low, high=high))
     draws = np.exp(_rng(rng).uniform(math.log(low), math.log(high), size))
     return float(draws) if size is None else draws
 
@@ -108,19 +108,22 @@ def kfold(y: Any, k: int = 5, seed: int = 0, stratified: bool | None = None) -> 
     else:
         labels = np.asarray(y)
         if labels.ndim != 1:
-            raise ValueError(_('y must be a 1-D array of targets or a number of samples, got shape {shape}').format(shape=labels.shape))
+            raise ValueError(_("y must be a 1-D array of targets or a number of samples, got shape {shape}").format(
+                shape=labels.shape))
         n = len(labels)
     if k > n:
-        raise ValueError(_('k must be <= the number of samples ({n}), got {k}').format(n=n, k=k))
+        raise ValueError(_("k must be <= the number of samples ({n}), got {k}").format(n=n, k=k))
     is_classes = labels is not None and (labels.dtype.kind in "iub" or labels.dtype.kind in "OUS")
     if stratified is None:
         stratified = is_classes
     if stratified and not is_classes:
-        raise ValueError(_('stratified=True needs class labels in y (integers or strings)'))
+        raise ValueError(_("stratified=True needs class labels in y (integers or strings)"))
     if stratified:
         smallest = int(np.unique(labels, return_counts=True)[1].min())
         if smallest < k:
-            raise ValueError(_('k must be <= the size of the smallest class ({smallest}) to stratify; pass stratified=False or a smaller k').format(smallest=smallest))
+            raise ValueError(_("k must be <= the size of the smallest class ({smallest}) to stratify; pass "
+                               "stratified=False or a smaller k").format(
+                smallest=smallest))
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(tr, va) for tr, va in splitter.split(np.zeros(n), labels)]
     return [(tr, va) for tr, va in KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n))]
@@ -169,7 +172,8 @@ def _score(value: Any, where: str) -> float:
         except (ValueError, RuntimeError):
             pass
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(_('{where} must return one number (a validation score), got {type}: {value!r}').format(where=where, type=type(value).__name__, value=value))
+        raise TypeError(_("{where} must return one number (a validation score), got {type}: {value!r}").format(
+            where=where, type=type(value).__name__, value=value))
     return float(value)
 
 
@@ -204,7 +208,7 @@ class SearchResults:
     def best(self) -> Trial:
         """The trial with the best mean score (the first one on a tie)."""
         if not self.trials:
-            raise ValueError(_('no trials: the search has not run any configuration'))
+            raise ValueError(_("no trials: the search has not run any configuration"))
         return min(self.trials, key=lambda t: self._key(t.mean))
 
     @property
@@ -218,7 +222,8 @@ class SearchResults:
     def values(self, name: str = "lr") -> np.ndarray:
         """The values of hyperparameter ``name`` in trial order."""
         if self.trials and name not in self.trials[0].params:
-            raise ValueError(_('name must be one of {choices}, got {name!r}').format(choices=', '.join(map(repr, self.trials[0].params)), name=name))
+            raise ValueError(_("name must be one of {choices}, got {name!r}").format(
+                choices=', '.join(map(repr, self.trials[0].params)), name=name))
         return np.array([t.params[name] for t in self.trials], dtype=float)
 
     def best_so_far(self) -> np.ndarray:
@@ -296,7 +301,7 @@ class SearchResults:
 
 def _check_fn(fn: Any) -> Callable:
     if not callable(fn):
-        raise ValueError(_('fn must be a function (hyperparameters -> validation score), got {fn!r}').format(fn=fn))
+        raise ValueError(_("fn must be a function (hyperparameters -> validation score), got {fn!r}").format(fn=fn))
     return fn
 
 
@@ -306,9 +311,9 @@ def _check_folds(folds: Any) -> list | None:
     try:
         folds = [(np.asarray(tr), np.asarray(va)) for tr, va in folds]
     except (TypeError, ValueError):
-        raise ValueError(_('folds must be a list of (train_idx, val_idx) pairs, as kfold() returns')) from None
+        raise ValueError(_("folds must be a list of (train_idx, val_idx) pairs, as kfold() returns")) from None
     if not folds:
-        raise ValueError(_('folds must hold at least one (train_idx, val_idx) pair'))
+        raise ValueError(_("folds must hold at least one (train_idx, val_idx) pair"))
     return folds
 
 
@@ -352,10 +357,11 @@ def grid_search(fn: Callable, space: Any, folds: Any = None, mode: str = "min",
     grid = {}
     for name, values in space.items():
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise ValueError(_('space[{name!r}] must be a sequence of values, got {values!r}').format(name=name, values=values))
+            raise ValueError(_("space[{name!r}] must be a sequence of values, got {values!r}").format(
+                name=name, values=values))
         values = list(values)
         if not values:
-            raise ValueError(_('space[{name!r}] must hold at least one value').format(name=name))
+            raise ValueError(_("space[{name!r}] must hold at least one value").format(name=name))
         grid[name] = [float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v for v in values]
     points = list(itertools.product(*grid.values()))
     trials = [_evaluate(fn, dict(zip(grid, p, strict=True)), folds, i)
@@ -370,14 +376,17 @@ def _ranges(space: Any) -> dict[str, tuple[float, float, str]]:
     ranges = {}
     for name, spec in space.items():
         if not isinstance(spec, (tuple, list)) or len(spec) not in (2, 3):
-            raise ValueError(_("space[{name!r}] must be (low, high) or (low, high, 'log' | 'linear'), got {spec!r}").format(name=name, spec=spec))
+            raise ValueError(_("space[{name!r}] must be (low, high) or (low, high, 'log' | 'linear'), got "
+                               "{spec!r}").format(
+                name=name, spec=spec))
         scale = spec[2] if len(spec) == 3 else "log"
         if scale not in ("log", "linear"):
-            raise ValueError(_("space[{name!r}]: the scale must be 'log' or 'linear', got {scale!r}").format(name=name, scale=scale))
+            raise ValueError(_("space[{name!r}]: the scale must be 'log' or 'linear', got {scale!r}").format(
+                name=name, scale=scale))
         check = positive if scale == "log" else as_float
         low, high = check(f"space[{name!r}] low", spec[0]), check(f"space[{name!r}] high", spec[1])
         if not low < high:
-            raise ValueError(_('space[{name!r}] must have low < high, got {spec!r}').format(name=name, spec=spec))
+            raise ValueError(_("space[{name!r}] must have low < high, got {spec!r}").format(name=name, spec=spec))
         ranges[name] = (low, high, scale)
     return ranges
 
@@ -430,9 +439,11 @@ def bayes_search(fn: Callable, space: Any, num_trials: int, seed: int | None = 0
     if seed is not None:
         seed = integer("seed", seed, minimum=0)
     if storage is not None and not isinstance(storage, str):
-        raise ValueError(_("storage must be an Optuna storage URL (e.g. 'sqlite:///lr.db') or None, got {storage!r}").format(storage=storage))
+        raise ValueError(_("storage must be an Optuna storage URL (e.g. 'sqlite:///lr.db') or None, got "
+                           "{storage!r}").format(
+            storage=storage))
     if storage is not None and study_name is None:
-        raise ValueError(_('study_name is needed with storage: every worker opens the study by its name'))
+        raise ValueError(_("study_name is needed with storage: every worker opens the study by its name"))
     worst = math.inf if mode == "min" else -math.inf
     ran: list[Trial] = []
 
@@ -483,10 +494,10 @@ class LossSmoother:
     def __init__(self, smooth_f: float = 0.05, diverge_th: float = 5.0):
         self.smooth_f = positive("smooth_f", smooth_f)
         if self.smooth_f > 1:
-            raise ValueError(_('smooth_f must be in (0, 1], got {smooth_f!r}').format(smooth_f=smooth_f))
+            raise ValueError(_("smooth_f must be in (0, 1], got {smooth_f!r}").format(smooth_f=smooth_f))
         self.diverge_th = positive("diverge_th", diverge_th)
         if self.diverge_th <= 1:
-            raise ValueError(_('diverge_th must be > 1, got {diverge_th!r}').format(diverge_th=diverge_th))
+            raise ValueError(_("diverge_th must be > 1, got {diverge_th!r}").format(diverge_th=diverge_th))
         self.avg, self.count, self.best = 0.0, 0, math.inf
 
     def update(self, loss: float) -> tuple[float, bool]:
@@ -557,9 +568,10 @@ def _cycle(batches: Iterable) -> Iterable:
             empty = False
             yield batch
         if empty:
-            raise ValueError(_('batches must yield at least one (inputs, targets) batch'))
+            raise ValueError(_("batches must yield at least one (inputs, targets) batch"))
         if iter(batches) is batches:
-            raise ValueError(_('batches ran out before num_iter steps: pass a list or a DataLoader (something that can be iterated again), not an iterator'))
+            raise ValueError(_("batches ran out before num_iter steps: pass a list or a DataLoader (something that "
+                               "can be iterated again), not an iterator"))
 
 
 def lr_range_test(model: Any, optimizer: Any, loss_fn: Callable, batches: Iterable, start_lr: float = 1e-7,
@@ -584,14 +596,17 @@ def lr_range_test(model: Any, optimizer: Any, loss_fn: Callable, batches: Iterab
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(_('model must be a torch.nn.Module, got {type}').format(type=type(model).__name__))
+        raise ValueError(_("model must be a torch.nn.Module, got {type}").format(type=type(model).__name__))
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(_('optimizer must be a torch.optim.Optimizer, got {type}').format(type=type(optimizer).__name__))
+        raise ValueError(_("optimizer must be a torch.optim.Optimizer, got {type}").format(
+            type=type(optimizer).__name__))
     if not callable(loss_fn):
-        raise ValueError(_('loss_fn must be a function (outputs, targets) -> loss, got {loss_fn!r}').format(loss_fn=loss_fn))
+        raise ValueError(_("loss_fn must be a function (outputs, targets) -> loss, got {loss_fn!r}").format(
+            loss_fn=loss_fn))
     start_lr, end_lr = positive("start_lr", start_lr), positive("end_lr", end_lr)
     if not start_lr < end_lr:
-        raise ValueError(_('end_lr must be > start_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}').format(start_lr=start_lr, end_lr=end_lr))
+        raise ValueError(_("end_lr must be > start_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}").format(
+            start_lr=start_lr, end_lr=end_lr))
     num_iter = integer("num_iter", num_iter, minimum=2)
     if step_mode not in ("exp", "linear"):
         raise ValueError(_("step_mode must be 'exp' or 'linear', got {step_mode!r}").format(step_mode=step_mode))
@@ -683,13 +698,15 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float], method: str = "val
       single valley (two descents, noise), and costs O(n²) in the points.
     """
     if method not in SUGGESTIONS:
-        raise ValueError(_('method must be one of {choices}, got {method!r}').format(choices=', '.join(map(repr, SUGGESTIONS)), method=method))
+        raise ValueError(_("method must be one of {choices}, got {method!r}").format(
+            choices=', '.join(map(repr, SUGGESTIONS)), method=method))
     lrs = np.asarray(lrs, dtype=float)
     losses = np.asarray(losses, dtype=float)
     if lrs.ndim != 1 or lrs.shape != losses.shape:
-        raise ValueError(_('lrs and losses must be 1-D and of the same length, got shapes {shape} and {shape2}').format(shape=lrs.shape, shape2=losses.shape))
+        raise ValueError(_("lrs and losses must be 1-D and of the same length, got shapes {shape} and {shape2}").format(
+            shape=lrs.shape, shape2=losses.shape))
     if not (np.all(lrs > 0) and np.all(np.diff(lrs) > 0)):
-        raise ValueError(_('lrs must be positive and increasing, as a range test records them'))
+        raise ValueError(_("lrs must be positive and increasing, as a range test records them"))
     skip_start = len(lrs) // 10 if skip_start is None else integer("skip_start", skip_start, minimum=0)
     skip_end = integer("skip_end", skip_end, minimum=0)
     lrs, losses = lrs[skip_start:len(lrs) - skip_end], losses[skip_start:len(losses) - skip_end]
@@ -697,7 +714,9 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float], method: str = "val
     if nan.size:
         lrs, losses = lrs[:nan[0]], losses[:nan[0]]
     if len(lrs) < 2:
-        raise ValueError(_('too few points for a suggestion: {n_lrs} left after skipping {skip_start} + {skip_end} and any NaN; run the range test longer').format(n_lrs=len(lrs), skip_start=skip_start, skip_end=skip_end))
+        raise ValueError(_("too few points for a suggestion: {n_lrs} left after skipping {skip_start} + {skip_end} "
+                           "and any NaN; run the range test longer").format(
+            n_lrs=len(lrs), skip_start=skip_start, skip_end=skip_end))
     lr = float(lrs[SUGGESTIONS[method](lrs, losses)])
     return lr / 10 if method == "minimum" else lr
 
@@ -707,7 +726,8 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float], method: str = "val
 def _per_model(name: str, value: Any, k: int) -> np.ndarray:
     arr = np.broadcast_to(np.asarray(value, dtype=float), (k,)) if np.ndim(value) == 0 else np.asarray(value, float)
     if arr.shape != (k,):
-        raise ValueError(_('{name} must be one number or one per learning rate ({k}), got shape {shape}').format(name=name, k=k, shape=arr.shape))
+        raise ValueError(_("{name} must be one number or one per learning rate ({k}), got shape {shape}").format(
+            name=name, k=k, shape=arr.shape))
     for v in arr:
         non_negative(name, v)
     return arr
@@ -751,10 +771,10 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     from .training import History, mlp
 
     if getattr(split, "task", "classification") != "classification":
-        raise ValueError(_('split must be a classification split: sweep trains classifiers'))
+        raise ValueError(_("split must be a classification split: sweep trains classifiers"))
     lrs = np.asarray(lrs, dtype=float)
     if lrs.ndim != 1 or lrs.size == 0:
-        raise ValueError(_('lrs must be a non-empty 1-D sequence of learning rates, got {lrs!r}').format(lrs=lrs))
+        raise ValueError(_("lrs must be a non-empty 1-D sequence of learning rates, got {lrs!r}").format(lrs=lrs))
     for lr in lrs:
         positive("lrs", lr)
     k = lrs.size
@@ -764,9 +784,11 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     decay = _per_model("weight_decay", weight_decay, k)
     seed = integer("seed", seed, minimum=0)
     if optimizer not in SWEEP_OPTIMIZERS:
-        raise ValueError(_('optimizer must be one of {choices}, got {optimizer!r}').format(choices=', '.join(map(repr, SWEEP_OPTIMIZERS)), optimizer=optimizer))
+        raise ValueError(_("optimizer must be one of {choices}, got {optimizer!r}").format(
+            choices=', '.join(map(repr, SWEEP_OPTIMIZERS)), optimizer=optimizer))
     if optimizer != "sgd" and momentum:
-        raise ValueError(_("momentum is SGD's; {optimizer!r} takes betas (got momentum={momentum!r})").format(optimizer=optimizer, momentum=momentum))
+        raise ValueError(_("momentum is SGD's; {optimizer!r} takes betas (got momentum={momentum!r})").format(
+            optimizer=optimizer, momentum=momentum))
     beta1, beta2 = _betas(betas)
     eps = positive("eps", eps)
     alpha = _beta("alpha", alpha)

@@ -45,9 +45,12 @@ class StackedOptimizer:
                  momentum: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  alpha: float = 0.99):
         if rule not in RULES:
-            raise ValueError(_('rule must be one of {choices}, got {rule!r}').format(choices=', '.join(map(repr, RULES)), rule=rule))
+            raise ValueError(_("rule must be one of {choices}, got {rule!r}").format(
+                choices=', '.join(map(repr, RULES)), rule=rule))
         if len(lrs) != len(params) or (decays is not None and len(decays) != len(params)):
-            raise ValueError(_('lrs and decays must have one entry per tensor ({n_params}), got {n_lrs} and {value}').format(n_params=len(params), n_lrs=len(lrs), value=None if decays is None else len(decays)))
+            raise ValueError(_("lrs and decays must have one entry per tensor ({n_params}), got {n_lrs} "
+                               "and {value}").format(
+                n_params=len(params), n_lrs=len(lrs), value=None if decays is None else len(decays)))
         self.params, self.lrs, self.decays, self.rule = list(params), list(lrs), decays, rule
         self.momentum, self.betas, self.eps, self.alpha = momentum, betas, eps, alpha
         self.t = 0  # steps taken

@@ -43,7 +43,9 @@ def course_folder() -> Path:
     for folder in (here / "course", here.parent / "notebooks"):  # a wheel; a source checkout (editable)
         if any(folder.glob("*.ipynb")):
             return folder
-    raise StartError(_("the course's notebooks are not installed (looked in {here} and {parent}); reinstall lrcourse").format(here=here / 'course', parent=here.parent / 'notebooks'))
+    raise StartError(_("the course's notebooks are not installed (looked in {here} and {parent}); "
+                       "reinstall lrcourse").format(
+        here=here / 'course', parent=here.parent / 'notebooks'))
 
 
 def course_notebooks(language: str = "en") -> list[Path]:
@@ -51,12 +53,15 @@ def course_notebooks(language: str = "en") -> list[Path]:
     from .i18n import LANGUAGES
 
     if language not in LANGUAGES:
-        raise StartError(_('--lang must be one of {choices}, got {language!r}').format(choices=', '.join(LANGUAGES), language=language))
+        raise StartError(_("--lang must be one of {choices}, got {language!r}").format(
+            choices=', '.join(LANGUAGES), language=language))
     folder = course_folder() if language == "en" else course_folder() / language
     found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
     lacking = syllabus.missing(found)
     if not found or lacking:
-        raise StartError(_("the {language!r} edition's notebooks are not all installed (looked in {folder}; missing: {lacking}); reinstall lrcourse").format(language=language, folder=folder, lacking=', '.join(lacking)))
+        raise StartError(_("the {language!r} edition's notebooks are not all installed (looked in {folder}; missing: "
+                           "{lacking}); reinstall lrcourse").format(
+            language=language, folder=folder, lacking=', '.join(lacking)))
     return found
 
 
@@ -121,13 +126,18 @@ class Copied:
 
 def _check_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
-        raise StartError(_('FOLDER {folder} is a file, not a folder: pass a folder for the notebooks (it is created if missing)').format(folder=folder))
+        raise StartError(_("FOLDER {folder} is a file, not a folder: pass a folder for the notebooks (it is created "
+                           "if missing)").format(
+            folder=folder))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise StartError(_('cannot create FOLDER {folder}: {reason}').format(folder=folder, reason=err.strerror or err)) from err
+        raise StartError(_("cannot create FOLDER {folder}: {reason}").format(
+            folder=folder, reason=err.strerror or err)) from err
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise StartError(_('FOLDER {folder} is not writable: choose a folder of your own, e.g. lrcourse start ~/{default}').format(folder=folder, default=DEFAULT_FOLDER))
+        raise StartError(_("FOLDER {folder} is not writable: choose a folder of your own, e.g. lrcourse start "
+                           "~/{default}").format(
+            folder=folder, default=DEFAULT_FOLDER))
 
 
 def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _dt.date | None = None,
@@ -150,15 +160,18 @@ def prepare(folder: str | Path = DEFAULT_FOLDER, update: bool = False, today: _d
             continue
         if not update:
             theirs = _language(target)
-            detail = (_("yours is the {theirs!r} edition, not the {language!r} one").format(theirs=theirs, language=language)
-                      if theirs != language else
-                      _("yours is {old}, the course's {new}").format(old=old_stamp or _("older"), new=new_stamp))
+            if theirs != language:
+                detail = _("yours is the {theirs!r} edition, not the {language!r} one").format(
+                    theirs=theirs, language=language)
+            else:
+                detail = _("yours is {old}, the course's {new}").format(old=old_stamp or _("older"), new=new_stamp)
             done.append(Copied(source.name, "outdated", detail))
             continue
         try:
             old = nbformat.read(target, as_version=4)
         except Exception as err:
-            raise StartError(_('cannot read your {target} to carry its answers over ({err}); it is unchanged').format(target=target, err=err)) from err
+            raise StartError(_("cannot read your {target} to carry its answers over ({err}); it is unchanged").format(
+                target=target, err=err)) from err
         new, carried = carry_answers(old, nbformat.read(source, as_version=4))
         backup = _backup_path(target, today)
         shutil.copyfile(target, backup)
@@ -186,7 +199,9 @@ def lab_command(folder: str | Path, no_browser: bool = False, port: int | None =
 
 def require_jupyterlab() -> None:
     if importlib.util.find_spec("jupyterlab") is None:
-        raise StartError(_('JupyterLab is not installed in this Python environment ({executable}): pip install jupyterlab').format(executable=sys.executable))
+        raise StartError(_("JupyterLab is not installed in this Python environment ({executable}): pip install "
+                           "jupyterlab").format(
+            executable=sys.executable))
 
 
 def run_lab(cmd: list[str]) -> int:

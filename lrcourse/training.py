@@ -174,16 +174,18 @@ def train(model: Any, split: Any, schedule: Any, epochs: int, batch_size: int = 
         raise ValueError(_("per must be 'step' or 'epoch', got {per!r}").format(per=per))
     plateau = None if callable(schedule) else schedule
     if plateau is not None and not (hasattr(plateau, "step") and hasattr(plateau, "lr")):
-        raise ValueError(_('schedule must be a function step -> lr or a plateau rule, got {schedule!r}').format(schedule=schedule))
+        raise ValueError(_("schedule must be a function step -> lr or a plateau rule, got {schedule!r}").format(
+            schedule=schedule))
     if plateau is not None and plateau.last_epoch:
-        raise ValueError(_('schedule: the plateau rule has been stepped already; pass a fresh one'))
+        raise ValueError(_("schedule: the plateau rule has been stepped already; pass a fresh one"))
     task = getattr(split, "task", "classification")
     allowed = [m for m in MONITORS if m != ("val_accuracy" if task == "regression" else "val_r2")]
     if monitor not in allowed:
-        raise ValueError(_('monitor must be one of {choices} for a {task} split, got {monitor!r}').format(choices=', '.join(map(repr, allowed)), task=_(TASKS.get(task, task)), monitor=monitor))
+        raise ValueError(_("monitor must be one of {choices} for a {task} split, got {monitor!r}").format(
+            choices=', '.join(map(repr, allowed)), task=_(TASKS.get(task, task)), monitor=monitor))
     momentum_schedule = momentum if callable(momentum) else None
     if momentum_schedule is not None and optimizer is not None:
-        raise ValueError(_('momentum: a momentum schedule drives the default SGD; pass optimizer=None with it'))
+        raise ValueError(_("momentum: a momentum schedule drives the default SGD; pass optimizer=None with it"))
     momentum = non_negative("momentum", momentum_schedule(0) if momentum_schedule else momentum)
     weight_decay = non_negative("weight_decay", weight_decay)
     seed = integer("seed", seed, minimum=0)
@@ -271,9 +273,10 @@ def train_side_by_side(models: Sequence[Any], split: Any, optimizer: Any, epochs
 
     models = list(models)
     if not models or not all(isinstance(m, torch.nn.Module) for m in models):
-        raise ValueError(_('models must be a non-empty list of torch modules, got {models!r}').format(models=models))
+        raise ValueError(_("models must be a non-empty list of torch modules, got {models!r}").format(models=models))
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(_("optimizer must be a torch optimizer over the models' parameters, got {optimizer!r}").format(optimizer=optimizer))
+        raise ValueError(_("optimizer must be a torch optimizer over the models' parameters, got {optimizer!r}").format(
+            optimizer=optimizer))
     epochs = integer("epochs", epochs, minimum=1)
     batch_size = integer("batch_size", batch_size, minimum=1)
     seed = integer("seed", seed, minimum=0)
@@ -281,7 +284,9 @@ def train_side_by_side(models: Sequence[Any], split: Any, optimizer: Any, epochs
     for i, model in enumerate(models):
         missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in in_optimizer]
         if missing:
-            raise ValueError(_("optimizer: models[{i}]'s parameters {missing} are in none of its param groups, so they would not train").format(i=i, missing=', '.join(missing)))
+            raise ValueError(_("optimizer: models[{i}]'s parameters {missing} are in none of its param groups, so "
+                               "they would not train").format(
+                i=i, missing=', '.join(missing)))
     task = getattr(split, "task", "classification")
     X, y = _training_tensors(split, task)
     n = len(y)

@@ -171,7 +171,8 @@ class ScheduleExplorer(_PNGFigure):
         from matplotlib.figure import Figure
 
         if kind not in self.KINDS:
-            raise ValueError(_('kind must be one of {choices}, got {kind!r}').format(choices=', '.join(map(repr, self.KINDS)), kind=kind))
+            raise ValueError(_("kind must be one of {choices}, got {kind!r}").format(
+                choices=', '.join(map(repr, self.KINDS)), kind=kind))
         style = {"description_width": "90px"}
         self.kind = w.Dropdown(options=list(self.KINDS), value=kind, description=_("schedule"), style=style)
         self.controls = {
@@ -288,7 +289,8 @@ class OptimizerExplorer(_PNGFigure):
         from matplotlib.figure import Figure
 
         if name not in ROSENBROCK_SETUPS:
-            raise ValueError(_('name must be one of {names}, got {name!r}').format(names=sorted(ROSENBROCK_SETUPS), name=name))
+            raise ValueError(_("name must be one of {names}, got {name!r}").format(
+                names=sorted(ROSENBROCK_SETUPS), name=name))
         self.loss = losses.Rosenbrock()
         self.x0 = np.asarray(x0, dtype=float)
         self.num_steps = num_steps
@@ -353,7 +355,7 @@ class PlateauExplorer(_PNGFigure):
 
         self.metrics = [float(m) for m in metrics]
         if not self.metrics:
-            raise ValueError(_('metrics must hold at least one value'))
+            raise ValueError(_("metrics must hold at least one value"))
         self.lr = lr
         self.mode, self.threshold_mode, self.metric_label = mode, threshold_mode, metric_label
         plateau.ReduceLROnPlateau(lr, mode=mode, patience=patience, factor=factor, threshold=threshold,
@@ -416,7 +418,7 @@ class HorizonExplorer(_PNGFigure):
         self.lr = float(lr)
         self.max_steps = int(max_steps)
         if self.max_steps < 20:
-            raise ValueError(_('max_steps must be >= 20, got {max_steps!r}').format(max_steps=max_steps))
+            raise ValueError(_("max_steps must be >= 20, got {max_steps!r}").format(max_steps=max_steps))
         schedules.wsd(self.lr, 0, 1, 1, decay=decay)  # validates lr and decay up front
         style = {"description_width": "110px"}
         self.horizon_slider = w.IntSlider(value=horizon or self.max_steps // 2, min=10, max=self.max_steps,
