@@ -51,6 +51,13 @@ def integer(name: str, value: Any, minimum: int | None = None) -> int:
     return value
 
 
+def choice_error(name: str, value: Any, choices: Any) -> ValueError:
+    """The error for ``value`` of argument ``name`` that is not one of ``choices``: ``mode must be one of
+    'triangular', 'triangular2', 'exp_range', got 'sine'`` (raise it where the check is made)."""
+    return ValueError(_("{name} must be one of {choices}, got {value!r}").format(
+        name=name, choices=", ".join(map(repr, choices)), value=value))
+
+
 def finite_array(name: str, value: Any, ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a float64 array of finite numbers (a copy)."""
     try:

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._seeding import seeded
-from ._validation import integer, positive
+from ._validation import choice_error, integer, positive
 from .i18n import gettext_ as _
 
 __all__ = ["select_device", "replace_head", "layer_groups", "discriminative_groups", "freeze", "unfreeze",
@@ -190,8 +190,7 @@ def _precision(amp: Any, device: Any) -> tuple[Any, bool]:
     import torch
 
     if amp not in AMP_MODES:
-        raise ValueError(_("amp must be one of {choices}, got {amp!r}").format(
-            choices=', '.join(map(repr, AMP_MODES)), amp=amp))
+        raise choice_error("amp", amp, AMP_MODES)
     if device.type != "cuda" or amp is None:
         if amp in ("bf16", "fp16") and device.type != "cuda":
             raise ValueError(_("amp={amp!r} needs a CUDA device; this run is on {type}").format(

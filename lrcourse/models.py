@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from urllib.parse import urlparse
 
 from ._seeding import seeded
-from ._validation import integer
+from ._validation import choice_error, integer
 from .i18n import gettext_ as _
 
 __all__ = ["BasicBlock", "ResNet", "small_resnet", "resnet18", "IMAGENET_URL", "fetch_checkpoint",  # noqa: F822 (lazy)
@@ -273,8 +273,7 @@ def pretrained_small_resnet(num_classes: int = 5, seed: int = 0, source: str = "
     import torch
 
     if source not in PRETRAINED:
-        raise ValueError(_("source must be one of {choices}, got {source!r}").format(
-            choices=', '.join(map(repr, PRETRAINED)), source=source))
+        raise choice_error("source", source, PRETRAINED)
     name, digest, _about = PRETRAINED[source]
     path = Path(__file__).resolve().parent / "weights" / name
     state = torch.load(path, map_location="cpu", weights_only=True)

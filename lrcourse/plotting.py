@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ._validation import choice_error
 from .i18n import N_, gettext_ as _
 
 __all__ = [
@@ -226,8 +227,7 @@ def plot_histories(histories: Sequence, ax=None, metric: str = "epoch_loss", log
     names = {"epoch_loss": N_("training loss (epoch mean)"), "val_loss": N_("validation loss"),
              "val_accuracy": N_("validation accuracy"), "val_r2": N_("validation R²")}
     if metric not in names:
-        raise ValueError(_("metric must be one of {choices}, got {metric!r}").format(
-            choices=', '.join(map(repr, names)), metric=metric))
+        raise choice_error("metric", metric, names)
     ax = _ax(ax)
     for i, history in enumerate(histories):
         values = np.asarray(getattr(history, metric), dtype=float)

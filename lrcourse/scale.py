@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._seeding import seeded
-from ._validation import as_float, integer, positive
+from ._validation import as_float, choice_error, integer, positive
 from .i18n import gettext_ as _
 
 __all__ = ["linear_scaling", "sqrt_scaling", "per_example_grads", "noise_scale", "noise_scale_from_batches",
@@ -196,8 +196,7 @@ def width_mlp(num_features: int, num_classes: int, width: int, base_width: int |
     base_width = width if base_width is None else integer("base_width", base_width, minimum=1)
     depth = integer("depth", depth, minimum=1)
     if parametrization not in PARAMETRIZATIONS:
-        raise ValueError(_("parametrization must be one of {choices}, got {parametrization!r}").format(
-            choices=', '.join(map(repr, PARAMETRIZATIONS)), parametrization=parametrization))
+        raise choice_error("parametrization", parametrization, PARAMETRIZATIONS)
     mult = width / base_width if parametrization == "mup" else 1.0
     Readout = _readout_class()
 

@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from ._validation import as_float, integer, non_negative, positive
+from ._validation import as_float, choice_error, integer, non_negative, positive
 from .i18n import gettext_ as _
 
 __all__ = [
@@ -351,8 +351,7 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000, step_size_do
     step_size_down = step_size_up if step_size_down is None else integer(
         "step_size_down", step_size_down, minimum=1)
     if mode not in CYCLIC_MODES:
-        raise ValueError(_("mode must be one of {choices}, got {mode!r}").format(
-            choices=', '.join(map(repr, CYCLIC_MODES)), mode=mode))
+        raise choice_error("mode", mode, CYCLIC_MODES)
     gamma = positive("gamma", gamma)
     if gamma > 1:
         raise ValueError(_("gamma must be <= 1, got {gamma!r}").format(gamma=gamma))
@@ -384,8 +383,7 @@ def _one_cycle_shape(pct_start: Any, anneal: Any, three_phase: Any) -> float:
     """Check the arguments one_cycle and one_cycle_momentum share; return ``pct_start`` as a float."""
     pct_start = _unit_interval("pct_start", pct_start)
     if anneal not in ANNEAL_STRATEGIES:
-        raise ValueError(_("anneal must be one of {choices}, got {anneal!r}").format(
-            choices=', '.join(map(repr, ANNEAL_STRATEGIES)), anneal=anneal))
+        raise choice_error("anneal", anneal, ANNEAL_STRATEGIES)
     if not isinstance(three_phase, bool):
         raise ValueError(_("three_phase must be True or False, got {three_phase!r}").format(three_phase=three_phase))
     if three_phase and pct_start > 0.5:
@@ -547,8 +545,7 @@ def wsd(lr: float, warmup_steps: int, stable_steps: int, decay_steps: int, min_l
     decay_steps = integer("decay_steps", decay_steps, minimum=1)
     min_lr = _min_lr(min_lr, lr)
     if decay not in WSD_DECAYS:
-        raise ValueError(_("decay must be one of {choices}, got {decay!r}").format(
-            choices=', '.join(map(repr, WSD_DECAYS)), decay=decay))
+        raise choice_error("decay", decay, WSD_DECAYS)
     shape = {"1-sqrt": lambda p: 1.0 - math.sqrt(p), "linear": lambda p: 1.0 - p,
              "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)), "1-square": lambda p: 1.0 - p * p}[decay]
     decay_start = warmup_steps + stable_steps
@@ -699,8 +696,7 @@ def torch_counterpart(name: str, optimizer: Any, **params: Any) -> Any:
     from torch.optim import lr_scheduler as S
 
     if name not in FACTORIES:
-        raise ValueError(_("name must be one of {choices}, got {name!r}").format(
-            choices=', '.join(map(repr, FACTORIES)), name=name))
+        raise choice_error("name", name, FACTORIES)
     FACTORIES[name](**params)  # the same validation (and the same errors) as the factory
     p = _defaults(name, params)
     base = p.get("lr")

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .i18n import gettext_ as _
-from ._validation import as_float, integer, non_negative, positive
+from ._validation import as_float, choice_error, integer, non_negative, positive
 
 __all__ = ["log_grid", "log_uniform", "kfold", "Trial", "SearchResults", "grid_search", "random_search",
            "bayes_search", "LossSmoother", "smooth_losses", "RangeTest", "lr_range_test", "suggest_lr",
@@ -222,8 +222,7 @@ class SearchResults:
     def values(self, name: str = "lr") -> np.ndarray:
         """The values of hyperparameter ``name`` in trial order."""
         if self.trials and name not in self.trials[0].params:
-            raise ValueError(_("name must be one of {choices}, got {name!r}").format(
-                choices=', '.join(map(repr, self.trials[0].params)), name=name))
+            raise choice_error("name", name, self.trials[0].params)
         return np.array([t.params[name] for t in self.trials], dtype=float)
 
     def best_so_far(self) -> np.ndarray:
@@ -698,8 +697,7 @@ def suggest_lr(lrs: Sequence[float], losses: Sequence[float], method: str = "val
       single valley (two descents, noise), and costs O(n²) in the points.
     """
     if method not in SUGGESTIONS:
-        raise ValueError(_("method must be one of {choices}, got {method!r}").format(
-            choices=', '.join(map(repr, SUGGESTIONS)), method=method))
+        raise choice_error("method", method, SUGGESTIONS)
     lrs = np.asarray(lrs, dtype=float)
     losses = np.asarray(losses, dtype=float)
     if lrs.ndim != 1 or lrs.shape != losses.shape:
@@ -784,8 +782,7 @@ def sweep(split: Any, lrs: Sequence[float], epochs: int, batch_size: int = 64, h
     decay = _per_model("weight_decay", weight_decay, k)
     seed = integer("seed", seed, minimum=0)
     if optimizer not in SWEEP_OPTIMIZERS:
-        raise ValueError(_("optimizer must be one of {choices}, got {optimizer!r}").format(
-            choices=', '.join(map(repr, SWEEP_OPTIMIZERS)), optimizer=optimizer))
+        raise choice_error("optimizer", optimizer, SWEEP_OPTIMIZERS)
     if optimizer != "sgd" and momentum:
         raise ValueError(_("momentum is SGD's; {optimizer!r} takes betas (got momentum={momentum!r})").format(
             optimizer=optimizer, momentum=momentum))

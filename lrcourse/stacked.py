@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 from typing import Any, Sequence
+
+from ._validation import choice_error
 from .i18n import gettext_ as _
 
 __all__ = ["RULES", "StackedOptimizer", "stack_linear"]
@@ -45,8 +47,7 @@ class StackedOptimizer:
                  momentum: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  alpha: float = 0.99):
         if rule not in RULES:
-            raise ValueError(_("rule must be one of {choices}, got {rule!r}").format(
-                choices=', '.join(map(repr, RULES)), rule=rule))
+            raise choice_error("rule", rule, RULES)
         if len(lrs) != len(params) or (decays is not None and len(decays) != len(params)):
             raise ValueError(_("lrs and decays must have one entry per tensor ({n_params}), got {n_lrs} "
                                "and {value}").format(

@@ -55,6 +55,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import descent, losses, optimizers, plateau, plotting, schedules
+from ._validation import choice_error
 from .i18n import N_, gettext_ as _
 
 __all__ = ["LRExplorer", "ScheduleExplorer", "OptimizerExplorer", "PlateauExplorer", "HorizonExplorer",
@@ -171,8 +172,7 @@ class ScheduleExplorer(_PNGFigure):
         from matplotlib.figure import Figure
 
         if kind not in self.KINDS:
-            raise ValueError(_("kind must be one of {choices}, got {kind!r}").format(
-                choices=', '.join(map(repr, self.KINDS)), kind=kind))
+            raise choice_error("kind", kind, self.KINDS)
         style = {"description_width": "90px"}
         self.kind = w.Dropdown(options=list(self.KINDS), value=kind, description=_("schedule"), style=style)
         self.controls = {
